@@ -1,0 +1,16 @@
+# mnist-filters: train the seed notebook's CNN and show what its filters see.
+# Stages: get_mnist -> train -> (activations -> rankings -> figures, report).
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/train.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),

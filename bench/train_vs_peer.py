@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Training speed and accuracy, side by side with the notebook's own code.
+
+Runs ../shared/peers/seed_tf1.py (the notebook ported to tf.compat.v1) and this
+workflow's training stage alternately, each in a fresh process, on the same data, steps
+and batch size, and prints the medians as a Markdown table.
+
+usage: .venv/bin/python bench/train_vs_peer.py [--data DIR] [--repeats 3] [--steps 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+SHARED = REPO.parent / "shared"
+
+
+def ours(data: Path, steps: int, precision: str, workdir: Path) -> dict:
+    """One training run of the `seed` settings in this process (called in a child process)."""
+    import yaml
+
+    from mnist_filters.dataset import local_files
+    from mnist_filters.stages.train import train_run
+
+    settings = yaml.safe_load((REPO / "config.yaml").read_text())["defaults"]
+    training = {**settings["training"], "steps": steps, "precision": precision}
+    outputs = {k: str(workdir / f) for k, f in
+               [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "log.csv")]}
+    inputs = {k: str(v) for k, v in local_files(data).items()}
+    m = train_run(inputs, outputs, seed=settings["seed"], model_settings=settings["model"],
+                  training=training, threads=2)
+    return {"examples_per_second": m["train_examples_per_second"], "test_accuracy": m["test_accuracy"],
+            "train_seconds": m["train_seconds"], "validation_seconds": m["validation_seconds"]}
+
+
+def child(command: list[str]) -> dict:
+    result = subprocess.run(command, capture_output=True, text=True, check=True,
+                            env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=SHARED / "data" / "mnist-subset")
+    parser.add_argument("--peer", type=Path, default=SHARED / "peers" / "seed_tf1.py")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--precisions", nargs="+", default=["float32", "mixed_bfloat16"])
+    parser.add_argument("--json", type=Path, help="also write all samples here")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: a single run of ours
+    args = parser.parse_args()
+
+    if args.one:
+        with tempfile.TemporaryDirectory() as workdir:
+            print(json.dumps(ours(args.data, args.steps, args.one, Path(workdir))))
+        return
+
+    samples: dict[str, list[dict]] = {"peer (tf.compat.v1)": []}
+    for precision in args.precisions:
+        samples[f"ours, {precision}"] = []
+    for repeat in range(args.repeats):
+        peer = child([sys.executable, str(args.peer), str(args.data), "--steps", str(args.steps)])
+        samples["peer (tf.compat.v1)"].append(peer)
+        for precision in args.precisions:
+            samples[f"ours, {precision}"].append(
+                child([sys.executable, __file__, "--data", str(args.data), "--steps", str(args.steps),
+                       "--one", precision])
+            )
+        print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
+
+    peer_speed = statistics.median(s["examples_per_second"] for s in samples["peer (tf.compat.v1)"])
+    print(f"{args.steps} steps of batch 50 on {args.data.name}, median of {args.repeats} alternating runs\n")
+    print("| trainer | examples/s (median) | all runs | vs peer | test accuracy |")
+    print("|---|---|---|---|---|")
+    for name, runs in samples.items():
+        speeds = [s["examples_per_second"] for s in runs]
+        accuracy = statistics.median(s["test_accuracy"] for s in runs)
+        print(f"| {name} | {statistics.median(speeds):,.0f} | {', '.join(f'{v:,.0f}' for v in speeds)} "
+              f"| {statistics.median(speeds) / peer_speed:.2f}x | {accuracy:.4f} |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(samples, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""A run's settings: the `defaults:` block merged with the run's overrides, then checked.
+
+The JSON schemas in schemas/ check types and ranges (and fill defaults); this module
+adds what a schema cannot say: unknown keys with a suggestion, safe run names, and
+checks that need the data (a batch or validation split larger than the training set).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from typing import Any, Callable
+
+SAFE_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def deep_merge(base: dict, overrides: dict) -> dict:
+    """`base` updated with `overrides`, recursing into nested mappings; inputs untouched."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def unknown_keys(data: Any, schema: dict, where: str) -> list[str]:
+    """Messages for keys of `data` that `schema` does not declare, each with a guess."""
+    if not isinstance(data, dict) or "properties" not in schema:
+        return []
+    known = schema["properties"]
+    messages = []
+    for key, value in data.items():
+        if key in known:
+            messages += unknown_keys(value, known[key], f"{where}.{key}")
+        elif schema.get("additionalProperties", True) is False:
+            guess = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
+            hint = f"; did you mean '{guess[0]}'?" if guess else f"; known keys: {', '.join(known)}"
+            messages.append(f"{where}: unknown key '{key}'{hint}")
+    return messages
+
+
+def _schema_problem(error: Exception) -> str:
+    """The schema violation inside `error`, as `key.path: what is wrong`."""
+    for candidate in (error, error.__cause__, error.__context__):
+        if hasattr(candidate, "absolute_path") and hasattr(candidate, "message"):
+            where = ".".join(str(p) for p in candidate.absolute_path) or "(top level)"
+            return f"{where}: {candidate.message}"
+    return str(error)
+
+
+def check_run_name(name: Any) -> None:
+    if not isinstance(name, str) or not SAFE_RUN_NAME.match(name):
+        raise ConfigError(
+            f"runs: {name!r} is not a usable run name: it names the folder results/<run>/, so it must be "
+            "1-64 letters, digits, '_', '-' or '.', starting with a letter or digit (no '/', no '..')"
+        )
+
+
+def resolve_runs(
+    config: dict, run_schema: dict, validate: Callable[[dict], None]
+) -> dict[str, dict]:
+    """Each run's full settings: defaults merged with its overrides, checked by `validate`."""
+    runs = config.get("runs") or {}
+    if not runs:
+        raise ConfigError("runs: no runs are configured; add at least one, e.g. `runs: {seed: {}}`")
+    resolved = {}
+    for name, overrides in runs.items():
+        check_run_name(name)
+        if overrides is None:
+            overrides = {}
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"runs.{name}: must be a mapping of settings to override, got {overrides!r}")
+        settings = deep_merge(config.get("defaults") or {}, overrides)
+        problems = unknown_keys(config.get("defaults") or {}, run_schema, "defaults")
+        problems += unknown_keys(overrides, run_schema, f"runs.{name}")
+        if problems:
+            raise ConfigError("\n".join(problems))
+        try:
+            validate(settings)
+        except Exception as error:  # Snakemake wraps jsonschema's ValidationError
+            raise ConfigError(f"runs.{name} (defaults merged with its overrides): {_schema_problem(error)}") from None
+        resolved[name] = settings
+    return resolved
+
+
+def check_against_data(name: str, settings: dict, train_count: int) -> None:
+    """Checks that need the training set's size, made before any job starts."""
+    training = settings["training"]
+    held_out = training["validation_size"]
+    if held_out >= train_count:
+        raise ConfigError(
+            f"runs.{name}: training.validation_size is {held_out} but the training set holds only "
+            f"{train_count} images; leave some to train on"
+        )
+    remaining = train_count - held_out
+    if training["batch_size"] > remaining:
+        raise ConfigError(
+            f"runs.{name}: training.batch_size is {training['batch_size']}, larger than the "
+            f"{remaining} training images left after holding out {held_out} for validation"
+        )

@@ -1,0 +1,1 @@
+"""One module per workflow stage: each takes plain paths and settings, never Snakemake objects."""

@@ -1,0 +1,47 @@
+"""The data stage: the four MNIST files in resources/, downloaded or copied, always checked."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+from mnist_filters.atomic import atomic_outputs
+from mnist_filters.dataset import FILES, check_mnist_files, local_files, sha256_file
+from mnist_filters.download import CANONICAL, Expected, download
+
+log = logging.getLogger(__name__)
+
+
+def get_mnist(outputs: dict[str, str], *, local_dir: str | None, mirrors: list[str], timeout: float,
+              retries: int, retry_wait: float, image_shape: tuple[int, int]) -> dict[str, str]:
+    """Fill `outputs` (key -> path, keys as in FILES) and return each file's sha256.
+
+    Files are written under temporary names and renamed into place only after all four
+    pass the structural checks, so a bad copy leaves nothing behind.
+    """
+    keys = list(FILES)
+    with atomic_outputs([outputs[k] for k in keys]) as temporaries:
+        staged = dict(zip(keys, temporaries))
+        if local_dir:
+            sources = local_files(local_dir)
+            for key, source in sources.items():
+                if not source.is_file():
+                    raise FileNotFoundError(
+                        f"{source}: not found; mnist.local_dir must hold {', '.join(FILES.values())}"
+                    )
+            # Checked where they lie, so that an error names the user's file.
+            counts = check_mnist_files(sources, image_shape)
+            for key, source in sources.items():
+                log.info("copying %s", source)
+                shutil.copyfile(source, staged[key])
+        else:
+            for key in keys:
+                size, md5 = CANONICAL[FILES[key]]
+                download(FILES[key], mirrors, staged[key], timeout=timeout, retries=retries,
+                         retry_wait=retry_wait, expected=Expected(size, md5))
+            counts = check_mnist_files(staged, image_shape)
+        log.info("checked: %d training and %d test images", counts["train"], counts["test"])
+        digests = {FILES[k]: sha256_file(staged[k]) for k in keys}
+    for name, digest in digests.items():
+        log.info("sha256 %s  %s", digest, name)
+    return digests

@@ -1,0 +1,108 @@
+"""The training stage: model.keras, training_log.csv and metrics.json of one run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+
+import numpy as np
+
+from mnist_filters.atomic import atomic_output, write_json_atomic, write_text_atomic
+from mnist_filters.dataset import FILES, load_split, sha256_file, to_model_input
+from mnist_filters.runlog import provenance
+
+log = logging.getLogger(__name__)
+
+
+def configure_tensorflow(threads: int, precision: str) -> None:
+    """Deterministic ops, a fixed thread count and the precision policy; before any TF work."""
+    import keras
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+    except RuntimeError:  # TensorFlow already started in this process (tests): keep its pools
+        pass
+    tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy(precision)
+
+
+def csv_text(rows: list[tuple], columns: tuple[str, ...]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
+    return buffer.getvalue()
+
+
+def train_run(inputs: dict[str, str], outputs: dict[str, str], *, seed: int, model_settings: dict,
+              training: dict, image_shape=(28, 28), threads: int = 1) -> dict:
+    where = provenance()
+    configure_tensorflow(threads, training["precision"])
+    import keras
+    import tensorflow as tf
+
+    from mnist_filters.model import build_model
+    from mnist_filters.training import CSV_COLUMNS, Trainer, make_optimizer
+
+    train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
+    test = load_split(inputs["test_images"], inputs["test_labels"], image_shape)
+    held_out = training["validation_size"]
+    if held_out >= len(train) or training["batch_size"] > len(train) - held_out:
+        raise ValueError(
+            f"training.validation_size {held_out} and batch_size {training['batch_size']} do not fit "
+            f"the {len(train)} training images in {inputs['train_images']}"
+        )
+    # The notebook's loader held out the first images of the training file; so do we.
+    x_valid, y_valid = to_model_input(train.images[:held_out]), train.labels[:held_out]
+    x_train, y_train = to_model_input(train.images[held_out:]), train.labels[held_out:]
+    log.info("%d training, %d validation, %d test images; %d threads; precision %s",
+             len(y_train), len(y_valid), len(test), threads, training["precision"])
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(model_settings, seed, image_shape)
+    trainer = Trainer(model, make_optimizer(training), x_train, y_train, seed=seed,
+                      batch_size=training["batch_size"], eval_batch_size=training["eval_batch_size"])
+
+    def report(row):
+        log.info("step %d, training accuracy %g", row[0], row[1])
+
+    history = trainer.train(
+        training["steps"], log_every=training["log_every"],
+        validation=(x_valid, y_valid) if held_out else None, on_log=report,
+    )
+    test_result = trainer.evaluate(to_model_input(test.images), test.labels)
+    log.info("Test accuracy: %g (loss %.4f)", test_result.accuracy, test_result.loss)
+
+    with atomic_output(outputs["model"]) as temporary:
+        model.save(temporary)
+    write_text_atomic(outputs["training_log"], csv_text(history.rows, CSV_COLUMNS))
+    examples = (training["steps"]) * training["batch_size"]
+    metrics = {
+        "test_accuracy": test_result.accuracy,
+        "test_loss": test_result.loss,
+        "final_validation_accuracy": history.rows[-1][3] if held_out else None,
+        "steps": training["steps"],
+        "batch_size": training["batch_size"],
+        "train_seconds": history.train_seconds,
+        "validation_seconds": history.validation_seconds,
+        "train_examples_per_second": examples / history.train_seconds if history.train_seconds else None,
+        "seed": seed,
+        "precision": training["precision"],
+        "threads": threads,
+        "train_images": len(y_train),
+        "validation_images": len(y_valid),
+        "test_images": len(test),
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "numpy_version": np.__version__,
+        "input_sha256": {FILES[k]: sha256_file(inputs[k]) for k in FILES},
+        "provenance": {"train": where},
+        "settings": {"seed": seed, "model": model_settings, "training": training},
+    }
+    write_json_atomic(outputs["metrics"], metrics)
+    return metrics

@@ -1,0 +1,150 @@
+"""Train the model on its batch schedule, logging like the notebook does."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mnist_filters.batches import step_batches
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = {
+    # TF1's AdamOptimizer, which the notebook used, has epsilon 1e-8 (Keras defaults to 1e-7).
+    "adam": lambda s: keras.optimizers.Adam(s["learning_rate"], epsilon=s["adam_epsilon"]),
+    "sgd": lambda s: keras.optimizers.SGD(s["learning_rate"]),
+    "rmsprop": lambda s: keras.optimizers.RMSprop(s["learning_rate"]),
+}
+CSV_COLUMNS = ("step", "train_batch_accuracy", "train_loss", "validation_accuracy", "elapsed_seconds")
+
+
+def make_optimizer(settings: dict) -> keras.optimizers.Optimizer:
+    try:
+        return OPTIMIZERS[settings["optimizer"]](settings)
+    except KeyError:
+        raise ValueError(
+            f"unknown optimizer {settings['optimizer']!r}; choose one of {', '.join(OPTIMIZERS)}"
+        ) from None
+
+
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per-example softmax cross-entropy, in float64 for a stable reference value."""
+    logits = logits.astype(np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_probs[np.arange(len(labels)), labels]
+
+
+@dataclass
+class Evaluation:
+    accuracy: float
+    loss: float
+
+
+@dataclass
+class TrainingLog:
+    rows: list[tuple] = field(default_factory=list)
+    train_seconds: float = 0.0
+    validation_seconds: float = 0.0
+
+
+class Trainer:
+    """Owns the compiled step and the data; trains in chunks of steps between log points.
+
+    A chunk's steps run in one graph-mode loop around an XLA-compiled step, so Python is
+    visited once per chunk, not once per step.
+    """
+
+    def __init__(self, model, optimizer, images: np.ndarray, labels: np.ndarray, *, seed: int,
+                 batch_size: int, eval_batch_size: int = 1000):
+        self.model = model
+        self.optimizer = optimizer
+        self.seed = seed
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.count = len(labels)
+        self.images = tf.constant(images)
+        self.labels = tf.constant(labels.astype(np.int32))
+        self.loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        optimizer.build(model.trainable_variables)
+        self._step = tf.function(self._train_step, jit_compile=True)
+        self._chunk = tf.function(
+            self._train_chunk, input_signature=[tf.TensorSpec([None, batch_size], tf.int32)]
+        )
+        self._logits = tf.function(lambda x: model(x, training=False), jit_compile=True, reduce_retracing=True)
+
+    def _train_step(self, rows):
+        x = tf.gather(self.images, rows)
+        y = tf.gather(self.labels, rows)
+        with tf.GradientTape() as tape:
+            loss = self.loss_fn(y, self.model(x, training=True))
+        gradients = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        return loss
+
+    def _train_chunk(self, batch_rows):
+        for i in tf.range(tf.shape(batch_rows)[0]):
+            self._step(batch_rows[i])
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        outputs = [
+            self._logits(tf.constant(images[i : i + self.eval_batch_size])).numpy()
+            for i in range(0, len(images), self.eval_batch_size)
+        ]
+        return np.concatenate(outputs).astype(np.float32)
+
+    def evaluate(self, images: np.ndarray, labels: np.ndarray) -> Evaluation:
+        logits = self.logits(images)
+        accuracy = float(np.mean(logits.argmax(axis=1) == labels))
+        return Evaluation(accuracy, float(softmax_cross_entropy(logits, labels).mean()))
+
+    def batch(self, step: int) -> np.ndarray:
+        return step_batches(self.seed, step, step + 1, self.count, self.batch_size)[0]
+
+    def train(
+        self,
+        steps: int,
+        *,
+        log_every: int,
+        validation: tuple[np.ndarray, np.ndarray] | None,
+        start_step: int = 0,
+        on_log: Callable[[tuple], None] | None = None,
+        after_chunk: Callable[[int], None] | None = None,
+    ) -> TrainingLog:
+        """Train steps start_step..steps-1; record a row at every log point and at the end.
+
+        A row at step s describes the model after s steps: its accuracy and loss on batch s
+        (the batch it is about to train on, as the notebook measured) and on the validation
+        split. `after_chunk(step)` runs after every chunk (checkpointing hooks in there).
+        """
+        result = TrainingLog()
+        started = time.perf_counter()
+        images, labels = self.images.numpy(), self.labels.numpy()
+        step = start_step
+        while True:
+            rows = self.batch(step)
+            probe = self.evaluate(images[rows], labels[rows])
+            validation_accuracy = float("nan")
+            if validation is not None:
+                before = time.perf_counter()
+                validation_accuracy = self.evaluate(*validation).accuracy
+                result.validation_seconds += time.perf_counter() - before
+            row = (step, probe.accuracy, probe.loss, validation_accuracy, time.perf_counter() - started)
+            result.rows.append(row)
+            if on_log:
+                on_log(row)
+            if step >= steps:
+                break
+            stop = min(steps, (step // log_every + 1) * log_every)
+            self._chunk(tf.constant(step_batches(self.seed, step, stop, self.count, self.batch_size)))
+            step = stop
+            if after_chunk:
+                after_chunk(step)
+        result.train_seconds = time.perf_counter() - started - result.validation_seconds
+        return result

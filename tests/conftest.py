@@ -1,0 +1,61 @@
+"""Shared fixtures: the repository, generated data sets, and a Snakemake runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+# The real MNIST subset that CI and developers have beside the repository (users do not).
+SHARED_MNIST = Path(os.environ.get("MNIST_SUBSET_DIR", REPO.parent / "shared" / "data" / "mnist-subset"))
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+# Small settings for workflow tests on generated digits: the notebook's model, fewer steps.
+TINY_DEFAULTS = {
+    "seed": 0,
+    "training": {"validation_size": 200, "steps": 300, "batch_size": 50, "log_every": 100},
+}
+
+
+def needs_shared_mnist():
+    return pytest.mark.skipif(
+        not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file(),
+        reason=f"real MNIST subset not found at {SHARED_MNIST} (set MNIST_SUBSET_DIR to run these)",
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory) -> Path:
+    """A learnable generated data set in MNIST's four files: 2,000 training, 500 test images."""
+    from mnist_filters.synthetic import write_mnist_folder
+
+    return write_mnist_folder(tmp_path_factory.mktemp("tiny-mnist"), 2000, 500, seed=7)
+
+
+def write_config(workdir: Path, config: dict) -> Path:
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def tiny_config(data_dir: Path, runs: dict | None = None, **defaults) -> dict:
+    merged = {**TINY_DEFAULTS, **defaults}
+    return {"mnist": {"local_dir": str(data_dir)}, "defaults": merged, "runs": runs or {"tiny": {}}}
+
+
+def snakemake(workdir: Path, config: dict | None, *args: str, timeout: int = 600, check: bool = True):
+    """Run the repository's workflow in `workdir` with `config` as its only config."""
+    command = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--cores", "2", "--show-failed-logs"]
+    if config is not None:
+        command += ["--configfile", str(write_config(workdir, config)), "--replace-workflow-config"]
+    result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result

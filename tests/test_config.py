@@ -1,0 +1,72 @@
+"""Config checks: bad values are rejected with a clear message before any job starts."""
+
+import pytest
+import yaml
+
+from conftest import REPO, snakemake, tiny_config
+from mnist_filters.settings import ConfigError, deep_merge, resolve_runs, unknown_keys
+
+RUN_SCHEMA = yaml.safe_load((REPO / "schemas" / "run.schema.yaml").read_text())
+
+
+def test_deep_merge_overrides_nested_keys_only():
+    base = {"a": 1, "training": {"steps": 10, "batch_size": 5}}
+    assert deep_merge(base, {"training": {"steps": 3}}) == {"a": 1, "training": {"steps": 3, "batch_size": 5}}
+    assert base["training"]["steps"] == 10
+
+
+def test_unknown_keys_get_a_suggestion():
+    messages = unknown_keys({"training": {"stpes": 3}, "sede": 1}, RUN_SCHEMA, "runs.x")
+    assert "runs.x.training: unknown key 'stpes'; did you mean 'steps'?" in messages
+    assert "runs.x: unknown key 'sede'; did you mean 'seed'?" in messages
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "", ".hidden", "x" * 65, 3])
+def test_unsafe_run_names_are_rejected(name):
+    with pytest.raises(ConfigError, match="not a usable run name"):
+        resolve_runs({"defaults": {}, "runs": {name: {}}}, RUN_SCHEMA, lambda s: None)
+
+
+def test_shipped_config_reproduces_the_notebook():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert list(config["runs"]) == ["seed"] and config["runs"]["seed"] == {}
+    d = config["defaults"]
+    assert d["model"]["conv1"] == {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"}
+    assert d["model"]["conv2"] == {"filters": 64, "kernel_size": 5, "strides": 1, "padding": "same"}
+    assert d["model"]["pool2"] == {"pool_size": 2, "padding": "same"}
+    assert (d["model"]["fc1_units"], d["model"]["init_stddev"], d["model"]["bias_init"]) == (1024, 0.05, 0.1)
+    t = d["training"]
+    assert (t["optimizer"], t["learning_rate"], t["batch_size"], t["steps"]) == ("adam", 1e-4, 50, 2000)
+    assert t["validation_size"] == 5000 and t["precision"] == "float32"
+
+
+@pytest.mark.parametrize(
+    "defaults, runs, message",
+    [
+        ({"training": {"steps": -5}}, None, "-5 is less than the minimum of 1"),
+        ({"training": {"steps": 0}}, None, "0 is less than the minimum of 1"),
+        ({"training": {"optimizer": "adagrad"}}, None, "'adagrad' is not one of ['adam', 'sgd', 'rmsprop']"),
+        ({"training": {"batch_size": 1900}}, None, "training.batch_size is 1900, larger than the 1800 training images"),
+        ({"training": {"validation_size": 2000}}, None, "validation_size is 2000 but the training set holds only 2000"),
+        ({"training": {"learning_rate": "fast"}}, None, "'fast' is not of type 'number'"),
+        ({"training": {"stepz": 3}}, None, "defaults.training: unknown key 'stepz'; did you mean 'steps'?"),
+        ({}, {"ok": {"model": {"fc1_unit": 3}}}, "runs.ok.model: unknown key 'fc1_unit'; did you mean 'fc1_units'?"),
+        ({}, {"../escape": {}}, "../escape"),
+    ],
+    ids=["negative-steps", "zero-steps", "unknown-optimizer", "batch-too-large", "validation-too-large",
+         "wrong-type", "unknown-key", "unknown-key-in-run", "unsafe-run-name"],
+)
+def test_workflow_rejects_bad_config_before_any_job(tiny_mnist, tmp_path, defaults, runs, message):
+    config = tiny_config(tiny_mnist, runs)
+    config["defaults"] = deep_merge(config["defaults"], defaults)
+    result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr, result.stderr[-3000:]
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
+def test_missing_local_data_is_named(tmp_path):
+    config = tiny_config(tmp_path / "nowhere")
+    result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
+    assert result.returncode != 0
+    assert f"{tmp_path / 'nowhere' / 'train-images-idx3-ubyte.gz'} not found" in result.stdout + result.stderr

@@ -1,0 +1,70 @@
+"""The workflow end to end on generated digits (seconds, not minutes)."""
+
+import csv
+
+import pytest
+
+from conftest import snakemake, tiny_config
+from helpers import metrics, model_weights, same_weights
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_mnist, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    snakemake(workdir, tiny_config(tiny_mnist))
+    return workdir
+
+
+def test_training_learns_the_generated_digits(tiny_run):
+    m = metrics(tiny_run, "tiny")
+    assert m["test_accuracy"] > 0.8, m  # chance is 0.1
+    assert m["steps"] == 300 and m["batch_size"] == 50 and m["seed"] == 0
+    assert m["train_images"] == 1800 and m["validation_images"] == 200 and m["test_images"] == 500
+    assert m["train_examples_per_second"] > 0 and m["tensorflow_version"].startswith("2.21")
+    assert set(m["input_sha256"]) == {
+        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
+    }
+    assert m["provenance"]["train"]["hostname"]
+
+
+def test_training_log_has_a_row_every_log_step(tiny_run):
+    with open(tiny_run / "results" / "tiny" / "training_log.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [0, 100, 200, 300]
+    assert list(rows[0]) == ["step", "train_batch_accuracy", "train_loss", "validation_accuracy", "elapsed_seconds"]
+    assert float(rows[-1]["validation_accuracy"]) > float(rows[0]["validation_accuracy"])
+    log = (tiny_run / "logs" / "tiny" / "train.log").read_text()
+    for step in (0, 100, 200):
+        assert f"step {step}, training accuracy" in log
+    assert (tiny_run / "benchmarks" / "tiny" / "train.tsv").is_file()
+
+
+def test_second_invocation_does_nothing(tiny_run):
+    result = snakemake(tiny_run, None, "--configfile", str(tiny_run / "config.yaml"), "--replace-workflow-config", "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_training_from_scratch_is_bitwise_reproducible(tiny_run, tiny_mnist, tmp_path):
+    snakemake(tmp_path, tiny_config(tiny_mnist))
+    first = model_weights(tiny_run / "results" / "tiny" / "model.keras")
+    second = model_weights(tmp_path / "results" / "tiny" / "model.keras")
+    assert same_weights(first, second)
+    assert metrics(tmp_path, "tiny")["test_accuracy"] == metrics(tiny_run, "tiny")["test_accuracy"]
+
+
+def test_a_different_seed_gives_different_weights(tiny_run, tiny_mnist, tmp_path):
+    snakemake(tmp_path, tiny_config(tiny_mnist, seed=1, training={**tiny_config(tiny_mnist)["defaults"]["training"], "steps": 100}))
+    assert not same_weights(
+        model_weights(tiny_run / "results" / "tiny" / "model.keras"),
+        model_weights(tmp_path / "results" / "tiny" / "model.keras"),
+    )
+
+
+def test_mixed_bfloat16_precision_trains(tiny_mnist, tmp_path):
+    training = {**tiny_config(tiny_mnist)["defaults"]["training"], "precision": "mixed_bfloat16"}
+    snakemake(tmp_path, tiny_config(tiny_mnist, training=training))
+    m = metrics(tmp_path, "tiny")
+    assert m["precision"] == "mixed_bfloat16" and m["test_accuracy"] > 0.8
