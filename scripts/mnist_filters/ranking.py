@@ -1,0 +1,109 @@
+"""Top-k positions per filter over a stream of activation blocks, in O(k) state per filter.
+
+The notebook ranks with np.argsort(H[..., f], axis=None)[-k:]: the k largest activations
+of filter f over all test images and positions. We do the same, streaming (N, H, W, C)
+blocks in image order, with ties broken deterministically: higher activation first, then
+lower image index, then lower row, then lower column, i.e. lower flat position.
+
+Because blocks arrive in increasing position order, once a filter holds k candidates a
+new value must be strictly greater than its k-th best to enter (an equal value has a
+larger position and loses the tie), so most of each block is dismissed by one vectorised
+comparison against all filters' thresholds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Hit:
+    filter: int
+    rank: int  # 1 = strongest
+    image: int  # row of the streamed data (0-based)
+    row: int
+    col: int
+    activation: float
+
+
+def _best(values: np.ndarray, positions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (value desc, position asc) of the given candidates."""
+    order = np.lexsort((positions, -values.astype(np.float64)))[:k]
+    return values[order], positions[order]
+
+
+class TopK:
+    """Running top-k of every filter; feed blocks in image order, then call `hits`."""
+
+    def __init__(self, k: int, filters: list[int], spatial: tuple[int, int], one_per_image: bool = False):
+        if k < 1:
+            raise ValueError(f"top_k must be at least 1, got {k}")
+        self.k = k
+        self.filters = list(filters)
+        self.height, self.width = spatial
+        self.one_per_image = one_per_image
+        self.images_seen = 0
+        self.values = [np.empty(0, np.float32) for _ in self.filters]
+        self.positions = [np.empty(0, np.int64) for _ in self.filters]
+
+    def _thresholds(self) -> np.ndarray:
+        return np.array(
+            [v[-1] if len(v) == self.k else -np.inf for v in self.values], dtype=np.float64
+        )
+
+    def update(self, block: np.ndarray) -> None:
+        """`block`: (n, H, W, C) activations of the next n images, all channels."""
+        n = block.shape[0]
+        first = self.images_seen
+        self.images_seen += n
+        everything = self.filters == list(range(block.shape[-1]))
+        selected = block if everything else block[..., self.filters]
+        per_image = self.height * self.width
+        if self.one_per_image:
+            flat = selected.reshape(n, per_image, len(self.filters))
+            within = flat.argmax(axis=1)  # first maximum: lowest row, then col
+            values = np.take_along_axis(flat, within[:, None, :], axis=1)[:, 0, :]
+            positions = (first + np.arange(n))[:, None] * per_image + within
+        else:
+            values = selected.reshape(n * per_image, len(self.filters))
+            positions = None
+        passing = values > self._thresholds()[None, :].astype(values.dtype)
+        rows, columns = np.nonzero(passing)
+        for j in np.unique(columns):
+            where = rows[columns == j]
+            if positions is None:
+                candidate_positions = first * per_image + where.astype(np.int64)
+            else:
+                candidate_positions = positions[where, j].astype(np.int64)
+            candidate_values = values[where, j]
+            if len(candidate_values) > self.k:  # keep the merge small
+                candidate_values, candidate_positions = _best(candidate_values, candidate_positions, self.k)
+            self.values[j], self.positions[j] = _best(
+                np.concatenate([self.values[j], candidate_values]),
+                np.concatenate([self.positions[j], candidate_positions]),
+                self.k,
+            )
+
+    def hits(self) -> Iterator[Hit]:
+        available = self.images_seen * (1 if self.one_per_image else self.height * self.width)
+        if available < self.k:
+            raise ValueError(
+                f"top_k is {self.k} but only {available} positions exist "
+                f"({self.images_seen} images{'' if self.one_per_image else f' x {self.height}x{self.width}'})"
+            )
+        for j, f in enumerate(self.filters):
+            for rank, (value, position) in enumerate(zip(self.values[j], self.positions[j]), start=1):
+                image, rest = divmod(int(position), self.height * self.width)
+                row, col = divmod(rest, self.width)
+                yield Hit(f, rank, image, row, col, float(value))
+
+
+def top_k(blocks: Iterable[np.ndarray], k: int, filters: list[int], spatial: tuple[int, int],
+          one_per_image: bool = False) -> list[Hit]:
+    ranker = TopK(k, filters, spatial, one_per_image)
+    for block in blocks:
+        ranker.update(block)
+    return list(ranker.hits())

@@ -1,0 +1,112 @@
+"""The activation dump: test-set activations of chosen layers, streamed to one HDF5 file.
+
+Layout of results/{run}/activations.h5:
+  /<layer>                 float32 (N, H, W, C), chunked by whole images; attributes give
+                           the layer's receptive-field geometry in input pixels
+  /labels                  uint8 (N,) test labels
+  /image_index             int64 (N,) row of the test set each activation row belongs to
+  /weights/<layer>/kernel  the layer's weights (conv1 always, for the filters figure), so
+  /weights/<layer>/bias    later stages never need TensorFlow
+File attributes: model_sha256, test_images_sha256, settings (JSON), tool_version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zipfile
+
+import h5py
+import numpy as np
+
+from mnist_filters import __version__
+from mnist_filters.atomic import atomic_output
+from mnist_filters.dataset import load_split, sha256_file, to_model_input
+from mnist_filters.receptive_field import geometries
+
+log = logging.getLogger(__name__)
+SPATIAL_LAYERS = ("conv1", "conv2", "pool2")
+
+
+def model_settings_of(model) -> dict:
+    """The geometry settings of a loaded model, read from its own layers."""
+    def conv(name):
+        cfg = model.get_layer(name).get_config()
+        return {"kernel_size": cfg["kernel_size"][0], "strides": cfg["strides"][0],
+                "padding": cfg["padding"], "filters": cfg["filters"]}
+
+    pool = model.get_layer("pool2").get_config()
+    return {"conv1": conv("conv1"), "conv2": conv("conv2"),
+            "pool2": {"pool_size": pool["pool_size"], "padding": pool["padding"]}}
+
+
+def load_trained_model(path: str):
+    """Load a model.keras in safe mode, with a clear error for anything else."""
+    import keras
+
+    import mnist_filters.model  # noqa: F401  registers the custom pooling layer
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a Keras model archive (truncated, or not a .keras file)")
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:
+        raise ValueError(f"{path}: cannot be loaded as a Keras model ({type(error).__name__}: {error})") from None
+    missing = [name for name in SPATIAL_LAYERS if name not in {layer.name for layer in model.layers}]
+    if missing:
+        raise ValueError(f"{path}: not a model of this workflow (it has no layer {', '.join(missing)})")
+    return model
+
+
+def images_per_chunk(row_shape: tuple[int, ...], chunk_bytes: int) -> int:
+    return max(1, chunk_bytes // (int(np.prod(row_shape)) * 4))
+
+
+def dump_activations(model_path: str, test_images: str, test_labels: str, output: str, *,
+                     layers: list[str], batch_size: int, compression: str, chunk_bytes: int,
+                     image_shape=(28, 28), settings: dict | None = None, threads: int = 1) -> None:
+    from mnist_filters.stages.train import configure_tensorflow
+
+    configure_tensorflow(threads, "float32")
+    import keras
+    import tensorflow as tf
+
+    model = load_trained_model(model_path)
+    geometry = geometries(model_settings_of(model), image_shape)
+    probe = keras.Model(model.inputs, [model.get_layer(name).output for name in layers])
+    forward = tf.function(lambda x: probe(x, training=False), reduce_retracing=True)
+    test = load_split(test_images, test_labels, image_shape)
+    count = len(test)
+    compression_options = {"none": {}, "lzf": {"compression": "lzf"},
+                           "gzip": {"compression": "gzip", "compression_opts": 1}}[compression]
+
+    with atomic_output(output) as temporary, h5py.File(temporary, "w") as h5:
+        datasets = {}
+        for name, tensor in zip(layers, probe.outputs):
+            row_shape = tuple(int(d) for d in tensor.shape[1:])
+            datasets[name] = h5.create_dataset(
+                name, shape=(count, *row_shape), dtype="float32",
+                chunks=(min(count, images_per_chunk(row_shape, chunk_bytes)), *row_shape),
+                shuffle=compression != "none", **compression_options,
+            )
+            datasets[name].attrs.update(geometry[name].attributes())
+            datasets[name].attrs["layer"] = name
+        for start in range(0, count, batch_size):
+            outputs = forward(tf.constant(to_model_input(test.images[start : start + batch_size])))
+            if len(layers) == 1:
+                outputs = [outputs]
+            for name, values in zip(layers, outputs):
+                datasets[name][start : start + len(values)] = np.asarray(values, dtype=np.float32)
+        h5.create_dataset("labels", data=test.labels.astype(np.uint8))
+        h5.create_dataset("image_index", data=np.arange(count, dtype=np.int64))
+        for name in dict.fromkeys(["conv1", *layers]):
+            layer = model.get_layer(name)
+            if layer.weights:
+                h5.create_dataset(f"weights/{name}/kernel", data=layer.kernel.numpy().astype(np.float32))
+                h5.create_dataset(f"weights/{name}/bias", data=layer.bias.numpy().astype(np.float32))
+        h5.attrs["model_sha256"] = sha256_file(model_path)
+        h5.attrs["test_images_sha256"] = sha256_file(test_images)
+        h5.attrs["settings"] = json.dumps(settings or {}, sort_keys=True)
+        h5.attrs["tool_version"] = f"mnist-filters {__version__}"
+        h5.attrs["image_shape"] = list(image_shape)
+    log.info("dumped %s for %d test images to %s", ", ".join(layers), count, output)

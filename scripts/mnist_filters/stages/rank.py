@@ -1,0 +1,74 @@
+"""The ranking stage: the top-k test-set positions of every chosen filter, as a tidy CSV.
+
+Reads activations.h5 chunk by chunk (no TensorFlow), keeping O(k) state per filter.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+
+import h5py
+import numpy as np
+
+from mnist_filters.atomic import write_text_atomic
+from mnist_filters.ranking import TopK
+from mnist_filters.receptive_field import Axis, Geometry
+
+log = logging.getLogger(__name__)
+COLUMNS = ("layer", "filter", "rank", "image_index", "label", "row", "col", "activation", "y0", "x0", "y1", "x1")
+READ_BYTES = 16 << 20  # read whole chunks, about this many bytes at a time
+
+
+def geometry_of(dataset: h5py.Dataset) -> Geometry:
+    attrs = dataset.attrs
+    size, jump, start, lengths = (list(map(int, attrs[key])) for key in
+                                  ("receptive_field_size", "jump", "start", "output_shape"))
+    return Geometry(Axis(size[0], jump[0], start[0], lengths[0]), Axis(size[1], jump[1], start[1], lengths[1]),
+                    str(attrs["padding"]))
+
+
+def blocks(dataset: h5py.Dataset):
+    """Successive (n, H, W, C) slabs made of whole chunks."""
+    chunk = dataset.chunks[0] if dataset.chunks else 1
+    row_bytes = dataset.dtype.itemsize * int(np.prod(dataset.shape[1:]))
+    step = max(chunk, READ_BYTES // row_bytes // chunk * chunk)
+    for start in range(0, dataset.shape[0], step):
+        yield dataset[start : start + step]
+
+
+def rank_filters(activations: str, output: str, *, layers: list[str], filters: list[int] | None,
+                 top_k: int, one_per_image: bool) -> int:
+    """Write rankings.csv; return its number of rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    rows = 0
+    with h5py.File(activations, "r") as h5:
+        image_index = h5["image_index"][:]
+        labels = h5["labels"][:]
+        image_shape = tuple(int(v) for v in h5.attrs["image_shape"])
+        for layer in layers:
+            if layer not in h5:
+                raise ValueError(f"{activations}: holds no activations of layer '{layer}' "
+                                 f"(it has {', '.join(k for k in h5 if k not in ('labels', 'image_index', 'weights'))})")
+            dataset = h5[layer]
+            channels = dataset.shape[-1]
+            chosen = list(range(channels)) if filters is None else list(filters)
+            bad = [f for f in chosen if not 0 <= f < channels]
+            if bad:
+                raise ValueError(f"ranking.filters: {bad} out of range for layer {layer} with {channels} filters")
+            geometry = geometry_of(dataset)
+            ranker = TopK(top_k, chosen, dataset.shape[1:3], one_per_image)
+            for block in blocks(dataset):
+                ranker.update(block)
+            for hit in ranker.hits():
+                y0, x0, y1, x1 = geometry.box(hit.row, hit.col, image_shape)
+                writer.writerow([layer, hit.filter, hit.rank, int(image_index[hit.image]),
+                                 int(labels[hit.image]), hit.row, hit.col, f"{hit.activation:.9g}",
+                                 y0, x0, y1, x1])
+                rows += 1
+            log.info("ranked %d filters of %s", len(chosen), layer)
+    write_text_atomic(output, buffer.getvalue())
+    return rows
