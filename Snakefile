@@ -5,9 +5,14 @@
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
+include: "rules/analysis.smk"
+include: "rules/figures.smk"
 
 
 rule all:

@@ -31,17 +31,20 @@ MNIST_DIR = "resources/mnist"
 # Canonical MNIST has 60,000 training images; a local copy says in its header.
 LOCAL_MNIST = config["mnist"]["local_dir"]
 if LOCAL_MNIST:
-    _train_images = local_files(LOCAL_MNIST)["train_images"]
-    if not _train_images.is_file():
-        raise ConfigError(
-            f"mnist.local_dir: {_train_images} not found; the folder must hold "
-            + ", ".join(FILES.values())
-        )
-    TRAIN_COUNT = read_idx_dims(_train_images)[0]
+    for _path in local_files(LOCAL_MNIST).values():
+        if not _path.is_file():
+            raise ConfigError(
+                f"mnist.local_dir: {_path} not found; the folder must hold "
+                + ", ".join(FILES.values())
+            )
+    TRAIN_COUNT = read_idx_dims(local_files(LOCAL_MNIST)["train_images"])[0]
+    TEST_COUNT = read_idx_dims(local_files(LOCAL_MNIST)["test_images"])[0]
 else:
-    TRAIN_COUNT = 60000
+    TRAIN_COUNT, TEST_COUNT = 60000, 10000
 for _name, _settings in RUNS.items():
-    check_against_data(_name, _settings, TRAIN_COUNT)
+    check_against_data(
+        _name, _settings, TRAIN_COUNT, TEST_COUNT, tuple(config["mnist"]["image_shape"])
+    )
 
 
 wildcard_constraints:
@@ -73,4 +76,14 @@ def run_setting(*keys):
 
 
 def all_outputs():
-    return expand("results/{run}/metrics.json", run=RUNS)
+    return expand(
+        [
+            "results/{run}/metrics.json",
+            "results/{run}/rankings.csv",
+            "results/{run}/figures/samples.png",
+            "results/{run}/figures/filters.png",
+            "results/{run}/figures/training_curve.png",
+            "results/{run}/figures/top_patches",
+        ],
+        run=RUNS,
+    )

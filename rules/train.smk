@@ -3,7 +3,12 @@ rule train:
         **mnist_files(),
     output:
         model="results/{run}/model.keras",
-        metrics="results/{run}/metrics.json",
+        metrics=report(
+            "results/{run}/metrics.json",
+            caption="../report/metrics.rst",
+            category="{run}",
+            labels={"figure": "metrics"},
+        ),
         training_log="results/{run}/training_log.csv",
     log:
         "logs/{run}/train.log",

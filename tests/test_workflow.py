@@ -68,3 +68,45 @@ def test_mixed_bfloat16_precision_trains(tiny_mnist, tmp_path):
     snakemake(tmp_path, tiny_config(tiny_mnist, training=training))
     m = metrics(tmp_path, "tiny")
     assert m["precision"] == "mixed_bfloat16" and m["test_accuracy"] > 0.8
+
+
+def test_every_analysis_output_is_made(tiny_run):
+    run = tiny_run / "results" / "tiny"
+    for path in ["activations.h5", "rankings.csv", "figures/samples.png", "figures/filters.png",
+                 "figures/training_curve.png", "figures/top_patches/conv1_overview.png"]:
+        assert (run / path).is_file(), path
+    assert len(list((run / "figures" / "top_patches").glob("conv1_filter*.png"))) == 25
+
+
+def test_ranked_patches_come_from_the_test_images(tiny_run, tiny_mnist):
+    """Each ranked activation, recomputed from its crop of the *test* image, is the ranked value."""
+    import h5py
+    import numpy as np
+
+    from mnist_filters.dataset import FILES, to_model_input
+    from mnist_filters.idx import read_idx
+
+    test_images = to_model_input(read_idx(tiny_mnist / FILES["test_images"]))[..., 0]
+    with open(tiny_run / "results" / "tiny" / "rankings.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 25 * 12
+    assert [int(r["rank"]) for r in rows[:12]] == list(range(1, 13))
+    with h5py.File(tiny_run / "results" / "tiny" / "activations.h5") as h5:
+        kernel, bias = h5["weights/conv1/kernel"][:, :, 0, :], h5["weights/conv1/bias"][:]
+        for r in rows:
+            f, image = int(r["filter"]), int(r["image_index"])
+            y0, x0, y1, x1 = (int(r[k]) for k in ("y0", "x0", "y1", "x1"))
+            assert (y1 - y0, x1 - x0) == (12, 12) and (y0, x0) == (2 * int(r["row"]), 2 * int(r["col"]))
+            patch = test_images[image, y0:y1, x0:x1]
+            value = max(float((patch * kernel[:, :, f]).sum() + bias[f]), 0.0)
+            assert abs(value - float(r["activation"])) < 1e-4, r
+            assert np.float32(r["activation"]) == h5["conv1"][image, int(r["row"]), int(r["col"]), f]
+
+
+def test_html_report(tiny_run):
+    snakemake(tiny_run, None, "--configfile", str(tiny_run / "config.yaml"), "--replace-workflow-config",
+              "--report", "report.html")
+    html = (tiny_run / "report.html").read_text(errors="replace")
+    assert len(html) > 100_000
+    for name in ["samples.png", "filters.png", "training_curve.png", "conv1_overview.png", "metrics.json"]:
+        assert name in html, name

@@ -90,8 +90,31 @@ def resolve_runs(
     return resolved
 
 
-def check_against_data(name: str, settings: dict, train_count: int) -> None:
-    """Checks that need the training set's size, made before any job starts."""
+def check_against_data(name: str, settings: dict, train_count: int, test_count: int,
+                       image_shape: tuple[int, int]) -> None:
+    """Checks that need the data's sizes, made before any job starts."""
+    from mnist_filters.receptive_field import filters_of, geometries
+
+    try:
+        layers = geometries(settings["model"], image_shape)
+    except ValueError as error:
+        raise ConfigError(f"runs.{name}: model does not fit {image_shape[0]}x{image_shape[1]} images: {error}") from None
+    ranking = settings["ranking"]
+    for layer in settings["activations"]["layers"]:
+        channels = filters_of(settings["model"], layer)
+        bad = [f for f in ranking["filters"] or [] if f >= channels]
+        if bad:
+            raise ConfigError(
+                f"runs.{name}: ranking.filters {bad} out of range: layer {layer} has {channels} filters (0..{channels - 1})"
+            )
+        geometry = layers[layer]
+        per_image = 1 if ranking["one_per_image"] else geometry.rows.length * geometry.cols.length
+        positions = test_count * per_image
+        if ranking["top_k"] > positions:
+            raise ConfigError(
+                f"runs.{name}: ranking.top_k is {ranking['top_k']} but layer {layer} has only {positions} "
+                f"positions to rank ({test_count} test images x {per_image} per image)"
+            )
     training = settings["training"]
     held_out = training["validation_size"]
     if held_out >= train_count:

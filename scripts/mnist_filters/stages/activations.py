@@ -73,7 +73,7 @@ def dump_activations(model_path: str, test_images: str, test_labels: str, output
 
     model = load_trained_model(model_path)
     geometry = geometries(model_settings_of(model), image_shape)
-    probe = keras.Model(model.inputs, [model.get_layer(name).output for name in layers])
+    probe = keras.Model(model.inputs[0], [model.get_layer(name).output for name in layers])
     forward = tf.function(lambda x: probe(x, training=False), reduce_retracing=True)
     test = load_split(test_images, test_labels, image_shape)
     count = len(test)

@@ -1,0 +1,47 @@
+rule dump_activations:
+    input:
+        model="results/{run}/model.keras",
+        test_images=mnist_files()["test_images"],
+        test_labels=mnist_files()["test_labels"],
+    output:
+        activations="results/{run}/activations.h5",
+    log:
+        "logs/{run}/dump_activations.log",
+    benchmark:
+        "benchmarks/{run}/dump_activations.tsv"
+    conda:
+        "../envs/tensorflow.yaml"
+    threads: 2
+    params:
+        layers=run_setting("activations", "layers"),
+        batch_size=run_setting("activations", "batch_size"),
+        compression=run_setting("activations", "compression"),
+        chunk_bytes=run_setting("activations", "chunk_bytes"),
+        image_shape=config["mnist"]["image_shape"],
+        settings=lambda wildcards: RUNS[wildcards.run],
+    message:
+        "Dump the test-set activations of {params.layers} for run {wildcards.run}"
+    script:
+        "../scripts/dump_activations.py"
+
+
+rule rank_patches:
+    input:
+        activations="results/{run}/activations.h5",
+    output:
+        rankings="results/{run}/rankings.csv",
+    log:
+        "logs/{run}/rank_patches.log",
+    benchmark:
+        "benchmarks/{run}/rank_patches.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        layers=run_setting("activations", "layers"),
+        filters=run_setting("ranking", "filters"),
+        top_k=run_setting("ranking", "top_k"),
+        one_per_image=run_setting("ranking", "one_per_image"),
+    message:
+        "Rank the top test-set positions of each filter for run {wildcards.run}"
+    script:
+        "../scripts/rank_patches.py"

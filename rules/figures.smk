@@ -1,0 +1,104 @@
+rule plot_samples:
+    input:
+        train_images=mnist_files()["train_images"],
+    output:
+        figure=report(
+            "results/{run}/figures/samples.png",
+            caption="../report/samples.rst",
+            category="{run}",
+            labels={"figure": "training samples"},
+        ),
+    log:
+        "logs/{run}/plot_samples.log",
+    benchmark:
+        "benchmarks/{run}/plot_samples.tsv"
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        first=run_setting("training", "validation_size"),
+        image_count=run_setting("figures", "samples", "count"),
+        dpi=run_setting("figures", "samples", "dpi"),
+    message:
+        "Figure: the first training images of run {wildcards.run}"
+    script:
+        "../scripts/plot_samples.py"
+
+
+rule plot_filters:
+    input:
+        activations="results/{run}/activations.h5",
+    output:
+        figure=report(
+            "results/{run}/figures/filters.png",
+            caption="../report/filters.rst",
+            category="{run}",
+            labels={"figure": "conv1 filters"},
+        ),
+    log:
+        "logs/{run}/plot_filters.log",
+    benchmark:
+        "benchmarks/{run}/plot_filters.tsv"
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        layer="conv1",
+        dpi=run_setting("figures", "filters", "dpi"),
+    message:
+        "Figure: conv1's filters of run {wildcards.run}"
+    script:
+        "../scripts/plot_filters.py"
+
+
+rule plot_top_patches:
+    input:
+        rankings="results/{run}/rankings.csv",
+        test_images=mnist_files()["test_images"],
+    output:
+        figures=report(
+            directory("results/{run}/figures/top_patches"),
+            patterns=["{name}.png"],
+            caption="../report/top_patches.rst",
+            category="{run}",
+            labels={"figure": "top patches: {name}"},
+        ),
+    log:
+        "logs/{run}/plot_top_patches.log",
+    benchmark:
+        "benchmarks/{run}/plot_top_patches.tsv"
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        dpi=run_setting("figures", "top_patches", "dpi"),
+    message:
+        "Figures: each ranked filter's top test-set patches for run {wildcards.run}"
+    script:
+        "../scripts/plot_top_patches.py"
+
+
+rule plot_training_curve:
+    input:
+        training_log="results/{run}/training_log.csv",
+        metrics="results/{run}/metrics.json",
+    output:
+        figure=report(
+            "results/{run}/figures/training_curve.png",
+            caption="../report/training_curve.rst",
+            category="{run}",
+            labels={"figure": "training curve"},
+        ),
+    log:
+        "logs/{run}/plot_training_curve.log",
+    benchmark:
+        "benchmarks/{run}/plot_training_curve.tsv"
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        dpi=run_setting("figures", "training_curve", "dpi"),
+    message:
+        "Figure: the training curve of run {wildcards.run}"
+    script:
+        "../scripts/plot_training_curve.py"

@@ -1,0 +1,15 @@
+"""Rule `plot_filters`: see mnist_filters.stages.figures.filters."""
+
+from mnist_filters.runlog import run_stage
+from mnist_filters.stages.figures import filters
+
+run_stage(
+    "plot_filters",
+    snakemake.log[0],
+    lambda: filters(
+        snakemake.input.activations,
+        snakemake.output.figure,
+        layer=snakemake.params.layer,
+        dpi=snakemake.params.dpi,
+    ),
+)

@@ -1,0 +1,16 @@
+"""Rule `plot_samples`: see mnist_filters.stages.figures.samples."""
+
+from mnist_filters.runlog import run_stage
+from mnist_filters.stages.figures import samples
+
+run_stage(
+    "plot_samples",
+    snakemake.log[0],
+    lambda: samples(
+        snakemake.input.train_images,
+        snakemake.output.figure,
+        first=snakemake.params.first,
+        count=snakemake.params.image_count,
+        dpi=snakemake.params.dpi,
+    ),
+)
