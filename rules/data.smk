@@ -3,6 +3,7 @@ rule get_mnist:
         unpack(local_mnist_inputs),
     output:
         **mnist_files(),
+        provenance=f"{MNIST_DIR}/provenance.json",
     log:
         "logs/get_mnist.log",
     benchmark:
@@ -10,6 +11,10 @@ rule get_mnist:
     localrule: True
     conda:
         "../envs/data.yaml"
+    resources:
+        # a download of 11 MB; measured peak memory well under 100 MB
+        mem_mb=500,
+        runtime=15,
     params:
         files=list(FILES),
         local_dir=config["mnist"]["local_dir"],

@@ -8,6 +8,7 @@ rule plot_samples:
             category="{run}",
             labels={"figure": "training samples"},
         ),
+        provenance="results/{run}/provenance/plot_samples.json",
     log:
         "logs/{run}/plot_samples.log",
     benchmark:
@@ -15,6 +16,10 @@ rule plot_samples:
     localrule: True
     conda:
         "../envs/analysis.yaml"
+    resources:
+        # measured (benchmarks/seed/plot_samples.tsv): under 6 s and 125 MB peak
+        mem_mb=500,
+        runtime=10,
     params:
         first=run_setting("training", "validation_size"),
         image_count=run_setting("figures", "samples", "count"),
@@ -35,6 +40,7 @@ rule plot_filters:
             category="{run}",
             labels={"figure": "conv1 filters"},
         ),
+        provenance="results/{run}/provenance/plot_filters.json",
     log:
         "logs/{run}/plot_filters.log",
     benchmark:
@@ -42,6 +48,10 @@ rule plot_filters:
     localrule: True
     conda:
         "../envs/analysis.yaml"
+    resources:
+        # measured (benchmarks/seed/plot_filters.tsv): under 6 s and 125 MB peak
+        mem_mb=500,
+        runtime=10,
     params:
         layer="conv1",
         dpi=run_setting("figures", "filters", "dpi"),
@@ -63,6 +73,7 @@ rule plot_top_patches:
             category="{run}",
             labels={"figure": "top patches: {name}"},
         ),
+        provenance="results/{run}/provenance/plot_top_patches.json",
     log:
         "logs/{run}/plot_top_patches.log",
     benchmark:
@@ -70,6 +81,10 @@ rule plot_top_patches:
     localrule: True
     conda:
         "../envs/analysis.yaml"
+    resources:
+        # measured (benchmarks/seed/plot_top_patches.tsv): under 6 s and 125 MB peak
+        mem_mb=500,
+        runtime=10,
     params:
         dpi=run_setting("figures", "top_patches", "dpi"),
     message:
@@ -89,6 +104,7 @@ rule plot_training_curve:
             category="{run}",
             labels={"figure": "training curve"},
         ),
+        provenance="results/{run}/provenance/plot_training_curve.json",
     log:
         "logs/{run}/plot_training_curve.log",
     benchmark:
@@ -96,6 +112,10 @@ rule plot_training_curve:
     localrule: True
     conda:
         "../envs/analysis.yaml"
+    resources:
+        # measured (benchmarks/seed/plot_training_curve.tsv): under 6 s and 125 MB peak
+        mem_mb=500,
+        runtime=10,
     params:
         dpi=run_setting("figures", "training_curve", "dpi"),
     message:

@@ -19,4 +19,5 @@ run_stage(
         settings=snakemake.params.settings,
         threads=snakemake.threads,
     ),
+    snakemake.output.provenance,
 )

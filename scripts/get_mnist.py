@@ -15,4 +15,5 @@ run_stage(
         retry_wait=snakemake.params.retry_wait,
         image_shape=tuple(snakemake.params.image_shape),
     ),
+    snakemake.output.provenance,
 )

@@ -12,4 +12,5 @@ run_stage(
         layer=snakemake.params.layer,
         dpi=snakemake.params.dpi,
     ),
+    snakemake.output.provenance,
 )

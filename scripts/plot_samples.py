@@ -13,4 +13,5 @@ run_stage(
         count=snakemake.params.image_count,
         dpi=snakemake.params.dpi,
     ),
+    snakemake.output.provenance,
 )

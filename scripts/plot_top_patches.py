@@ -12,4 +12,5 @@ run_stage(
         snakemake.output.figures,
         dpi=snakemake.params.dpi,
     ),
+    snakemake.output.provenance,
 )

@@ -12,4 +12,5 @@ run_stage(
         snakemake.output.figure,
         dpi=snakemake.params.dpi,
     ),
+    snakemake.output.provenance,
 )

@@ -14,4 +14,5 @@ run_stage(
         top_k=snakemake.params.top_k,
         one_per_image=snakemake.params.one_per_image,
     ),
+    snakemake.output.provenance,
 )

@@ -12,7 +12,9 @@ run_stage(
         seed=snakemake.params.seed,
         model_settings=snakemake.params.model,
         training=snakemake.params.training,
+        checkpoint_dir=snakemake.params.checkpoint_dir,
         image_shape=tuple(snakemake.params.image_shape),
         threads=snakemake.threads,
     ),
+    snakemake.output.provenance,
 )

@@ -37,6 +37,14 @@ def tiny_mnist(tmp_path_factory) -> Path:
     return write_mnist_folder(tmp_path_factory.mktemp("tiny-mnist"), 2000, 500, seed=7)
 
 
+@pytest.fixture(scope="session")
+def tiny_run(tiny_mnist, tmp_path_factory) -> Path:
+    """The whole workflow, run once locally on the generated digits (run name `tiny`)."""
+    workdir = tmp_path_factory.mktemp("tiny-run")
+    snakemake(workdir, tiny_config(tiny_mnist))
+    return workdir
+
+
 def write_config(workdir: Path, config: dict) -> Path:
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -48,9 +56,10 @@ def tiny_config(data_dir: Path, runs: dict | None = None, **defaults) -> dict:
     return {"mnist": {"local_dir": str(data_dir)}, "defaults": merged, "runs": runs or {"tiny": {}}}
 
 
-def snakemake(workdir: Path, config: dict | None, *args: str, timeout: int = 600, check: bool = True):
+def snakemake(workdir: Path, config: dict | None, *args: str, timeout: int = 600, check: bool = True,
+              snakefile: Path = REPO / "Snakefile"):
     """Run the repository's workflow in `workdir` with `config` as its only config."""
-    command = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+    command = [*SNAKEMAKE, "--snakefile", str(snakefile), "--directory", str(workdir),
                "--cores", "2", "--show-failed-logs"]
     if config is not None:
         command += ["--configfile", str(write_config(workdir, config)), "--replace-workflow-config"]

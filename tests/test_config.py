@@ -70,3 +70,43 @@ def test_missing_local_data_is_named(tmp_path):
     result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
     assert result.returncode != 0
     assert f"{tmp_path / 'nowhere' / 'train-images-idx3-ubyte.gz'} not found" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "defaults, message",
+    [
+        ({"training": {"batch_size": 0}}, "training.batch_size: 0 is less than the minimum of 1"),
+        ({"ranking": {"top_k": 40501}}, "ranking.top_k is 40501 but layer conv1 has only 40500 positions"),
+        ({"ranking": {"top_k": 501, "one_per_image": True}}, "ranking.top_k is 501 but layer conv1 has only 500"),
+        ({"ranking": {"filters": [3, 25]}}, "ranking.filters [25] out of range: layer conv1 has 25 filters (0..24)"),
+        ({"ranking": {"filters": [-1]}}, "ranking.filters.0: -1 is less than the minimum of 0"),
+        ({"activations": {"layers": ["conv3"]}}, "'conv3' is not one of ['conv1', 'conv2', 'pool2']"),
+        ({"model": {"conv1": {"kernel_size": 40}}}, "model does not fit 28x28 images"),
+        ({"figures": {"filters": {"dpi": "high"}}}, "figures.filters.dpi: 'high' is not of type 'integer'"),
+    ],
+    ids=["zero-batch", "k-too-large", "k-too-large-one-per-image", "filter-out-of-range", "negative-filter",
+         "unknown-layer", "kernel-too-large", "wrong-type-figure"],
+)
+def test_more_bad_settings_are_refused(tiny_mnist, tmp_path, defaults, message):
+    config = tiny_config(tiny_mnist)
+    config["defaults"] = deep_merge(config["defaults"], defaults)
+    result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
+    assert result.returncode != 0 and message in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+def test_duplicate_run_names_are_refused(tiny_mnist, tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text(f"mnist: {{local_dir: {tiny_mnist}}}\nruns:\n  a: {{}}\n  b: {{}}\n  a: {{seed: 3}}\n")
+    result = snakemake(tmp_path, None, "-n", "--configfile", str(path), "--replace-workflow-config", check=False,
+                       timeout=120)
+    assert result.returncode != 0
+    assert f"{path}, line 5: duplicate key 'a' (first on line 3)" in result.stdout + result.stderr
+
+
+def test_nothing_evaluates_code_from_data_or_config():
+    sources = [*(REPO / "scripts").rglob("*.py"), *(REPO / "rules").glob("*.smk"), REPO / "Snakefile"]
+    for path in sources:
+        text = path.read_text()
+        for forbidden in ("import pickle", "allow_pickle=True", "safe_mode=False", "eval(", "exec(", "yaml.load(f",
+                          "yaml.unsafe_load", "Loader=yaml.Loader"):
+            assert forbidden not in text, f"{path} uses {forbidden}"

@@ -102,3 +102,30 @@ def test_check_mnist_files_counts(tiny_mnist):
     from mnist_filters.dataset import local_files
 
     assert check_mnist_files(local_files(tiny_mnist)) == {"train": 2000, "test": 500}
+
+
+@pytest.mark.parametrize("rows", [1, 3, 7, 100])
+def test_streaming_reader_matches_the_whole_file(tmp_path, rows):
+    from mnist_filters.idx import iter_idx
+
+    array = images(7)
+    write_idx(tmp_path / "a.gz", array)
+    stream = iter_idx(tmp_path / "a.gz", rows)
+    assert next(stream) == (np.dtype(np.uint8), (7, 28, 28))
+    np.testing.assert_array_equal(np.concatenate(list(stream)), array)
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda p: write_gz(p, b"\x00\x00\x08\x03" + struct.pack(">3I", 10, 28, 28) + bytes(5 * 784)), "exceeds"),
+    (lambda p: write_gz(p, b"\x00\x00\x08\x03" + struct.pack(">3I", 2, 28, 28) + bytes(3 * 784)), "more data"),
+    (lambda p: p.write_bytes(gzip.compress(encode_idx(images()))[:-30]), "gzip stream is truncated"),
+    (lambda p: p.write_bytes(b""), "file is empty"),
+    (lambda p: write_gz(p, b"\x08\x03\x00\x00" + bytes(100)), "wrong magic number"),
+])
+def test_streaming_reader_checks_as_it_goes(tmp_path, make, problem):
+    from mnist_filters.idx import iter_idx
+
+    path = tmp_path / "bad.gz"
+    make(path)
+    with pytest.raises(IdxFormatError, match=problem):
+        list(iter_idx(path, 4))

@@ -87,3 +87,11 @@ def test_state_stays_small():
     for block in in_blocks(np.random.default_rng(2).random((1000, 9, 9, 25)).astype(np.float32), [100] * 10):
         ranker.update(block)
         assert all(len(v) <= 12 for v in ranker.values)
+
+
+@pytest.mark.parametrize("rows", [1, 63, 64, 65, 1000])
+def test_column_max(rows):
+    from mnist_filters.ranking import column_max
+
+    values = np.random.default_rng(rows).normal(size=(rows, 7)).astype(np.float32)
+    np.testing.assert_array_equal(column_max(values), values.max(axis=0))

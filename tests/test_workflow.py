@@ -10,13 +10,6 @@ from helpers import metrics, model_weights, same_weights
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tiny_mnist, tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("workflow")
-    snakemake(workdir, tiny_config(tiny_mnist))
-    return workdir
-
-
 def test_training_learns_the_generated_digits(tiny_run):
     m = metrics(tiny_run, "tiny")
     assert m["test_accuracy"] > 0.8, m  # chance is 0.1

@@ -102,14 +102,51 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 def read_idx_dims(path: str | os.PathLike) -> tuple[int, ...]:
     """The dimensions in an IDX file's header, reading only the header (cheap on big files)."""
+    stream = iter_idx(path, 1)
+    try:
+        return next(stream)[1]
+    finally:
+        stream.close()
+
+
+def iter_idx(path: str | os.PathLike, rows: int):
+    """Yield (dtype, dims) first, then successive arrays of up to `rows` items, streaming.
+
+    Memory stays at one batch however large the file; the length checks of read_idx are
+    made as the data arrives (a short file fails at its end, a long one after the last item).
+    """
     path = Path(path)
-    opener = gzip.open if path.read_bytes()[:2] == GZIP_MAGIC else open
-    with opener(path, "rb") as handle:
-        try:
-            head = handle.read(4 + 4 * 255)
-        except (EOFError, OSError, zlib.error) as error:
-            raise IdxFormatError(path, f"cannot read the header ({error})") from None
-    return parse_header(path, head)[1]
+    try:
+        with open(path, "rb") as probe:
+            magic = probe.read(2)
+    except FileNotFoundError:
+        raise IdxFormatError(path, "file not found") from None
+    if not magic:
+        raise IdxFormatError(path, "file is empty")
+    opener = gzip.open if magic == GZIP_MAGIC else open
+    try:
+        with opener(path, "rb") as handle:
+            head = handle.read(4)
+            ndim = head[3] if len(head) == 4 else 0
+            head += handle.read(4 * ndim)
+            dtype, dims, _ = parse_header(path, head)
+            yield dtype, dims
+            row_bytes = int(np.prod(dims[1:], dtype=np.int64)) * dtype.itemsize
+            for start in range(0, dims[0], rows):
+                count = min(rows, dims[0] - start)
+                data = handle.read(count * row_bytes)
+                if len(data) != count * row_bytes:
+                    got = (start * row_bytes + len(data))
+                    raise IdxFormatError(path, f"header declares {dims[0]} items ({dims[0] * row_bytes} bytes), "
+                                               f"which exceeds the {got} bytes of data the file holds")
+                array = np.frombuffer(data, dtype=dtype).reshape(count, *dims[1:])
+                yield array.astype(dtype.newbyteorder("="), copy=False)
+            if handle.read(1):
+                raise IdxFormatError(path, f"holds more data than the {dims[0]} items its header declares")
+    except EOFError:
+        raise IdxFormatError(path, "gzip stream is truncated (the download or copy was cut short)") from None
+    except (gzip.BadGzipFile, zlib.error) as error:
+        raise IdxFormatError(path, f"gzip stream is corrupt ({error})") from None
 
 
 def encode_idx(array: np.ndarray) -> bytes:

@@ -35,6 +35,33 @@ def _best(values: np.ndarray, positions: np.ndarray, k: int) -> tuple[np.ndarray
     return values[order], positions[order]
 
 
+def column_max(values: np.ndarray, group: int = 64) -> np.ndarray:
+    """values.max(axis=0) of an (m, c) array, about 10x faster for small c.
+
+    NumPy reduces a C-ordered array along axis 0 one short row at a time; folding `group`
+    rows into one long row first lets it use wide vector instructions.
+    """
+    m, c = values.shape
+    whole = m // group * group
+    result = np.full(c, -np.inf, dtype=values.dtype)
+    if whole:
+        folded = np.ascontiguousarray(values[:whole]).reshape(whole // group, group * c)
+        result = np.maximum(result, folded.max(axis=0).reshape(group, c).max(axis=0))
+    if whole < m:
+        result = np.maximum(result, values[whole:].max(axis=0))
+    return result
+
+
+def _largest(column: np.ndarray, k: int) -> np.ndarray:
+    """Indices (ascending) of the k largest values; ties at the cut go to lower indices."""
+    if len(column) <= k:
+        return np.arange(len(column))
+    cut = column[np.argpartition(column, len(column) - k)[len(column) - k :]].min()
+    greater = np.flatnonzero(column > cut)
+    equal = np.flatnonzero(column == cut)[: k - len(greater)]
+    return np.sort(np.concatenate([greater, equal]))
+
+
 class TopK:
     """Running top-k of every filter; feed blocks in image order, then call `hits`."""
 
@@ -66,23 +93,26 @@ class TopK:
             flat = selected.reshape(n, per_image, len(self.filters))
             within = flat.argmax(axis=1)  # first maximum: lowest row, then col
             values = np.take_along_axis(flat, within[:, None, :], axis=1)[:, 0, :]
-            positions = (first + np.arange(n))[:, None] * per_image + within
+            positions = (first + np.arange(n, dtype=np.int64))[:, None] * per_image + within
         else:
             values = selected.reshape(n * per_image, len(self.filters))
             positions = None
-        passing = values > self._thresholds()[None, :].astype(values.dtype)
-        rows, columns = np.nonzero(passing)
-        for j in np.unique(columns):
-            where = rows[columns == j]
+        thresholds = self._thresholds()
+        # One pass finds the filters this block can change at all; usually few once warm.
+        for j in np.flatnonzero(column_max(values) > thresholds):
+            column = np.ascontiguousarray(values[:, j])
+            if np.isfinite(thresholds[j]):
+                where = np.flatnonzero(column > thresholds[j])
+                if len(where) > self.k:
+                    where = where[_largest(column[where], self.k)]
+            else:
+                where = _largest(column, self.k)
             if positions is None:
                 candidate_positions = first * per_image + where.astype(np.int64)
             else:
-                candidate_positions = positions[where, j].astype(np.int64)
-            candidate_values = values[where, j]
-            if len(candidate_values) > self.k:  # keep the merge small
-                candidate_values, candidate_positions = _best(candidate_values, candidate_positions, self.k)
+                candidate_positions = positions[where, j]
             self.values[j], self.positions[j] = _best(
-                np.concatenate([self.values[j], candidate_values]),
+                np.concatenate([self.values[j], column[where]]),
                 np.concatenate([self.positions[j], candidate_positions]),
                 self.k,
             )

@@ -10,14 +10,17 @@ import socket
 import sys
 from typing import Callable
 
+from mnist_filters.atomic import write_json_atomic
 from mnist_filters.dataset import IdxFormatError
 from mnist_filters.download import DownloadError
+from mnist_filters.interrupts import Interrupted
 from mnist_filters.settings import ConfigError
 
 log = logging.getLogger("mnist_filters")
 
 # Errors whose message says all a user needs; anything else also gets its traceback.
-USER_ERRORS = (IdxFormatError, DownloadError, ConfigError, ValueError, FileNotFoundError)
+USER_ERRORS = (IdxFormatError, DownloadError, ConfigError, Interrupted, ValueError, FileNotFoundError)
+QUIET_ERRORS = (IdxFormatError, DownloadError, ConfigError, Interrupted)  # their message says it all
 
 
 def provenance() -> dict:
@@ -42,8 +45,11 @@ def _redirect(log_path: str):
     return console
 
 
-def run_stage(name: str, log_path: str | None, main: Callable[[], None]) -> None:
-    """Run `main` with output in `log_path`; on failure log it and tell the console, then exit 1."""
+def run_stage(name: str, log_path: str | None, main: Callable[[], None], provenance_path: str | None = None) -> None:
+    """Run `main` with output in `log_path`; on failure log it and tell the console, then exit 1.
+
+    On success, `provenance_path` (when given) records where and when the stage ran.
+    """
     console = _redirect(log_path) if log_path else sys.stderr
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -55,7 +61,7 @@ def run_stage(name: str, log_path: str | None, main: Callable[[], None]) -> None
     try:
         main()
     except USER_ERRORS as error:
-        log.error("%s failed: %s", name, error, exc_info=not isinstance(error, (IdxFormatError, DownloadError, ConfigError)))
+        log.error("%s failed: %s", name, error, exc_info=not isinstance(error, QUIET_ERRORS))
         print(f"{name} failed: {error}", file=console, flush=True)
         sys.exit(1)
     except BaseException as error:
@@ -63,4 +69,7 @@ def run_stage(name: str, log_path: str | None, main: Callable[[], None]) -> None
         if not isinstance(error, SystemExit):
             print(f"{name} failed: {type(error).__name__}: {error} (traceback in {log_path})", file=console, flush=True)
         raise
+    if provenance_path:
+        finished = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        write_json_atomic(provenance_path, {"stage": name, **where, "finished_at": finished})
     log.info("stage %s done", name)

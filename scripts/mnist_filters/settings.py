@@ -10,7 +10,10 @@ from __future__ import annotations
 import copy
 import difflib
 import re
+from pathlib import Path
 from typing import Any, Callable
+
+import yaml
 
 SAFE_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -44,6 +47,27 @@ def unknown_keys(data: Any, schema: dict, where: str) -> list[str]:
             hint = f"; did you mean '{guess[0]}'?" if guess else f"; known keys: {', '.join(known)}"
             messages.append(f"{where}: unknown key '{key}'{hint}")
     return messages
+
+
+def check_duplicate_keys(path: str | Path) -> None:
+    """Refuse a YAML file in which a mapping repeats a key (YAML would keep the last silently)."""
+
+    class StrictLoader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(f"{path}, line {line}: duplicate key '{key}' (first on line {seen[key]})")
+            seen[key] = line
+        return loader.construct_mapping(node, deep)
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    with open(path) as handle:
+        yaml.load(handle, Loader=StrictLoader)  # noqa: S506  (a SafeLoader subclass)
 
 
 def _schema_problem(error: Exception) -> str:

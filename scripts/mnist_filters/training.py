@@ -52,6 +52,7 @@ class TrainingLog:
     rows: list[tuple] = field(default_factory=list)
     train_seconds: float = 0.0
     validation_seconds: float = 0.0
+    stopped_at: int | None = None  # set when training stopped early on request
 
 
 class Trainer:
@@ -107,44 +108,66 @@ class Trainer:
     def batch(self, step: int) -> np.ndarray:
         return step_batches(self.seed, step, step + 1, self.count, self.batch_size)[0]
 
+    def state(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The model's weights and the optimiser's variables (moments, step counter)."""
+        return self.model.get_weights(), [v.numpy() for v in self.optimizer.variables]
+
+    def restore(self, model_weights: list[np.ndarray], optimizer_variables: list[np.ndarray]) -> None:
+        if len(optimizer_variables) != len(self.optimizer.variables):
+            raise ValueError("checkpoint does not match this optimiser")
+        self.model.set_weights(model_weights)
+        for variable, value in zip(self.optimizer.variables, optimizer_variables):
+            variable.assign(value)
+
     def train(
         self,
         steps: int,
         *,
         log_every: int,
         validation: tuple[np.ndarray, np.ndarray] | None,
+        checkpoint_every: int | None = None,
+        resume: TrainingLog | None = None,
         start_step: int = 0,
         on_log: Callable[[tuple], None] | None = None,
-        after_chunk: Callable[[int], None] | None = None,
+        on_checkpoint: Callable[[int, TrainingLog], None] | None = None,
+        stop_requested: Callable[[], bool] = lambda: False,
     ) -> TrainingLog:
         """Train steps start_step..steps-1; record a row at every log point and at the end.
 
         A row at step s describes the model after s steps: its accuracy and loss on batch s
         (the batch it is about to train on, as the notebook measured) and on the validation
-        split. `after_chunk(step)` runs after every chunk (checkpointing hooks in there).
+        split. `on_checkpoint(step, log)` runs every `checkpoint_every` steps, and when
+        `stop_requested()` turns true between chunks; training then stops early.
         """
-        result = TrainingLog()
-        started = time.perf_counter()
+        result = resume or TrainingLog()
+        started = time.perf_counter() - result.train_seconds - result.validation_seconds
         images, labels = self.images.numpy(), self.labels.numpy()
         step = start_step
+        every = [log_every] + ([checkpoint_every] if checkpoint_every else [])
         while True:
-            rows = self.batch(step)
-            probe = self.evaluate(images[rows], labels[rows])
-            validation_accuracy = float("nan")
-            if validation is not None:
-                before = time.perf_counter()
-                validation_accuracy = self.evaluate(*validation).accuracy
-                result.validation_seconds += time.perf_counter() - before
-            row = (step, probe.accuracy, probe.loss, validation_accuracy, time.perf_counter() - started)
-            result.rows.append(row)
-            if on_log:
-                on_log(row)
+            if step % log_every == 0 or step == steps:
+                rows = self.batch(step)
+                probe = self.evaluate(images[rows], labels[rows])
+                validation_accuracy = float("nan")
+                if validation is not None:
+                    before = time.perf_counter()
+                    validation_accuracy = self.evaluate(*validation).accuracy
+                    result.validation_seconds += time.perf_counter() - before
+                row = (step, probe.accuracy, probe.loss, validation_accuracy, time.perf_counter() - started)
+                result.rows.append(row)
+                if on_log:
+                    on_log(row)
             if step >= steps:
                 break
-            stop = min(steps, (step // log_every + 1) * log_every)
+            stop = min([steps] + [(step // n + 1) * n for n in every])
             self._chunk(tf.constant(step_batches(self.seed, step, stop, self.count, self.batch_size)))
             step = stop
-            if after_chunk:
-                after_chunk(step)
+            result.train_seconds = time.perf_counter() - started - result.validation_seconds
+            stopping = stop_requested()
+            if on_checkpoint and step < steps and (stopping or (checkpoint_every and step % checkpoint_every == 0)):
+                on_checkpoint(step, result)
+            if stopping:
+                result.stopped_at = step
+                return result
         result.train_seconds = time.perf_counter() - started - result.validation_seconds
         return result

@@ -21,7 +21,8 @@ import numpy as np
 
 from mnist_filters import __version__
 from mnist_filters.atomic import atomic_output
-from mnist_filters.dataset import load_split, sha256_file, to_model_input
+from mnist_filters.dataset import IdxFormatError, check_images, check_labels, sha256_file, to_model_input
+from mnist_filters.idx import iter_idx, read_idx
 from mnist_filters.receptive_field import geometries
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,20 @@ def dump_activations(model_path: str, test_images: str, test_labels: str, output
     model = load_trained_model(model_path)
     geometry = geometries(model_settings_of(model), image_shape)
     probe = keras.Model(model.inputs[0], [model.get_layer(name).output for name in layers])
-    forward = tf.function(lambda x: probe(x, training=False), reduce_retracing=True)
-    test = load_split(test_images, test_labels, image_shape)
-    count = len(test)
+
+    def forward(x):
+        return probe(x, training=False)
+
+    forward = tf.function(forward, reduce_retracing=True, autograph=False)
+    # Labels are small; images are streamed a batch at a time, so memory stays flat.
+    labels = read_idx(test_labels)
+    check_labels(test_labels, labels)
+    image_batches = iter_idx(test_images, batch_size)
+    dtype, dims = next(image_batches)
+    check_images(test_images, np.empty((1, *dims[1:]), dtype), image_shape)
+    count = dims[0]
+    if count != len(labels):
+        raise IdxFormatError(test_labels, f"holds {len(labels)} labels but {test_images} holds {count} images")
     compression_options = {"none": {}, "lzf": {"compression": "lzf"},
                            "gzip": {"compression": "gzip", "compression_opts": 1}}[compression]
 
@@ -91,13 +103,14 @@ def dump_activations(model_path: str, test_images: str, test_labels: str, output
             )
             datasets[name].attrs.update(geometry[name].attributes())
             datasets[name].attrs["layer"] = name
-        for start in range(0, count, batch_size):
-            outputs = forward(tf.constant(to_model_input(test.images[start : start + batch_size])))
+        for index, images in enumerate(image_batches):
+            start = index * batch_size
+            outputs = forward(tf.constant(to_model_input(images)))
             if len(layers) == 1:
                 outputs = [outputs]
             for name, values in zip(layers, outputs):
                 datasets[name][start : start + len(values)] = np.asarray(values, dtype=np.float32)
-        h5.create_dataset("labels", data=test.labels.astype(np.uint8))
+        h5.create_dataset("labels", data=labels)
         h5.create_dataset("image_index", data=np.arange(count, dtype=np.int64))
         for name in dict.fromkeys(["conv1", *layers]):
             layer = model.get_layer(name)

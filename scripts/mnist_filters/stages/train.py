@@ -10,7 +10,9 @@ import os
 import numpy as np
 
 from mnist_filters.atomic import atomic_output, write_json_atomic, write_text_atomic
+from mnist_filters.checkpoints import Checkpoint, CheckpointStore, checkpoint_key
 from mnist_filters.dataset import FILES, load_split, sha256_file, to_model_input
+from mnist_filters.interrupts import Interrupted, StopSignals
 from mnist_filters.runlog import provenance
 
 log = logging.getLogger(__name__)
@@ -40,14 +42,21 @@ def csv_text(rows: list[tuple], columns: tuple[str, ...]) -> str:
 
 
 def train_run(inputs: dict[str, str], outputs: dict[str, str], *, seed: int, model_settings: dict,
-              training: dict, image_shape=(28, 28), threads: int = 1) -> dict:
+              training: dict, checkpoint_dir: str, image_shape=(28, 28), threads: int = 1) -> dict:
+    """Train one run, resuming from its latest matching checkpoint; stop cleanly on a signal."""
+    with StopSignals() as stop:
+        return _train_run(inputs, outputs, seed, model_settings, training, checkpoint_dir, image_shape,
+                          threads, stop)
+
+
+def _train_run(inputs, outputs, seed, model_settings, training, checkpoint_dir, image_shape, threads, stop):
     where = provenance()
     configure_tensorflow(threads, training["precision"])
     import keras
     import tensorflow as tf
 
     from mnist_filters.model import build_model
-    from mnist_filters.training import CSV_COLUMNS, Trainer, make_optimizer
+    from mnist_filters.training import CSV_COLUMNS, Trainer, TrainingLog, make_optimizer
 
     train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
     test = load_split(inputs["test_images"], inputs["test_labels"], image_shape)
@@ -68,13 +77,39 @@ def train_run(inputs: dict[str, str], outputs: dict[str, str], *, seed: int, mod
     trainer = Trainer(model, make_optimizer(training), x_train, y_train, seed=seed,
                       batch_size=training["batch_size"], eval_batch_size=training["eval_batch_size"])
 
+    input_sha256 = {FILES[k]: sha256_file(inputs[k]) for k in FILES}
+    versions = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}
+    store = CheckpointStore(checkpoint_dir, checkpoint_key(seed, model_settings, training, input_sha256, versions))
+    checkpoint = store.latest(training["steps"])
+    history, start = TrainingLog(), 0
+    if checkpoint:
+        trainer.restore(checkpoint.model_weights, checkpoint.optimizer_variables)
+        history = TrainingLog(checkpoint.rows, checkpoint.train_seconds, checkpoint.validation_seconds)
+        start = checkpoint.step
+        log.info("resuming from step %d (checkpoint in %s)", start, store.folder)
+    else:
+        log.info("no checkpoint in %s: training from step 0", store.folder)
+
     def report(row):
         log.info("step %d, training accuracy %g", row[0], row[1])
+
+    def save_checkpoint(step, so_far):
+        weights, variables = trainer.state()
+        path = store.save(Checkpoint(step, weights, variables, so_far.rows, so_far.train_seconds,
+                                     so_far.validation_seconds))
+        log.info("checkpoint at step %d: %s", step, path)
 
     history = trainer.train(
         training["steps"], log_every=training["log_every"],
         validation=(x_valid, y_valid) if held_out else None, on_log=report,
+        checkpoint_every=training["checkpoint_every"], resume=history, start_step=start,
+        on_checkpoint=save_checkpoint, stop_requested=lambda: stop.received is not None,
     )
+    if history.stopped_at is not None:
+        raise Interrupted(
+            f"stopped by {stop.received} at step {history.stopped_at} of {training['steps']}; "
+            f"checkpoint saved in {store.folder}: run the workflow again to resume"
+        )
     test_result = trainer.evaluate(to_model_input(test.images), test.labels)
     log.info("Test accuracy: %g (loss %.4f)", test_result.accuracy, test_result.loss)
 
@@ -100,9 +135,12 @@ def train_run(inputs: dict[str, str], outputs: dict[str, str], *, seed: int, mod
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
         "numpy_version": np.__version__,
-        "input_sha256": {FILES[k]: sha256_file(inputs[k]) for k in FILES},
+        "input_sha256": input_sha256,
+        "resumed_from_step": start,
         "provenance": {"train": where},
         "settings": {"seed": seed, "model": model_settings, "training": training},
     }
     write_json_atomic(outputs["metrics"], metrics)
+    if not training["keep_checkpoints"]:
+        store.remove()
     return metrics

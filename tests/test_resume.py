@@ -1,0 +1,93 @@
+"""Training killed mid-way resumes from its checkpoint and ends bitwise where it would have."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import REPO, SNAKEMAKE, snakemake, tiny_config, write_config
+from helpers import model_weights, same_weights
+
+pytestmark = pytest.mark.slow
+TRAINING = {"validation_size": 200, "steps": 1500, "batch_size": 50, "log_every": 50, "checkpoint_every": 100}
+
+
+def config(tiny_mnist, **training):
+    return tiny_config(tiny_mnist, training={**TRAINING, **training})
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_mnist, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("uninterrupted")
+    snakemake(workdir, config(tiny_mnist), "--until", "train")
+    return model_weights(workdir / "results" / "tiny" / "model.keras")
+
+
+def checkpoints(workdir):
+    return sorted((workdir / "checkpoints" / "tiny").glob("*/step-*.h5"))
+
+
+def training_pid(workdir):
+    log = (workdir / "logs" / "tiny" / "train.log").read_text()
+    return int(re.findall(r"stage train on host .*pid (\d+)\)", log)[-1])
+
+
+def start_and_kill(workdir, cfg, sig):
+    """Start the workflow, wait for a checkpoint, send `sig` to the training process."""
+    command = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2",
+               "--configfile", str(write_config(workdir, cfg)), "--replace-workflow-config", "--until", "train"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    deadline = time.monotonic() + 300
+    while not checkpoints(workdir):
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.1)
+    os.kill(training_pid(workdir), sig)
+    output, _ = process.communicate(timeout=120)
+    return process.returncode, output
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGUSR1])
+def test_stop_signal_saves_a_checkpoint_and_the_rerun_resumes_bitwise(tiny_mnist, tmp_path, uninterrupted, sig):
+    returncode, output = start_and_kill(tmp_path, config(tiny_mnist), sig)
+    assert returncode != 0, output
+    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    stopped = re.search(rf"stopped by {sig.name} at step (\d+) of 1500", log)
+    assert stopped, log[-2000:]
+    step = int(stopped.group(1))
+    assert 0 < step < 1500 and f"step-{step:09d}.h5" in [p.name for p in checkpoints(tmp_path)]
+    assert not (tmp_path / "results" / "tiny" / "model.keras").exists()
+
+    snakemake(tmp_path, config(tiny_mnist), "--until", "train")
+    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    assert f"resuming from step {step}" in log
+    assert same_weights(model_weights(tmp_path / "results" / "tiny" / "model.keras"), uninterrupted)
+    assert not (tmp_path / "checkpoints" / "tiny").exists()  # cleaned up after success
+
+
+def test_sigkill_resumes_from_the_last_periodic_checkpoint(tiny_mnist, tmp_path, uninterrupted):
+    returncode, output = start_and_kill(tmp_path, config(tiny_mnist), signal.SIGKILL)
+    assert returncode != 0
+    step = int(checkpoints(tmp_path)[-1].name[5:14])
+    assert step % 100 == 0
+    snakemake(tmp_path, config(tiny_mnist), "--until", "train")
+    assert f"resuming from step {step}" in (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    assert same_weights(model_weights(tmp_path / "results" / "tiny" / "model.keras"), uninterrupted)
+
+
+def test_a_checkpoint_of_other_settings_is_never_used(tiny_mnist, tmp_path, uninterrupted):
+    start_and_kill(tmp_path, config(tiny_mnist, learning_rate=3e-4), signal.SIGTERM)
+    assert checkpoints(tmp_path)
+    snakemake(tmp_path, config(tiny_mnist), "--until", "train")
+    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    assert "training from step 0" in log.split("stage train on host")[-1]
+    assert same_weights(model_weights(tmp_path / "results" / "tiny" / "model.keras"), uninterrupted)
+
+
+def test_keep_checkpoints_keeps_them(tiny_mnist, tmp_path):
+    snakemake(tmp_path, config(tiny_mnist, steps=200, keep_checkpoints=True), "--until", "train")
+    assert [p.name for p in checkpoints(tmp_path)] == ["step-000000100.h5"]

@@ -1,0 +1,60 @@
+"""The workflow on a real SLURM cluster (.ci/local-slurm/start.sh starts a one-node one)."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPO, snakemake, tiny_config
+from helpers import model_weights, same_weights
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("sinfo") is None, reason="no SLURM here (sinfo not found); "
+                       "start a local cluster with .ci/local-slurm/start.sh"),
+]
+LOCAL_RULES = {"get_mnist", "plot_samples", "plot_filters", "plot_top_patches", "plot_training_curve"}
+CLUSTER_RULES = {"train", "dump_activations", "rank_patches"}
+
+
+def cluster_is_up():
+    result = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30)
+    return result.returncode == 0 and any(s.startswith(("idle", "mixed", "alloc")) for s in result.stdout.split())
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if not cluster_is_up():
+        pytest.fail("sinfo is installed but no SLURM node is usable; start one with .ci/local-slurm/start.sh")
+
+
+def on_slurm(workdir, config, *args, check=True):
+    # the test's own timeout: a wrong status command makes the plugin wait forever
+    return snakemake(workdir, config, "--profile", str(REPO / "profiles" / "slurm"),
+                     "--slurm-init-seconds-before-status-checks", "5", "--latency-wait", "5",
+                     "--retries", "0", *args, timeout=900, check=check)
+
+
+def test_workflow_runs_its_jobs_as_slurm_jobs(cluster, tiny_mnist, tiny_run, tmp_path):
+    result = on_slurm(tmp_path, tiny_config(tiny_mnist))
+    run = tmp_path / "results" / "tiny"
+    for rule in CLUSTER_RULES:
+        where = json.loads((run / "provenance" / f"{rule}.json").read_text())
+        assert str(where["slurm_job_id"]).isdigit(), (rule, where, result.stdout[-2000:])
+    for rule in LOCAL_RULES - {"get_mnist"}:
+        assert json.loads((run / "provenance" / f"{rule}.json").read_text())["slurm_job_id"] is None, rule
+    assert json.loads((tmp_path / "resources" / "mnist" / "provenance.json").read_text())["slurm_job_id"] is None
+    assert "SLURM job" in (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    # the same weights as the local run of the same config
+    assert same_weights(model_weights(run / "model.keras"), model_weights(tiny_run / "results" / "tiny" / "model.keras"))
+
+
+def test_a_failing_job_fails_the_workflow_visibly(cluster, tiny_mnist, tmp_path):
+    config = tiny_config(tiny_mnist)
+    config["checkpoint_dir"] = "/proc/no-checkpoints-here"  # only the training job finds out
+    result = on_slurm(tmp_path, config, "--until", "train", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "failed, SLURM status is: 'FAILED'" in output or "Error in rule train" in output, output[-3000:]
+    assert "cannot create /proc/no-checkpoints-here" in output, output[-3000:]
