@@ -90,6 +90,7 @@ def train_runtime(wildcards, attempt):
 def all_outputs():
     return expand(
         [
+            "results/{run}/model.keras",
             "results/{run}/metrics.json",
             "results/{run}/rankings.csv",
             "results/{run}/figures/samples.png",

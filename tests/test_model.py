@@ -50,11 +50,12 @@ def test_weights_are_a_pure_function_of_the_seed(seed_settings):
     assert not np.array_equal(a[0], c[0])
 
 
-@pytest.mark.parametrize("size", [9, 10, 7, 1])
-@pytest.mark.parametrize("pool, padding", [(2, "same"), (2, "valid"), (3, "same"), (3, "valid")])
+@pytest.mark.parametrize(
+    "size, pool, padding",
+    [(size, pool, padding) for size in (9, 10, 7, 1) for pool in (2, 3) for padding in ("same", "valid")
+     if not (padding == "valid" and size < pool)],  # a VALID window larger than the input has no output
+)
 def test_block_max_pooling_equals_keras_max_pooling(size, pool, padding):
-    if padding == "valid" and size < pool:
-        pytest.skip("no output")
     x = np.random.default_rng(size).normal(size=(3, size, size + 1, 4)).astype("float32")
     ours = BlockMaxPooling2D(pool, padding)(x)
     theirs = keras.layers.MaxPooling2D(pool, padding=padding)(x)
