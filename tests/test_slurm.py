@@ -1,6 +1,7 @@
 """The workflow on a real SLURM cluster (.ci/local-slurm/start.sh starts a one-node one)."""
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -58,3 +59,33 @@ def test_a_failing_job_fails_the_workflow_visibly(cluster, tiny_mnist, tmp_path)
     assert result.returncode != 0
     assert "failed, SLURM status is: 'FAILED'" in output or "Error in rule train" in output, output[-3000:]
     assert "cannot create /proc/no-checkpoints-here" in output, output[-3000:]
+
+
+def test_a_gpu_request_reaches_sbatch(cluster, tiny_mnist, tmp_path):
+    """training.gpus becomes --gpus for sbatch (this GPU-less cluster then refuses the job)."""
+    config = tiny_config(tiny_mnist)
+    config["defaults"]["training"] = {**config["defaults"]["training"], "gpus": 1}
+    result = on_slurm(tmp_path, config, "--until", "train", "--verbose", check=False)
+    output = result.stdout + result.stderr
+    assert "--gpus=1" in output, output[-3000:]
+    assert result.returncode != 0
+
+
+def test_time_limit_warning_checkpoints_and_the_retry_resumes(cluster, tiny_mnist, tmp_path):
+    """SLURM's USR1 before the time limit reaches training, which saves a checkpoint and stops;
+    the next attempt resumes from it."""
+    config = tiny_config(tiny_mnist)
+    config["defaults"]["training"] = {**config["defaults"]["training"], "steps": 4000, "log_every": 50,
+                                      "checkpoint_every": 1000}
+    # a one-minute limit, warned 45 s ahead: USR1 arrives about 15 s into the job
+    warned = ("--set-resources", "train:runtime=1", "train:slurm_extra='--signal=USR1@45'")
+    result = on_slurm(tmp_path, config, "--until", "train", *warned, check=False)
+    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    assert result.returncode != 0, log[-2000:]
+    stopped = re.search(r"stopped by SIGUSR1 at step (\d+) of 4000", log)
+    assert stopped, log[-3000:]
+    on_slurm(tmp_path, config, "--until", "train")
+    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    assert f"resuming from step {stopped.group(1)}" in log
+    assert json.loads((tmp_path / "results" / "tiny" / "metrics.json").read_text())["resumed_from_step"] == int(
+        stopped.group(1))

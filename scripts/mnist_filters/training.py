@@ -78,7 +78,10 @@ class Trainer:
         self._chunk = tf.function(
             self._train_chunk, input_signature=[tf.TensorSpec([None, batch_size], tf.int32)]
         )
-        self._logits = tf.function(lambda x: model(x, training=False), jit_compile=True, reduce_retracing=True)
+        self._logits = tf.function(self._forward, jit_compile=True, reduce_retracing=True, autograph=False)
+
+    def _forward(self, images):
+        return self.model(images, training=False)
 
     def _train_step(self, rows):
         x = tf.gather(self.images, rows)
