@@ -13,7 +13,7 @@ smaller half before.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -93,4 +93,3 @@ def filters_of(model_settings: dict, layer: str) -> int:
     return model_settings["conv1" if layer == "conv1" else "conv2"]["filters"]
 
 
-__all__ = ["Axis", "Geometry", "asdict", "compose", "filters_of", "geometries", "output_length"]
