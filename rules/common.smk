@@ -17,12 +17,15 @@ from mnist_filters.settings import (
     ConfigError,
     check_against_data,
     check_duplicate_keys,
+    coerce_scalars,
     resolve_runs,
 )
 import yaml
 
 for _path in workflow.configfiles:
     check_duplicate_keys(_path)
+CONFIG_SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+config.update(coerce_scalars(config, yaml.safe_load(CONFIG_SCHEMA.read_text())))
 validate(config, schema="../schemas/config.schema.yaml")
 
 RUN_SCHEMA = Path(workflow.basedir) / "schemas" / "run.schema.yaml"

@@ -110,3 +110,24 @@ def test_nothing_evaluates_code_from_data_or_config():
         for forbidden in ("import pickle", "allow_pickle=True", "safe_mode=False", "eval(", "exec(", "yaml.load(f",
                           "yaml.unsafe_load", "Loader=yaml.Loader"):
             assert forbidden not in text, f"{path} uses {forbidden}"
+
+
+def test_command_line_strings_become_the_numbers_the_schema_wants():
+    from mnist_filters.settings import coerce_scalars
+
+    overrides = {"seed": "3", "training": {"steps": "100", "learning_rate": "1e-3", "precision": "float32"},
+                 "ranking": {"filters": ["1", "2"], "one_per_image": "true", "top_k": "many"},
+                 "figures": {"filters": {"dpi": "80"}}}
+    assert coerce_scalars(overrides, RUN_SCHEMA) == {
+        "seed": 3, "training": {"steps": 100, "learning_rate": 1e-3, "precision": "float32"},
+        "ranking": {"filters": [1, 2], "one_per_image": True, "top_k": "many"},  # left for the schema to refuse
+        "figures": {"filters": {"dpi": 80}},
+    }
+    assert coerce_scalars({"ranking": {"filters": "null"}}, RUN_SCHEMA) == {"ranking": {"filters": None}}
+
+
+def test_settings_overridden_on_the_command_line_are_used(tiny_mnist, tmp_path):
+    config = tiny_config(tiny_mnist)
+    result = snakemake(tmp_path, config, "-n", "--config", "runs={tiny: {training: {steps: 120}, ranking: {top_k: 5}}}",
+                       timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:]

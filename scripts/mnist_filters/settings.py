@@ -79,6 +79,47 @@ def _schema_problem(error: Exception) -> str:
     return str(error)
 
 
+_SCALARS = {"integer": (int,), "number": (int, float), "boolean": (bool,), "null": (type(None),)}
+
+
+def coerce_scalars(data: Any, schema: dict, definitions: dict | None = None) -> Any:
+    """Strings where the schema wants a number, boolean or null, parsed as YAML scalars.
+
+    Snakemake reads nested `--config` values as strings (`steps: '100'`); without this a
+    user overriding a setting on the command line would be told 100 is not an integer.
+    Anything that does not parse to a wanted type is left for the schema to reject.
+    """
+    definitions = definitions if definitions is not None else schema.get("$defs", {})
+    if "$ref" in schema:
+        schema = {**definitions[schema["$ref"].split("/")[-1]], **schema}
+    wanted = schema.get("type", [])
+    wanted = [wanted] if isinstance(wanted, str) else wanted
+    if isinstance(data, str):
+        kinds = tuple(kind for name in wanted for kind in _SCALARS.get(name, ()))
+        if "string" in wanted or not kinds or not data.strip():
+            return data
+        try:
+            value = yaml.safe_load(data)
+        except yaml.YAMLError:
+            return data
+        if isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool)):
+            return value
+        if float in kinds:  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                return float(data)
+            except ValueError:
+                pass
+        return data
+    if isinstance(data, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        fallback = extra if isinstance(extra, dict) else {}
+        return {key: coerce_scalars(value, properties.get(key, fallback), definitions) for key, value in data.items()}
+    if isinstance(data, list) and isinstance(schema.get("items"), dict):
+        return [coerce_scalars(value, schema["items"], definitions) for value in data]
+    return data
+
+
 def check_run_name(name: Any) -> None:
     if not isinstance(name, str) or not SAFE_RUN_NAME.match(name):
         raise ConfigError(
@@ -101,7 +142,9 @@ def resolve_runs(
             overrides = {}
         if not isinstance(overrides, dict):
             raise ConfigError(f"runs.{name}: must be a mapping of settings to override, got {overrides!r}")
-        settings = deep_merge(config.get("defaults") or {}, overrides)
+        defaults = coerce_scalars(config.get("defaults") or {}, run_schema)
+        overrides = coerce_scalars(overrides, run_schema)
+        settings = deep_merge(defaults, overrides)
         problems = unknown_keys(config.get("defaults") or {}, run_schema, "defaults")
         problems += unknown_keys(overrides, run_schema, f"runs.{name}")
         if problems:
