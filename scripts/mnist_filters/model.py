@@ -12,7 +12,6 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-LAYER_NAMES = ("conv1", "conv2", "pool2", "flatten", "fc1", "logits")
 
 
 @keras.saving.register_keras_serializable(package="mnist_filters")
