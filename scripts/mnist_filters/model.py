@@ -13,7 +13,6 @@ import numpy as np
 from keras import layers, ops
 
 
-
 @keras.saving.register_keras_serializable(package="mnist_filters")
 class BlockMaxPooling2D(layers.Layer):
     """Max-pooling with stride equal to the pool size, written as pad + reshape + max.
