@@ -10,7 +10,7 @@ DATA ?=
 ARGS ?=
 CONFIG_ARGS := $(if $(DATA),--config 'mnist={local_dir: $(DATA)}')
 
-.PHONY: run test lint report clean-results
+.PHONY: run test lint report
 
 $(BIN)/.installed: requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -38,7 +38,7 @@ def step(action: str, workdir: Path, **options) -> None:
         write_idx(workdir / "t10k-images-idx3-ubyte.gz", images)
         write_idx(workdir / "t10k-labels-idx1-ubyte.gz", labels.astype(np.uint8))
         settings = yaml.safe_load((REPO / "config.yaml").read_text())["defaults"]["model"]
-        build_model(settings, seed=0).save(workdir / "model.keras")
+        build_model(settings, seed=0, portable=True).save(workdir / "model.keras")
     elif action == "dump":
         from mnist_filters.stages.activations import dump_activations
 

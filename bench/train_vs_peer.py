@@ -35,8 +35,9 @@ def ours(data: Path, steps: int, precision: str, workdir: Path) -> dict:
     outputs = {k: str(workdir / f) for k, f in
                [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "log.csv")]}
     inputs = {k: str(v) for k, v in local_files(data).items()}
-    m = train_run(inputs, outputs, seed=settings["seed"], model_settings=settings["model"],
-                  training=training, checkpoint_dir=str(workdir / "checkpoints"), threads=2)
+    m = train_run(inputs, outputs, run="seed", seed=settings["seed"], model_settings=settings["model"],
+                  training=training, checkpoint_dir=str(workdir / "checkpoints"), checkpoint_every=500,
+                  threads=2)
     return {"examples_per_second": m["train_examples_per_second"], "test_accuracy": m["test_accuracy"],
             "train_seconds": m["train_seconds"], "validation_seconds": m["validation_seconds"]}
 

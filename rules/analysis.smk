@@ -28,6 +28,7 @@ rule dump_activations:
         settings=lambda wildcards: {
             key: RUNS[wildcards.run][key] for key in ("seed", "model", "training", "activations")
         },
+        code=code_of("dump_activations.py"),
     message:
         "Dump the test-set activations of {params.layers} for run {wildcards.run}"
     script:
@@ -55,6 +56,7 @@ rule rank_patches:
         filters=run_setting("ranking", "filters"),
         top_k=run_setting("ranking", "top_k"),
         one_per_image=run_setting("ranking", "one_per_image"),
+        code=code_of("rank_patches.py"),
     message:
         "Rank the top test-set positions of each filter for run {wildcards.run}"
     script:

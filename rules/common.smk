@@ -1,6 +1,7 @@
 # Configuration checks and helpers shared by the rules.
 
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -11,19 +12,24 @@ min_version("9.0")
 # The rule scripts' library, also importable here for config checks.
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from mnist_filters.dataset import FILES, local_files
+from mnist_filters.code_digest import code_digest
+from mnist_filters.dataset import FILES, local_files, md5_file
+from mnist_filters.download import CANONICAL
+from mnist_filters.errors import ConfigError
 from mnist_filters.idx import read_idx_dims
 from mnist_filters.settings import (
-    ConfigError,
     check_against_data,
     check_duplicate_keys,
+    check_moved_keys,
     coerce_scalars,
     resolve_runs,
 )
 import yaml
 
+SCRIPTS = Path(workflow.basedir) / "scripts"
 for _path in workflow.configfiles:
     check_duplicate_keys(_path)
+check_moved_keys(config)
 CONFIG_SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 config.update(coerce_scalars(config, yaml.safe_load(CONFIG_SCHEMA.read_text())))
 validate(config, schema="../schemas/config.schema.yaml")
@@ -47,6 +53,10 @@ if LOCAL_MNIST:
     TRAIN_COUNT = read_idx_dims(local_files(LOCAL_MNIST)["train_images"])[0]
     TEST_COUNT = read_idx_dims(local_files(LOCAL_MNIST)["test_images"])[0]
 else:
+    if not config["mnist"]["mirrors"]:
+        raise ConfigError(
+            "mnist.mirrors is empty and mnist.local_dir is not set: nothing to get MNIST from"
+        )
     TRAIN_COUNT, TEST_COUNT = 60000, 10000
 for _name, _settings in RUNS.items():
     check_against_data(
@@ -55,7 +65,7 @@ for _name, _settings in RUNS.items():
 
 
 wildcard_constraints:
-    run="|".join(RUNS),
+    run="|".join(map(re.escape, RUNS)),
 
 
 def mnist_files():
@@ -63,11 +73,20 @@ def mnist_files():
     return {key: f"{MNIST_DIR}/{name}" for key, name in FILES.items()}
 
 
-def local_mnist_inputs(wildcards):
-    """The user's local copy, so that Snakemake notices when it changes."""
+def mnist_content():
+    """The md5 of each file the data stage will write: the canonical sums when downloading,
+    the local copy's own when copying. As a params entry it reruns the data stage (and so
+    everything) when the bytes change, and nothing when only their source does: a mirror,
+    a timeout, or a byte-identical copy in another folder."""
     if not LOCAL_MNIST:
-        return {}
-    return {key: str(path) for key, path in local_files(LOCAL_MNIST).items()}
+        return {name: md5 for name, (_size, md5) in CANONICAL.items()}
+    return {path.name: md5_file(path) for path in local_files(LOCAL_MNIST).values()}
+
+
+def code_of(script):
+    """A params entry: the digest of a rule script and of every library module it runs
+    (see mnist_filters/code_digest.py), so that an edit to that code reruns the rule."""
+    return code_digest(SCRIPTS / script, SCRIPTS)
 
 
 def run_setting(*keys):

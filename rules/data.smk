@@ -1,6 +1,4 @@
 rule get_mnist:
-    input:
-        unpack(local_mnist_inputs),
     output:
         **mnist_files(),
         provenance=f"{MNIST_DIR}/provenance.json",
@@ -16,13 +14,10 @@ rule get_mnist:
         mem_mb=500,
         runtime=15,
     params:
-        files=list(FILES),
-        local_dir=config["mnist"]["local_dir"],
-        mirrors=config["mnist"]["mirrors"],
-        timeout=config["mnist"]["timeout_seconds"],
-        retries=config["mnist"]["retries"],
-        retry_wait=config["mnist"]["retry_wait_seconds"],
-        image_shape=config["mnist"]["image_shape"],
+        # what the files hold; where they come from (mnist.local_dir, the mirrors and
+        # their timeouts) cannot change it, so the script reads those from the config
+        content=mnist_content(),
+        code=code_of("get_mnist.py"),
     message:
         "MNIST: copy from mnist.local_dir or download from the mirrors, then check"
     script:

@@ -24,6 +24,7 @@ rule plot_samples:
         first=run_setting("training", "validation_size"),
         image_count=run_setting("figures", "samples", "count"),
         dpi=run_setting("figures", "samples", "dpi"),
+        code=code_of("plot_samples.py"),
     message:
         "Figure: the first training images of run {wildcards.run}"
     script:
@@ -55,6 +56,7 @@ rule plot_filters:
     params:
         layer="conv1",
         dpi=run_setting("figures", "filters", "dpi"),
+        code=code_of("plot_filters.py"),
     message:
         "Figure: conv1's filters of run {wildcards.run}"
     script:
@@ -87,6 +89,7 @@ rule plot_top_patches:
         runtime=10,
     params:
         dpi=run_setting("figures", "top_patches", "dpi"),
+        code=code_of("plot_top_patches.py"),
     message:
         "Figures: each ranked filter's top test-set patches for run {wildcards.run}"
     script:
@@ -118,6 +121,7 @@ rule plot_training_curve:
         runtime=10,
     params:
         dpi=run_setting("figures", "training_curve", "dpi"),
+        code=code_of("plot_training_curve.py"),
     message:
         "Figure: the training curve of run {wildcards.run}"
     script:

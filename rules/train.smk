@@ -2,8 +2,7 @@ rule train:
     input:
         **mnist_files(),
     output:
-        # protected: write-protected once made; a deliberate rerun still replaces it
-        model=protected("results/{run}/model.keras"),
+        model="results/{run}/model.keras",
         metrics=report(
             "results/{run}/metrics.json",
             caption="../report/metrics.rst",
@@ -28,8 +27,8 @@ rule train:
         seed=run_setting("seed"),
         model=run_setting("model"),
         training=run_setting("training"),
-        checkpoint_dir=lambda wildcards: f"{config['checkpoint_dir']}/{wildcards.run}",
         image_shape=config["mnist"]["image_shape"],
+        code=code_of("train.py"),
     message:
         "Train run {wildcards.run}"
     script:

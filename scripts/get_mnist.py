@@ -1,19 +1,26 @@
-"""Rule `get_mnist`: see mnist_filters.stages.data."""
+"""Rule `get_mnist`: see mnist_filters.stages.data.
 
+Where the files come from cannot change what they hold (`params.content` pins that), so
+the source settings are read from the config: changing them reruns nothing.
+"""
+
+from mnist_filters.dataset import FILES
 from mnist_filters.runlog import run_stage
 from mnist_filters.stages.data import get_mnist
 
+source = snakemake.config["mnist"]
 run_stage(
     "get_mnist",
     snakemake.log[0],
     lambda: get_mnist(
-        {key: snakemake.output[key] for key in snakemake.params.files},
-        local_dir=snakemake.params.local_dir or None,
-        mirrors=snakemake.params.mirrors,
-        timeout=snakemake.params.timeout,
-        retries=snakemake.params.retries,
-        retry_wait=snakemake.params.retry_wait,
-        image_shape=tuple(snakemake.params.image_shape),
+        {key: snakemake.output[key] for key in FILES},
+        content_md5=snakemake.params.content,
+        local_dir=source["local_dir"] or None,
+        mirrors=source["mirrors"],
+        timeout=source["timeout_seconds"],
+        retries=source["retries"],
+        retry_wait=source["retry_wait_seconds"],
+        image_shape=tuple(source["image_shape"]),
     ),
     snakemake.output.provenance,
 )

@@ -1,7 +1,7 @@
 """Rule `plot_filters`: see mnist_filters.stages.figures.filters."""
 
 from mnist_filters.runlog import run_stage
-from mnist_filters.stages.figures import filters
+from mnist_filters.stages.figures.filters import filters
 
 run_stage(
     "plot_filters",

@@ -1,7 +1,7 @@
 """Rule `plot_samples`: see mnist_filters.stages.figures.samples."""
 
 from mnist_filters.runlog import run_stage
-from mnist_filters.stages.figures import samples
+from mnist_filters.stages.figures.samples import samples
 
 run_stage(
     "plot_samples",

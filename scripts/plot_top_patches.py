@@ -1,7 +1,7 @@
 """Rule `plot_top_patches`: see mnist_filters.stages.figures.top_patches."""
 
 from mnist_filters.runlog import run_stage
-from mnist_filters.stages.figures import top_patches
+from mnist_filters.stages.figures.top_patches import top_patches
 
 run_stage(
     "plot_top_patches",

@@ -1,7 +1,7 @@
 """Rule `plot_training_curve`: see mnist_filters.stages.figures.training_curve."""
 
 from mnist_filters.runlog import run_stage
-from mnist_filters.stages.figures import training_curve
+from mnist_filters.stages.figures.training_curve import training_curve
 
 run_stage(
     "plot_training_curve",

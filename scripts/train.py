@@ -1,18 +1,28 @@
-"""Rule `train`: see mnist_filters.stages.train."""
+"""Rule `train`: see mnist_filters.stages.train.
+
+Checkpointing cannot change the weights, so its settings are read from the config:
+changing them reruns nothing.
+"""
+
+from pathlib import Path
 
 from mnist_filters.runlog import run_stage
 from mnist_filters.stages.train import train_run
 
+checkpoints = snakemake.config["checkpoints"]
 run_stage(
     "train",
     snakemake.log[0],
     lambda: train_run(
         dict(snakemake.input),
         dict(snakemake.output),
+        run=snakemake.wildcards.run,
         seed=snakemake.params.seed,
         model_settings=snakemake.params.model,
         training=snakemake.params.training,
-        checkpoint_dir=snakemake.params.checkpoint_dir,
+        checkpoint_dir=str(Path(checkpoints["dir"]) / snakemake.wildcards.run),
+        checkpoint_every=checkpoints["every"],
+        keep_checkpoints=checkpoints["keep"],
         image_shape=tuple(snakemake.params.image_shape),
         threads=snakemake.threads,
     ),

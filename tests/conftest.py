@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def write_config(workdir: Path, config: dict) -> Path:
 
 
 def tiny_config(data_dir: Path, runs: dict | None = None, **defaults) -> dict:
-    merged = {**TINY_DEFAULTS, **defaults}
+    merged = copy.deepcopy({**TINY_DEFAULTS, **defaults})
     return {"mnist": {"local_dir": str(data_dir)}, "defaults": merged, "runs": runs or {"tiny": {}}}
 
 

@@ -9,8 +9,6 @@ import numpy as np
 def model_weights(path: Path) -> list[np.ndarray]:
     import keras
 
-    import mnist_filters.model  # noqa: F401  registers the custom pooling layer
-
     return keras.saving.load_model(path, safe_mode=True).get_weights()
 
 

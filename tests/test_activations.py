@@ -19,7 +19,7 @@ SEED_MODEL = yaml.safe_load((REPO / "config.yaml").read_text())["defaults"]["mod
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "model.keras"
-    build_model(SEED_MODEL, seed=11).save(path)
+    build_model(SEED_MODEL, seed=11, portable=True).save(path)
     return path
 
 
@@ -64,8 +64,6 @@ def test_schema_and_attributes(dump, model_file, tiny_mnist):
 
 
 def test_values_equal_the_models_own_output(dump, model_file, tiny_mnist):
-    import mnist_filters.model  # noqa: F401
-
     model = keras.saving.load_model(model_file, safe_mode=True)
     images = load_split(tiny_mnist / FILES["test_images"], tiny_mnist / FILES["test_labels"]).images
     sample = np.random.default_rng(0).choice(500, 40, replace=False)
@@ -75,6 +73,9 @@ def test_values_equal_the_models_own_output(dump, model_file, tiny_mnist):
             probe = keras.Model(model.inputs[0], model.get_layer(name).output)
             expected = probe.predict(to_model_input(images[sample]), verbose=0)
             np.testing.assert_allclose(h5[name][sample], expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(h5["logits"][sample], model.predict(to_model_input(images[sample]), verbose=0),
+                                   rtol=1e-5, atol=1e-5)
+        assert h5["logits"].shape == (500, 10)
 
 
 def test_conv1_matches_an_independent_numpy_convolution(dump, tiny_mnist):
@@ -82,6 +83,19 @@ def test_conv1_matches_an_independent_numpy_convolution(dump, tiny_mnist):
     with h5py.File(dump) as h5:
         kernel, bias = h5["weights/conv1/kernel"][:], h5["weights/conv1/bias"][:]
         np.testing.assert_allclose(h5["conv1"][:100], numpy_conv1(images[:100, :, :, 0], kernel, bias), atol=1e-5)
+
+
+def test_ranking_refuses_non_finite_activations_naming_layer_and_filter(dump, tmp_path):
+    from mnist_filters.stages.rank import rank_filters
+
+    diverged = tmp_path / "activations.h5"
+    diverged.write_bytes(dump.read_bytes())
+    with h5py.File(diverged, "r+") as h5:
+        h5["conv2"][321, 4, 5, 17] = np.nan
+    with pytest.raises(ValueError, match=r"layer conv2, filter 17 has activation nan \(test image 321\).*diverged"):
+        rank_filters(str(diverged), str(tmp_path / "rankings.csv"), layers=["conv1", "conv2"], filters=None,
+                     top_k=12, one_per_image=False)
+    assert not (tmp_path / "rankings.csv").exists()
 
 
 @pytest.mark.parametrize("content, problem", [

@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake, tiny_config
-from mnist_filters.settings import ConfigError, deep_merge, resolve_runs, unknown_keys
+from mnist_filters.errors import ConfigError
+from mnist_filters.settings import deep_merge, resolve_runs, unknown_keys
 
 RUN_SCHEMA = yaml.safe_load((REPO / "schemas" / "run.schema.yaml").read_text())
 
@@ -131,3 +132,37 @@ def test_settings_overridden_on_the_command_line_are_used(tiny_mnist, tmp_path):
     result = snakemake(tmp_path, config, "-n", "--config", "runs={tiny: {training: {steps: 120}, ranking: {top_k: 5}}}",
                        timeout=120)
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c.update(checkpoint_dir="ck"), "checkpoint_dir: moved to `checkpoints.dir`"),
+    (lambda c: c["defaults"]["training"].update(checkpoint_every=9),
+     "defaults.training.checkpoint_every: moved to `checkpoints.every`"),
+    (lambda c: c["runs"].update(x={"training": {"keep_checkpoints": True}}),
+     "runs.x.training.keep_checkpoints: moved to `checkpoints.keep`"),
+], ids=["checkpoint_dir", "checkpoint_every", "keep_checkpoints"])
+def test_a_moved_key_names_its_new_place(tiny_mnist, tmp_path, edit, message):
+    config = tiny_config(tiny_mnist)
+    edit(config)
+    result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
+    assert result.returncode != 0 and message in result.stdout + result.stderr, result.stderr[-3000:]
+
+
+def test_no_mirrors_and_no_local_copy_is_refused_before_any_job(tmp_path):
+    config = {"mnist": {"mirrors": []}, "runs": {"seed": {}}}
+    result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
+    assert result.returncode != 0
+    assert "mnist.mirrors is empty and mnist.local_dir is not set" in result.stdout + result.stderr
+
+
+def test_omitted_mirrors_default_to_the_real_ones(tmp_path):
+    result = snakemake(tmp_path, {"runs": {"seed": {}}}, "-n", timeout=120)
+    assert "get_mnist" in result.stdout
+
+
+def test_run_names_match_literally_not_as_patterns(tiny_mnist, tmp_path):
+    """A '.' in a run name is a dot, not "any character": results/aXb/ is no run."""
+    config = tiny_config(tiny_mnist, runs={"a.b": {}})
+    assert "rank_patches" in snakemake(tmp_path, config, "-n", "results/a.b/rankings.csv", timeout=120).stdout
+    result = snakemake(tmp_path, config, "-n", "results/aXb/rankings.csv", check=False, timeout=120)
+    assert result.returncode != 0 and "MissingRuleException" in result.stdout + result.stderr, result.stderr[-2000:]

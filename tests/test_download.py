@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from mnist_filters.dataset import FILES
-from mnist_filters.download import DownloadError, Expected, download
+from mnist_filters.download import Expected, download
+from mnist_filters.errors import DownloadError
 from mnist_filters.idx import read_idx
 
 
@@ -147,7 +148,8 @@ def test_data_stage_leaves_nothing_when_one_file_fails(server, tmp_path, monkeyp
 
 def test_local_copy_is_checked_where_it_lies(tiny_mnist, tmp_path):
     from mnist_filters.stages.data import get_mnist
-    from mnist_filters.idx import IdxFormatError, write_idx
+    from mnist_filters.errors import IdxFormatError
+    from mnist_filters.idx import write_idx
 
     bad = tmp_path / "bad"
     bad.mkdir()

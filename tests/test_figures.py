@@ -9,7 +9,7 @@ import pytest
 
 from mnist_filters.dataset import FILES
 from mnist_filters.idx import read_idx
-from mnist_filters.stages import figures
+from mnist_filters.stages.figures import filters, samples, top_patches, training_curve
 
 
 def read_png(path):
@@ -28,7 +28,7 @@ def assert_figure(path, size=None):
 
 def test_samples(tiny_mnist, tmp_path):
     out = tmp_path / "samples.png"
-    figures.samples(str(tiny_mnist / FILES["train_images"]), str(out), first=100, count=16, dpi=50)
+    samples.samples(str(tiny_mnist / FILES["train_images"]), str(out), first=100, count=16, dpi=50)
     assert_figure(out, (int(4 * 1.6 * 50), int(4 * 1.6 * 50)))
 
 
@@ -39,7 +39,7 @@ def test_filters(tmp_path):
     with h5py.File(path, "w") as h5:
         h5["weights/conv1/kernel"] = np.random.default_rng(0).normal(size=(12, 12, 1, 25)).astype(np.float32)
     out = tmp_path / "filters.png"
-    figures.filters(str(path), str(out), layer="conv1", dpi=40)
+    filters.filters(str(path), str(out), layer="conv1", dpi=40)
     assert_figure(out, (int((5 * 1.7 + 0.6) * 40), int((5 * 1.7 + 1.2) * 40)))
 
 
@@ -56,7 +56,7 @@ def test_top_patches_one_per_filter_and_an_overview(tiny_mnist, tmp_path):
     rows += [["conv2", 1, r, r, 4, 0, 8, 1.0, 0, 12, 16, 28] for r in (1, 2)]  # clipped boxes
     write_rankings(tmp_path / "rankings.csv", rows)
     out = tmp_path / "top_patches"
-    figures.top_patches(str(tmp_path / "rankings.csv"), str(tiny_mnist / FILES["test_images"]), str(out), dpi=40)
+    top_patches.top_patches(str(tmp_path / "rankings.csv"), str(tiny_mnist / FILES["test_images"]), str(out), dpi=40)
     names = sorted(p.name for p in out.iterdir())
     assert names == ["conv1_filter00.png", "conv1_filter03.png", "conv1_overview.png",
                      "conv2_filter01.png", "conv2_overview.png"]
@@ -69,7 +69,7 @@ def test_crop_is_the_test_images_box(tiny_mnist):
     test_images = read_idx(tiny_mnist / FILES["test_images"])
     train_images = read_idx(tiny_mnist / FILES["train_images"])
     row = {"image_index": "7", "y0": "3", "x0": "5", "y1": "15", "x1": "17"}
-    patch = figures.crop(test_images, row)
+    patch = top_patches.crop(test_images, row)
     np.testing.assert_array_equal(patch, test_images[7, 3:15, 5:17])
     assert not np.array_equal(patch, train_images[7, 3:15, 5:17])
 
@@ -80,12 +80,12 @@ def test_training_curve(tmp_path):
                    "0,0.1,2.3,0.11,0.5\n100,0.8,0.6,0.85,1.5\n200,0.9,0.3,0.9,2.5\n")
     (tmp_path / "metrics.json").write_text(json.dumps({"test_accuracy": 0.91}))
     out = tmp_path / "curve.png"
-    figures.training_curve(str(log), str(tmp_path / "metrics.json"), str(out), dpi=50)
+    training_curve.training_curve(str(log), str(tmp_path / "metrics.json"), str(out), dpi=50)
     assert_figure(out, (225, 350))
 
 
 def test_a_failed_figure_leaves_nothing(tmp_path):
     out = tmp_path / "filters.png"
     with pytest.raises(Exception):
-        figures.filters(str(tmp_path / "missing.h5"), str(out), layer="conv1", dpi=40)
+        filters.filters(str(tmp_path / "missing.h5"), str(out), layer="conv1", dpi=40)
     assert list(tmp_path.iterdir()) == []

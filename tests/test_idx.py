@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from mnist_filters.dataset import check_mnist_files, load_split
-from mnist_filters.idx import IdxFormatError, encode_idx, read_idx, read_idx_dims, write_idx
+from mnist_filters.errors import IdxFormatError
+from mnist_filters.idx import encode_idx, read_idx, read_idx_dims, write_idx
 
 
 def images(count=5, shape=(28, 28)):

@@ -1,10 +1,14 @@
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
 import yaml
 
 from conftest import REPO
-from mnist_filters.model import BlockMaxPooling2D, build_model
+from mnist_filters.model import BlockMaxPooling2D, build_model, portable
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +66,23 @@ def test_block_max_pooling_equals_keras_max_pooling(size, pool, padding):
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs))
 
 
-def test_saved_model_loads_in_safe_mode(model, tmp_path):
-    model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
-    x = np.random.default_rng(0).uniform(size=(2, 28, 28, 1)).astype("float32")
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+def test_portable_model_has_the_same_weights_and_outputs(model, seed_settings):
+    copy = portable(model, seed_settings["model"])
+    assert isinstance(copy.get_layer("pool2"), keras.layers.MaxPooling2D)
+    assert [w.tobytes() for w in copy.get_weights()] == [w.tobytes() for w in model.get_weights()]
+    x = np.random.default_rng(0).uniform(size=(8, 28, 28, 1)).astype("float32")
+    np.testing.assert_array_equal(copy(x, training=False), model(x, training=False))
+
+
+def test_saved_model_loads_in_plain_keras_in_a_fresh_process(model, seed_settings, tmp_path):
+    """No import of this package, safe mode: what a user who takes the file elsewhere has."""
+    portable(model, seed_settings["model"]).save(tmp_path / "m.keras")
+    x = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    code = ("import sys, numpy as np, keras; "
+            "m = keras.saving.load_model('m.keras', safe_mode=True); "
+            "np.save('y.npy', m.predict(np.load('x.npy'), verbose=0)); "
+            "assert not [n for n in sys.modules if n.startswith('mnist_filters')]")
+    subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, check=True, capture_output=True,
+                   env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": os.environ["PATH"]})
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

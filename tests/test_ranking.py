@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mnist_filters.ranking import TopK, top_k
+from mnist_filters.ranking import NonFiniteActivation, TopK, top_k
 
 
 def brute_force(activations, k, filters, one_per_image=False):
@@ -64,6 +64,18 @@ def test_all_zero_filter_ranks_the_first_positions():
     activations = np.zeros((4, 3, 3, 2), np.float32)
     hits = top_k([activations[:2], activations[2:]], 5, [1], (3, 3))
     assert [(h.image, h.row, h.col) for h in hits] == [(0, 0, 0), (0, 0, 1), (0, 0, 2), (0, 1, 0), (0, 1, 1)]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("one_per_image", [False, True])
+def test_non_finite_values_are_refused_not_skipped(bad, one_per_image):
+    blocks = np.random.default_rng(1).uniform(size=(30, 3, 3, 4)).astype(np.float32)
+    blocks[17, 1, 2, 3] = bad
+    ranker = TopK(5, [0, 1, 2, 3], (3, 3), one_per_image)
+    ranker.update(blocks[:10])
+    with pytest.raises(NonFiniteActivation) as error:
+        ranker.update(blocks[10:])
+    assert (error.value.filter, error.value.image) == (3, 17)
 
 
 def test_k_larger_than_the_positions_is_rejected():

@@ -1,6 +1,8 @@
 """Changing one thing reruns exactly what depends on it (asserted on Snakemake's own plan)."""
 
+import contextlib
 import copy
+import os
 import shutil
 
 import pytest
@@ -85,5 +87,91 @@ def test_adding_a_run_makes_only_the_new_run(done, base_config, workflow):
 
 def test_touching_a_plotting_script_redraws_without_retraining(done, base_config, workflow):
     """Snakemake reruns a `script:` rule when its script is newer than the outputs (mtime)."""
-    (workflow / "scripts" / "plot_training_curve.py").touch()
-    assert planned(done, base_config, workflow) == {("plot_training_curve", "tiny"), ("plot_training_curve", "other")}
+    script = workflow / "scripts" / "plot_training_curve.py"
+    before = script.stat()
+    script.touch()
+    try:
+        assert planned(done, base_config, workflow) == {("plot_training_curve", "tiny"),
+                                                         ("plot_training_curve", "other")}
+    finally:  # leave the workflow as the other tests expect it
+        os.utime(script, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+@contextlib.contextmanager
+def edited(path, old, new):
+    """`path` with `old` replaced by `new` for the duration; restored afterwards."""
+    original = path.read_text()
+    assert old in original, (path, old)
+    path.write_text(original.replace(old, new, 1))
+    try:
+        yield
+    finally:
+        path.write_text(original)
+
+
+LIBRARY = ("scripts", "mnist_filters")
+
+
+def test_editing_the_ranking_code_reranks_and_redraws_patches_only(done, base_config, workflow):
+    with edited(workflow.joinpath(*LIBRARY, "ranking.py"), "group: int = 64", "group: int = 32"):
+        assert planned(done, base_config, workflow) == {
+            (rule, run) for rule in ("rank_patches", "plot_top_patches") for run in ("tiny", "other")}
+
+
+def test_editing_the_model_code_retrains_every_run(done, base_config, workflow):
+    with edited(workflow.joinpath(*LIBRARY, "model.py"), "return ops.max(blocks, axis=(2, 4))",
+                "return ops.max(ops.max(blocks, axis=4), axis=2)"):
+        assert planned(done, base_config, workflow) == {
+            (rule, run) for rule in AFTER_TRAINING for run in ("tiny", "other")}
+
+
+def test_editing_one_figures_code_redraws_only_that_figure(done, base_config, workflow):
+    with edited(workflow.joinpath(*LIBRARY, "stages", "figures", "filters.py"), "fontsize=8", "fontsize=9"):
+        assert planned(done, base_config, workflow) == {("plot_filters", "tiny"), ("plot_filters", "other")}
+
+
+@pytest.mark.parametrize("module, old, new", [
+    ("ranking.py", "import numpy as np\n", "import numpy as np  # arrays\n\n\n"),
+    ("model.py", "def layer_seeds(", "# Why: each layer gets its own stream.\ndef layer_seeds("),
+    ("stages/figures/style.py", '"""What every figure shares', '"""What all the figures share'),
+], ids=["comment-ranking", "comment-model", "docstring-figures"])
+def test_comment_layout_and_docstring_edits_plan_nothing(done, base_config, workflow, module, old, new):
+    with edited(workflow.joinpath(*LIBRARY, *module.split("/")), old, new):
+        assert planned(done, base_config, workflow) == set()
+
+
+@pytest.mark.parametrize("setting", [
+    {"mnist": {"timeout_seconds": 5}}, {"mnist": {"retries": 7}}, {"mnist": {"retry_wait_seconds": 0.5}},
+    {"mnist": {"mirrors": ["http://127.0.0.1:9/mnist"]}},
+    {"checkpoints": {"dir": "elsewhere"}}, {"checkpoints": {"every": 7}}, {"checkpoints": {"keep": True}},
+], ids=lambda s: ".".join([*s, *next(iter(s.values()))]))
+def test_settings_that_cannot_change_an_output_plan_nothing(done, base_config, workflow, setting):
+    config = copy.deepcopy(base_config)
+    for block, values in setting.items():
+        config.setdefault(block, {}).update(values)
+    assert planned(done, config, workflow) == set()
+
+
+def test_a_byte_identical_copy_of_the_data_elsewhere_plans_nothing(done, base_config, workflow, tiny_mnist,
+                                                                   tmp_path):
+    copy_ = tmp_path / "same-bytes"
+    shutil.copytree(tiny_mnist, copy_)  # new folder, new modification times, same bytes
+    config = copy.deepcopy(base_config)
+    config["mnist"]["local_dir"] = str(copy_)
+    assert planned(done, config, workflow) == set()
+
+
+def test_other_bytes_in_the_data_rerun_everything(done, base_config, workflow, tiny_mnist, tmp_path):
+    from mnist_filters.dataset import FILES
+    from mnist_filters.idx import read_idx, write_idx
+
+    other = tmp_path / "other-bytes"
+    shutil.copytree(tiny_mnist, other)
+    labels = read_idx(other / FILES["train_labels"]).copy()
+    labels[0] = (labels[0] + 1) % 10
+    write_idx(other / FILES["train_labels"], labels)
+    config = copy.deepcopy(base_config)
+    config["mnist"]["local_dir"] = str(other)
+    jobs = planned(done, config, workflow)
+    assert ("get_mnist", None) in jobs
+    assert {(rule, run) for rule in AFTER_TRAINING | FIGURES for run in ("tiny", "other")} <= jobs

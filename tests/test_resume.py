@@ -9,21 +9,28 @@ import time
 import pytest
 
 from conftest import REPO, SNAKEMAKE, snakemake, tiny_config, write_config
-from helpers import model_weights, same_weights
+from helpers import metrics, model_weights, same_weights
 
 pytestmark = pytest.mark.slow
-TRAINING = {"validation_size": 200, "steps": 1500, "batch_size": 50, "log_every": 50, "checkpoint_every": 100}
+TRAINING = {"validation_size": 200, "steps": 1500, "batch_size": 50, "log_every": 50}
 
 
-def config(tiny_mnist, **training):
-    return tiny_config(tiny_mnist, training={**TRAINING, **training})
+def config(tiny_mnist, checkpoints=None, **training):
+    cfg = tiny_config(tiny_mnist, training={**TRAINING, **training})
+    cfg["checkpoints"] = {"every": 100, **(checkpoints or {})}
+    return cfg
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tiny_mnist, tmp_path_factory):
+def uninterrupted_run(tiny_mnist, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("uninterrupted")
     snakemake(workdir, config(tiny_mnist), "--until", "train")
-    return model_weights(workdir / "results" / "tiny" / "model.keras")
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(uninterrupted_run):
+    return model_weights(uninterrupted_run / "results" / "tiny" / "model.keras")
 
 
 def checkpoints(workdir):
@@ -89,5 +96,19 @@ def test_a_checkpoint_of_other_settings_is_never_used(tiny_mnist, tmp_path, unin
 
 
 def test_keep_checkpoints_keeps_them(tiny_mnist, tmp_path):
-    snakemake(tmp_path, config(tiny_mnist, steps=200, keep_checkpoints=True), "--until", "train")
+    snakemake(tmp_path, config(tiny_mnist, steps=200, checkpoints={"keep": True}), "--until", "train")
     assert [p.name for p in checkpoints(tmp_path)] == ["step-000000100.h5"]
+
+
+def test_checkpoint_settings_change_no_output(tiny_mnist, tmp_path, uninterrupted_run, uninterrupted):
+    """Why `checkpoints:` is no trigger: another interval (so other chunks), another folder,
+    and keeping them give the same weights and the same logged and measured values."""
+    reference, other = uninterrupted_run, tmp_path
+    snakemake(other, config(tiny_mnist, checkpoints={"every": 70, "keep": True, "dir": "elsewhere"}), "--until", "train")
+    assert list((other / "elsewhere" / "tiny").glob("*/step-000001470.h5"))
+    assert same_weights(model_weights(other / "results" / "tiny" / "model.keras"), uninterrupted)
+    measured = [metrics(workdir, "tiny") for workdir in (reference, other)]
+    for key in ("test_accuracy", "test_loss", "final_validation_accuracy"):
+        assert measured[0][key] == measured[1][key], key
+    logs = [(workdir / "results" / "tiny" / "training_log.csv").read_text().splitlines() for workdir in (reference, other)]
+    assert [row.rsplit(",", 1)[0] for row in logs[0]] == [row.rsplit(",", 1)[0] for row in logs[1]]  # all but time

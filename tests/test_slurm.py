@@ -53,7 +53,7 @@ def test_workflow_runs_its_jobs_as_slurm_jobs(cluster, tiny_mnist, tiny_run, tmp
 
 def test_a_failing_job_fails_the_workflow_visibly(cluster, tiny_mnist, tmp_path):
     config = tiny_config(tiny_mnist)
-    config["checkpoint_dir"] = "/proc/no-checkpoints-here"  # only the training job finds out
+    config["checkpoints"] = {"dir": "/proc/no-checkpoints-here"}  # only the training job finds out
     result = on_slurm(tmp_path, config, "--until", "train", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
@@ -75,8 +75,8 @@ def test_time_limit_warning_checkpoints_and_the_retry_resumes(cluster, tiny_mnis
     """SLURM's USR1 before the time limit reaches training, which saves a checkpoint and stops;
     the next attempt resumes from it."""
     config = tiny_config(tiny_mnist)
-    config["defaults"]["training"] = {**config["defaults"]["training"], "steps": 4000, "log_every": 50,
-                                      "checkpoint_every": 1000}
+    config["defaults"]["training"] = {**config["defaults"]["training"], "steps": 4000, "log_every": 50}
+    config["checkpoints"] = {"every": 1000}
     # a one-minute limit, warned 45 s ahead: USR1 arrives about 15 s into the job
     warned = ("--set-resources", "train:runtime=1", "train:slurm_extra='--signal=USR1@45'")
     result = on_slurm(tmp_path, config, "--until", "train", *warned, check=False)

@@ -103,3 +103,37 @@ def test_html_report(tiny_run):
     assert len(html) > 100_000
     for name in ["samples.png", "filters.png", "training_curve.png", "conv1_overview.png", "metrics.json"]:
         assert name in html, name
+
+
+PLAIN_KERAS = """
+import gzip, sys
+import numpy as np, keras
+model = keras.saving.load_model(sys.argv[1], safe_mode=True)
+with gzip.open(sys.argv[2]) as f:  # IDX: 16-byte header, then uint8 pixels
+    images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)
+np.save(sys.argv[3], model.predict(images.astype("float32") / 255, batch_size=100, verbose=0))
+assert not [name for name in sys.modules if name.startswith("mnist_filters")]
+"""
+
+
+def test_the_model_opens_in_plain_keras_and_gives_the_workflows_logits(tiny_run, tiny_mnist, tmp_path):
+    """Elsewhere: a fresh Python that never imports this project, Keras in safe mode."""
+    import os
+    import subprocess
+    import sys
+
+    import h5py
+    import numpy as np
+
+    run = tiny_run / "results" / "tiny"
+    subprocess.run([sys.executable, "-I", "-c", PLAIN_KERAS, str(run / "model.keras"),
+                    str(tiny_mnist / "t10k-images-idx3-ubyte.gz"), str(tmp_path / "logits.npy")],
+                   cwd=tmp_path, check=True, capture_output=True,
+                   env={"PATH": os.environ["PATH"], "TF_CPP_MIN_LOG_LEVEL": "2"})
+    theirs = np.load(tmp_path / "logits.npy")
+    with h5py.File(run / "activations.h5") as h5:
+        ours = h5["logits"][:]
+        labels = h5["labels"][:]
+    np.testing.assert_allclose(theirs, ours, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(theirs.argmax(axis=1), ours.argmax(axis=1))
+    assert float(np.mean(theirs.argmax(axis=1) == labels)) == metrics(tiny_run, "tiny")["test_accuracy"]

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # Settings that change how training is observed or saved, never the weights it produces;
 # `steps` is left out too: a checkpoint at step s serves any run of at least s steps.
-NOT_IN_KEY = {"steps", "log_every", "eval_batch_size", "checkpoint_every", "keep_checkpoints", "gpus"}
+NOT_IN_KEY = {"steps", "log_every", "eval_batch_size", "gpus"}
 NAME = re.compile(r"^step-(\d{9})\.h5$")
 
 

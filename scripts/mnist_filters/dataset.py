@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_filters.idx import IdxFormatError, read_idx
+from mnist_filters.errors import IdxFormatError
+from mnist_filters.idx import read_idx
 
 # Output key -> the file name every MNIST mirror uses.
 FILES = {
@@ -79,11 +80,13 @@ def check_mnist_files(paths: dict[str, str | os.PathLike], image_shape=(28, 28))
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def md5_file(path: str | os.PathLike) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "md5").hexdigest()
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:

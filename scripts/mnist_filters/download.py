@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_filters.atomic import write_bytes_atomic
+from mnist_filters.errors import DownloadError
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,6 @@ CANONICAL = {
     "t10k-labels-idx1-ubyte.gz": (4542, "ec29112dd5afa0611ce80d1b7f02629c"),
 }
 USER_AGENT = "mnist-filters (+reproducible workflow)"
-
-
-class DownloadError(RuntimeError):
-    pass
 
 
 class _Permanent(Exception):

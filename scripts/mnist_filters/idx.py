@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_filters.atomic import atomic_output
+from mnist_filters.errors import IdxFormatError
 
 # IDX type code -> big-endian NumPy dtype
 DTYPES = {
@@ -28,15 +29,6 @@ DTYPES = {
 }
 CODES = {dtype.newbyteorder(">") if dtype.itemsize > 1 else dtype: code for code, dtype in DTYPES.items()}
 GZIP_MAGIC = b"\x1f\x8b"
-
-
-class IdxFormatError(ValueError):
-    """A file is not a well-formed IDX file; the message names the file and the problem."""
-
-    def __init__(self, path: str | os.PathLike, problem: str):
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")
 
 
 def _read_bytes(path: Path) -> bytes:

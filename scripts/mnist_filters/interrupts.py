@@ -11,10 +11,6 @@ import signal
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
 
-class Interrupted(RuntimeError):
-    """Training stopped on a signal after saving a checkpoint."""
-
-
 class StopSignals:
     """Within `with StopSignals() as stop:`, `stop.received` names the first stop signal caught."""
 

@@ -13,7 +13,6 @@ import numpy as np
 from keras import layers, ops
 
 
-@keras.saving.register_keras_serializable(package="mnist_filters")
 class BlockMaxPooling2D(layers.Layer):
     """Max-pooling with stride equal to the pool size, written as pad + reshape + max.
 
@@ -22,6 +21,7 @@ class BlockMaxPooling2D(layers.Layer):
     determinism is on, and we want both: the gradient of a max over a reshaped block is
     deterministic and compiles. (The only difference is on exact ties between positive
     activations, where the gradient is shared instead of given to the first maximum.)
+    It is used for training only: the saved model has Keras's own MaxPooling2D (`portable`).
     """
 
     def __init__(self, pool_size: int = 2, padding: str = "same", **kwargs):
@@ -65,8 +65,13 @@ def layer_seeds(seed: int, count: int) -> list[int]:
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(count) % (2**31 - 1)]
 
 
-def build_model(settings: dict, seed: int, image_shape=(28, 28), num_classes: int = 10) -> keras.Model:
-    """The notebook's model; `settings` is a run's `model:` block."""
+def build_model(settings: dict, seed: int, image_shape=(28, 28), num_classes: int = 10,
+                portable: bool = False) -> keras.Model:
+    """The notebook's model; `settings` is a run's `model:` block.
+
+    `portable`: pool with keras.layers.MaxPooling2D (equal outputs), so that the saved
+    file opens in any Keras without this package; else with the XLA-friendly block pooling.
+    """
     conv1, conv2, pool2 = settings["conv1"], settings["conv2"], settings["pool2"]
     seeds = iter(layer_seeds(seed, 4))
 
@@ -85,7 +90,9 @@ def build_model(settings: dict, seed: int, image_shape=(28, 28), num_classes: in
                 conv2["filters"], conv2["kernel_size"], strides=conv2["strides"], padding=conv2["padding"],
                 activation="relu", kernel_initializer=weights(), bias_initializer=bias, name="conv2",
             ),
-            BlockMaxPooling2D(pool2["pool_size"], pool2["padding"], name="pool2"),
+            (layers.MaxPooling2D if portable else BlockMaxPooling2D)(
+                pool2["pool_size"], padding=pool2["padding"], name="pool2"
+            ),
             layers.Flatten(name="flatten"),
             layers.Dense(
                 settings["fc1_units"], activation="relu", kernel_initializer=weights(),
@@ -99,3 +106,10 @@ def build_model(settings: dict, seed: int, image_shape=(28, 28), num_classes: in
         ],
         name="notebook_cnn",
     )
+
+
+def portable(model: keras.Model, settings: dict, image_shape=(28, 28)) -> keras.Model:
+    """`model` (block pooling) as a model any Keras loads: the same weights and outputs."""
+    copy = build_model(settings, seed=0, image_shape=image_shape, num_classes=model.output_shape[-1], portable=True)
+    copy.set_weights(model.get_weights())
+    return copy

@@ -19,6 +19,14 @@ from typing import Iterable, Iterator
 import numpy as np
 
 
+class NonFiniteActivation(ValueError):
+    """A filter's activations hold NaN or infinity (a diverged model): nothing to rank."""
+
+    def __init__(self, filter: int, image: int, value: float):
+        self.filter, self.image, self.value = filter, image, value
+        super().__init__(f"filter {filter} has activation {value} (test image row {image})")
+
+
 @dataclass(frozen=True)
 class Hit:
     filter: int
@@ -99,7 +107,12 @@ class TopK:
             positions = None
         thresholds = self._thresholds()
         # One pass finds the filters this block can change at all; usually few once warm.
-        for j in np.flatnonzero(column_max(values) > thresholds):
+        maxima = column_max(values)
+        # NaN and +inf show in the maxima; -inf in the minimum. A NaN would otherwise lose
+        # every comparison and silently drop its filter from the ranking.
+        if not (np.isfinite(maxima).all() and np.isfinite(selected.min())):
+            self._refuse_non_finite(selected, first)
+        for j in np.flatnonzero(maxima > thresholds):
             column = np.ascontiguousarray(values[:, j])
             if np.isfinite(thresholds[j]):
                 where = np.flatnonzero(column > thresholds[j])
@@ -116,6 +129,11 @@ class TopK:
                 np.concatenate([self.positions[j], candidate_positions]),
                 self.k,
             )
+
+    def _refuse_non_finite(self, block: np.ndarray, first: int) -> None:
+        bad = ~np.isfinite(block)
+        image, row, col, j = (int(i[0]) for i in np.nonzero(bad))
+        raise NonFiniteActivation(self.filters[j], first + image, float(block[image, row, col, j]))
 
     def hits(self) -> Iterator[Hit]:
         available = self.images_seen * (1 if self.one_per_image else self.height * self.width)

@@ -11,16 +11,13 @@ import sys
 from typing import Callable
 
 from mnist_filters.atomic import write_json_atomic
-from mnist_filters.dataset import IdxFormatError
-from mnist_filters.download import DownloadError
-from mnist_filters.interrupts import Interrupted
-from mnist_filters.settings import ConfigError
+from mnist_filters.errors import ConfigError, Diverged, DownloadError, IdxFormatError, Interrupted
 
 log = logging.getLogger("mnist_filters")
 
 # Errors whose message says all a user needs; anything else also gets its traceback.
-USER_ERRORS = (IdxFormatError, DownloadError, ConfigError, Interrupted, ValueError, FileNotFoundError)
-QUIET_ERRORS = (IdxFormatError, DownloadError, ConfigError, Interrupted)  # their message says it all
+QUIET_ERRORS = (IdxFormatError, DownloadError, ConfigError, Interrupted, Diverged)  # their message says it all
+USER_ERRORS = (*QUIET_ERRORS, ValueError, FileNotFoundError)
 
 
 def provenance() -> dict:

@@ -15,11 +15,32 @@ from typing import Any, Callable
 
 import yaml
 
+from mnist_filters.errors import ConfigError
+
 SAFE_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Keys that moved out of the run settings, because they cannot change a result: old -> new.
+MOVED = {
+    "checkpoint_dir": "checkpoints.dir",
+    "training.checkpoint_every": "checkpoints.every",
+    "training.keep_checkpoints": "checkpoints.keep",
+}
 
 
-class ConfigError(ValueError):
-    pass
+def check_moved_keys(config: dict) -> None:
+    """Name the new place of each key an older config.yaml still uses."""
+    found = ["checkpoint_dir"] if "checkpoint_dir" in config else []
+    blocks = [("defaults", config.get("defaults"))]
+    blocks += [(f"runs.{name}", overrides) for name, overrides in (config.get("runs") or {}).items()]
+    for where, settings in blocks:
+        training = settings.get("training") if isinstance(settings, dict) else None
+        if isinstance(training, dict):
+            found += [f"{where}.training.{key}" for key in ("checkpoint_every", "keep_checkpoints") if key in training]
+    if found:
+        raise ConfigError("\n".join(
+            f"{where}: moved to `{MOVED[where if where in MOVED else 'training.' + where.rsplit('.', 1)[1]]}` "
+            "at the top level of the config (it cannot change a result, so it is no longer a run setting)"
+            for where in found
+        ))
 
 
 def deep_merge(base: dict, overrides: dict) -> dict:

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_filters.batches import step_batches
+from mnist_filters.errors import Diverged
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,17 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
 class Evaluation:
     accuracy: float
     loss: float
+
+
+def batched_logits(forward: Callable, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """`forward` (a model call) over `images` in batches, as one float32 array."""
+    outputs = [forward(tf.constant(images[i : i + batch_size])).numpy() for i in range(0, len(images), batch_size)]
+    return np.concatenate(outputs).astype(np.float32)
+
+
+def evaluation(logits: np.ndarray, labels: np.ndarray) -> Evaluation:
+    accuracy = float(np.mean(logits.argmax(axis=1) == labels))
+    return Evaluation(accuracy, float(softmax_cross_entropy(logits, labels).mean()))
 
 
 @dataclass
@@ -97,16 +109,10 @@ class Trainer:
             self._step(batch_rows[i])
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        outputs = [
-            self._logits(tf.constant(images[i : i + self.eval_batch_size])).numpy()
-            for i in range(0, len(images), self.eval_batch_size)
-        ]
-        return np.concatenate(outputs).astype(np.float32)
+        return batched_logits(self._logits, images, self.eval_batch_size)
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> Evaluation:
-        logits = self.logits(images)
-        accuracy = float(np.mean(logits.argmax(axis=1) == labels))
-        return Evaluation(accuracy, float(softmax_cross_entropy(logits, labels).mean()))
+        return evaluation(self.logits(images), labels)
 
     def batch(self, step: int) -> np.ndarray:
         return step_batches(self.seed, step, step + 1, self.count, self.batch_size)[0]
@@ -140,7 +146,8 @@ class Trainer:
         A row at step s describes the model after s steps: its accuracy and loss on batch s
         (the batch it is about to train on, as the notebook measured) and on the validation
         split. `on_checkpoint(step, log)` runs every `checkpoint_every` steps, and when
-        `stop_requested()` turns true between chunks; training then stops early.
+        `stop_requested()` turns true between chunks, the last chunk included; training then
+        stops at the step reached. A non-finite training loss at a log point raises Diverged.
         """
         result = resume or TrainingLog()
         started = time.perf_counter() - result.train_seconds - result.validation_seconds
@@ -156,6 +163,8 @@ class Trainer:
                     before = time.perf_counter()
                     validation_accuracy = self.evaluate(*validation).accuracy
                     result.validation_seconds += time.perf_counter() - before
+                if not np.isfinite(probe.loss):
+                    raise Diverged(f"the training loss is {probe.loss} at step {step}")
                 row = (step, probe.accuracy, probe.loss, validation_accuracy, time.perf_counter() - started)
                 result.rows.append(row)
                 if on_log:
@@ -167,7 +176,8 @@ class Trainer:
             step = stop
             result.train_seconds = time.perf_counter() - started - result.validation_seconds
             stopping = stop_requested()
-            if on_checkpoint and step < steps and (stopping or (checkpoint_every and step % checkpoint_every == 0)):
+            periodic = checkpoint_every and step % checkpoint_every == 0 and step < steps
+            if on_checkpoint and (stopping or periodic):
                 on_checkpoint(step, result)
             if stopping:
                 result.stopped_at = step

@@ -4,6 +4,7 @@ Layout of results/{run}/activations.h5:
   /<layer>                 float32 (N, H, W, C), chunked by whole images; attributes give
                            the layer's receptive-field geometry in input pixels
   /labels                  uint8 (N,) test labels
+  /logits                  float32 (N, classes) the model's outputs (argmax: the prediction)
   /image_index             int64 (N,) row of the test set each activation row belongs to
   /weights/<layer>/kernel  the layer's weights (conv1 always, for the filters figure), so
   /weights/<layer>/bias    later stages never need TensorFlow
@@ -21,9 +22,11 @@ import numpy as np
 
 from mnist_filters import __version__
 from mnist_filters.atomic import atomic_output
-from mnist_filters.dataset import IdxFormatError, check_images, check_labels, sha256_file, to_model_input
+from mnist_filters.errors import IdxFormatError
+from mnist_filters.dataset import check_images, check_labels, sha256_file, to_model_input
 from mnist_filters.idx import iter_idx, read_idx
 from mnist_filters.receptive_field import geometries
+from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
 SPATIAL_LAYERS = ("conv1", "conv2", "pool2")
@@ -38,14 +41,12 @@ def model_settings_of(model) -> dict:
 
     pool = model.get_layer("pool2").get_config()
     return {"conv1": conv("conv1"), "conv2": conv("conv2"),
-            "pool2": {"pool_size": pool["pool_size"], "padding": pool["padding"]}}
+            "pool2": {"pool_size": int(np.ravel(pool["pool_size"])[0]), "padding": pool["padding"]}}
 
 
 def load_trained_model(path: str):
-    """Load a model.keras in safe mode, with a clear error for anything else."""
+    """Load a model.keras in safe mode (plain Keras layers only), with a clear error for anything else."""
     import keras
-
-    import mnist_filters.model  # noqa: F401  registers the custom pooling layer
 
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path}: not a Keras model archive (truncated, or not a .keras file)")
@@ -66,15 +67,13 @@ def images_per_chunk(row_shape: tuple[int, ...], chunk_bytes: int) -> int:
 def dump_activations(model_path: str, test_images: str, test_labels: str, output: str, *,
                      layers: list[str], batch_size: int, compression: str, chunk_bytes: int,
                      image_shape=(28, 28), settings: dict | None = None, threads: int = 1) -> None:
-    from mnist_filters.stages.train import configure_tensorflow
-
     configure_tensorflow(threads, "float32")
     import keras
     import tensorflow as tf
 
     model = load_trained_model(model_path)
     geometry = geometries(model_settings_of(model), image_shape)
-    probe = keras.Model(model.inputs[0], [model.get_layer(name).output for name in layers])
+    probe = keras.Model(model.inputs[0], [model.get_layer(name).output for name in layers] + [model.outputs[0]])
 
     def forward(x):
         return probe(x, training=False)
@@ -103,13 +102,14 @@ def dump_activations(model_path: str, test_images: str, test_labels: str, output
             )
             datasets[name].attrs.update(geometry[name].attributes())
             datasets[name].attrs["layer"] = name
+        classes = int(model.outputs[0].shape[-1])
+        logits = h5.create_dataset("logits", shape=(count, classes), dtype="float32")
+        logits.attrs["description"] = "the model's outputs before softmax; argmax is the predicted digit"
         for index, images in enumerate(image_batches):
             start = index * batch_size
             outputs = forward(tf.constant(to_model_input(images)))
-            if len(layers) == 1:
-                outputs = [outputs]
-            for name, values in zip(layers, outputs):
-                datasets[name][start : start + len(values)] = np.asarray(values, dtype=np.float32)
+            for dataset, values in zip([*datasets.values(), logits], outputs):
+                dataset[start : start + len(values)] = np.asarray(values, dtype=np.float32)
         h5.create_dataset("labels", data=labels)
         h5.create_dataset("image_index", data=np.arange(count, dtype=np.int64))
         for name in dict.fromkeys(["conv1", *layers]):

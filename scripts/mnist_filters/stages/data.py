@@ -6,18 +6,21 @@ import logging
 import shutil
 
 from mnist_filters.atomic import atomic_outputs
-from mnist_filters.dataset import FILES, check_mnist_files, local_files, sha256_file
+from mnist_filters.dataset import FILES, check_mnist_files, local_files, md5_file, sha256_file
 from mnist_filters.download import CANONICAL, Expected, download
+from mnist_filters.errors import IdxFormatError
 
 log = logging.getLogger(__name__)
 
 
 def get_mnist(outputs: dict[str, str], *, local_dir: str | None, mirrors: list[str], timeout: float,
-              retries: int, retry_wait: float, image_shape: tuple[int, int]) -> dict[str, str]:
+              retries: int, retry_wait: float, image_shape: tuple[int, int],
+              content_md5: dict[str, str] | None = None) -> dict[str, str]:
     """Fill `outputs` (key -> path, keys as in FILES) and return each file's sha256.
 
     Files are written under temporary names and renamed into place only after all four
-    pass the structural checks, so a bad copy leaves nothing behind.
+    pass the structural checks (and, given `content_md5` (file name -> md5), hold exactly
+    those bytes), so a bad copy leaves nothing behind.
     """
     keys = list(FILES)
     with atomic_outputs([outputs[k] for k in keys]) as temporaries:
@@ -41,6 +44,11 @@ def get_mnist(outputs: dict[str, str], *, local_dir: str | None, mirrors: list[s
                          retry_wait=retry_wait, expected=Expected(size, md5))
             counts = check_mnist_files(staged, image_shape)
         log.info("checked: %d training and %d test images", counts["train"], counts["test"])
+        for key, name in FILES.items():
+            if content_md5 and md5_file(staged[key]) != content_md5[name]:
+                where = local_files(local_dir)[key] if local_dir else staged[key]
+                raise IdxFormatError(where, "changed while the workflow ran (its md5 is not the one planned "
+                                            "with); run the workflow again")
         digests = {FILES[k]: sha256_file(staged[k]) for k in keys}
     for name, digest in digests.items():
         log.info("sha256 %s  %s", digest, name)

@@ -13,11 +13,12 @@ import h5py
 import numpy as np
 
 from mnist_filters.atomic import write_text_atomic
-from mnist_filters.ranking import TopK
+from mnist_filters.ranking import NonFiniteActivation, TopK
 from mnist_filters.receptive_field import Axis, Geometry
 
 log = logging.getLogger(__name__)
 COLUMNS = ("layer", "filter", "rank", "image_index", "label", "row", "col", "activation", "y0", "x0", "y1", "x1")
+NOT_LAYERS = ("labels", "logits", "image_index", "weights")
 READ_BYTES = 16 << 20  # read whole chunks, about this many bytes at a time
 
 
@@ -52,7 +53,7 @@ def rank_filters(activations: str, output: str, *, layers: list[str], filters: l
         for layer in layers:
             if layer not in h5:
                 raise ValueError(f"{activations}: holds no activations of layer '{layer}' "
-                                 f"(it has {', '.join(k for k in h5 if k not in ('labels', 'image_index', 'weights'))})")
+                                 f"(it has {', '.join(k for k in h5 if k not in NOT_LAYERS)})")
             dataset = h5[layer]
             channels = dataset.shape[-1]
             chosen = list(range(channels)) if filters is None else list(filters)
@@ -61,8 +62,15 @@ def rank_filters(activations: str, output: str, *, layers: list[str], filters: l
                 raise ValueError(f"ranking.filters: {bad} out of range for layer {layer} with {channels} filters")
             geometry = geometry_of(dataset)
             ranker = TopK(top_k, chosen, dataset.shape[1:3], one_per_image)
-            for block in blocks(dataset):
-                ranker.update(block)
+            try:
+                for block in blocks(dataset):
+                    ranker.update(block)
+            except NonFiniteActivation as error:
+                raise ValueError(
+                    f"{activations}: layer {layer}, filter {error.filter} has activation {error.value} "
+                    f"(test image {int(image_index[error.image])}): the model diverged, so there is nothing "
+                    "to rank; retrain it with a lower learning rate"
+                ) from None
             for hit in ranker.hits():
                 y0, x0, y1, x1 = geometry.box(hit.row, hit.col, image_shape)
                 writer.writerow([layer, hit.filter, hit.rank, int(image_index[hit.image]),

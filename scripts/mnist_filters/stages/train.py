@@ -11,24 +11,12 @@ import numpy as np
 from mnist_filters.atomic import atomic_output, write_json_atomic, write_text_atomic
 from mnist_filters.checkpoints import Checkpoint, CheckpointStore, checkpoint_key
 from mnist_filters.dataset import FILES, load_split, sha256_file, to_model_input
-from mnist_filters.interrupts import Interrupted, StopSignals
+from mnist_filters.errors import Diverged, Interrupted
+from mnist_filters.interrupts import StopSignals
 from mnist_filters.runlog import provenance
+from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
-
-
-def configure_tensorflow(threads: int, precision: str) -> None:
-    """Deterministic ops, a fixed thread count and the precision policy; before any TF work."""
-    import keras
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
-    except RuntimeError:  # TensorFlow already started in this process (tests): keep its pools
-        pass
-    tf.config.experimental.enable_op_determinism()
-    keras.mixed_precision.set_global_policy(precision)
 
 
 def csv_text(rows: list[tuple], columns: tuple[str, ...]) -> str:
@@ -40,22 +28,27 @@ def csv_text(rows: list[tuple], columns: tuple[str, ...]) -> str:
     return buffer.getvalue()
 
 
-def train_run(inputs: dict[str, str], outputs: dict[str, str], *, seed: int, model_settings: dict,
-              training: dict, checkpoint_dir: str, image_shape=(28, 28), threads: int = 1) -> dict:
-    """Train one run, resuming from its latest matching checkpoint; stop cleanly on a signal."""
+def train_run(inputs: dict[str, str], outputs: dict[str, str], *, run: str, seed: int, model_settings: dict,
+              training: dict, checkpoint_dir: str, checkpoint_every: int, keep_checkpoints: bool = False,
+              image_shape=(28, 28), threads: int = 1) -> dict:
+    """Train one run, resuming from its latest matching checkpoint; stop cleanly on a signal.
+
+    `checkpoint_dir` is the run's own folder; checkpointing never changes the weights.
+    """
     with StopSignals() as stop:
-        return _train_run(inputs, outputs, seed, model_settings, training, checkpoint_dir, image_shape,
-                          threads, stop)
+        return _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_dir, checkpoint_every,
+                          keep_checkpoints, image_shape, threads, stop)
 
 
-def _train_run(inputs, outputs, seed, model_settings, training, checkpoint_dir, image_shape, threads, stop):
+def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_dir, checkpoint_every,
+               keep_checkpoints, image_shape, threads, stop):
     where = provenance()
     configure_tensorflow(threads, training["precision"])
     import keras
     import tensorflow as tf
 
-    from mnist_filters.model import build_model
-    from mnist_filters.training import CSV_COLUMNS, Trainer, TrainingLog, make_optimizer
+    from mnist_filters.model import build_model, portable
+    from mnist_filters.training import CSV_COLUMNS, Trainer, TrainingLog, batched_logits, evaluation, make_optimizer
 
     train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
     test = load_split(inputs["test_images"], inputs["test_labels"], image_shape)
@@ -98,22 +91,35 @@ def _train_run(inputs, outputs, seed, model_settings, training, checkpoint_dir, 
                                      so_far.validation_seconds))
         log.info("checkpoint at step %d: %s", step, path)
 
-    history = trainer.train(
-        training["steps"], log_every=training["log_every"],
-        validation=(x_valid, y_valid) if held_out else None, on_log=report,
-        checkpoint_every=training["checkpoint_every"], resume=history, start_step=start,
-        on_checkpoint=save_checkpoint, stop_requested=lambda: stop.received is not None,
-    )
+    try:
+        history = trainer.train(
+            training["steps"], log_every=training["log_every"],
+            validation=(x_valid, y_valid) if held_out else None, on_log=report,
+            checkpoint_every=checkpoint_every, resume=history, start_step=start,
+            on_checkpoint=save_checkpoint, stop_requested=lambda: stop.received is not None,
+        )
+    except Diverged as error:
+        if not keep_checkpoints:
+            store.remove()  # the same settings would diverge again from them
+        raise Diverged(
+            f"run {run} diverged: {error} of {training['steps']}. The likely cause is a learning rate too "
+            f"high for {training['optimizer']} (training.learning_rate is {training['learning_rate']:g}); "
+            "lower it and run again. No model was written."
+        ) from None
     if history.stopped_at is not None:
         raise Interrupted(
             f"stopped by {stop.received} at step {history.stopped_at} of {training['steps']}; "
             f"checkpoint saved in {store.folder}: run the workflow again to resume"
         )
-    test_result = trainer.evaluate(to_model_input(test.images), test.labels)
+    # What is saved, and measured on the test set, is the model any Keras opens.
+    saved = portable(model, model_settings, image_shape)
+    forward = tf.function(lambda images: saved(images, training=False), reduce_retracing=True, autograph=False)
+    test_result = evaluation(batched_logits(forward, to_model_input(test.images), training["eval_batch_size"]),
+                             test.labels)
     log.info("Test accuracy: %g (loss %.4f)", test_result.accuracy, test_result.loss)
 
     with atomic_output(outputs["model"]) as temporary:
-        model.save(temporary)
+        saved.save(temporary)
     write_text_atomic(outputs["training_log"], csv_text(history.rows, CSV_COLUMNS))
     examples = (training["steps"]) * training["batch_size"]
     metrics = {
@@ -140,6 +146,6 @@ def _train_run(inputs, outputs, seed, model_settings, training, checkpoint_dir, 
         "settings": {"seed": seed, "model": model_settings, "training": training},
     }
     write_json_atomic(outputs["metrics"], metrics)
-    if not training["keep_checkpoints"]:
+    if not keep_checkpoints:
         store.remove()
     return metrics

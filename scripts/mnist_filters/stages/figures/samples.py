@@ -1,0 +1,21 @@
+"""The first training images after the validation hold-out (the notebook's first figure)."""
+
+from __future__ import annotations
+
+import math
+
+from mnist_filters.idx import read_idx
+from mnist_filters.stages.figures.style import GREY, bare, grid, plt, save
+
+
+def samples(train_images: str, output: str, *, first: int, count: int, dpi: int) -> None:
+    """The first `count` images of the training split (after the validation hold-out)."""
+    images = read_idx(train_images)[first : first + count]
+    rows, columns = grid(len(images), math.ceil(math.sqrt(count)))
+    figure = plt.figure(figsize=(columns * 1.6, rows * 1.6))
+    for i, image in enumerate(images):
+        axes = figure.add_subplot(rows, columns, i + 1)
+        bare(axes)
+        axes.imshow(image, cmap=GREY, vmin=0, vmax=255)
+    figure.suptitle(f"Training images {first}-{first + len(images) - 1} of the training file")
+    save(figure, output, dpi)

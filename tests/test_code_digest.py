@@ -1,0 +1,77 @@
+"""A rule's code digest covers exactly the code it runs, and ignores what cannot change behaviour."""
+
+import shutil
+
+import pytest
+
+from conftest import REPO
+from mnist_filters import code_digest as module
+from mnist_filters.code_digest import closure, code_digest
+
+SCRIPTS = REPO / "scripts"
+
+
+def names(script):
+    return {p.relative_to(SCRIPTS).as_posix() for p in closure(SCRIPTS / script, SCRIPTS)}
+
+
+def test_each_rule_covers_its_own_modules_only():
+    rank = names("rank_patches.py")
+    assert {"rank_patches.py", "mnist_filters/ranking.py", "mnist_filters/stages/rank.py",
+            "mnist_filters/receptive_field.py", "mnist_filters/runlog.py", "mnist_filters/__init__.py",
+            "mnist_filters/stages/__init__.py"} <= rank
+    assert "mnist_filters/model.py" not in rank and "mnist_filters/download.py" not in rank
+    # imports inside functions count: the training stage imports the model lazily
+    assert {"mnist_filters/model.py", "mnist_filters/training.py"} <= names("train.py")
+    filters = names("plot_filters.py")
+    assert "mnist_filters/stages/figures/filters.py" in filters
+    assert "mnist_filters/stages/figures/style.py" in filters
+    assert "mnist_filters/stages/figures/samples.py" not in filters
+    assert "mnist_filters/model.py" not in names("dump_activations.py")  # the saved model is plain Keras
+
+
+@pytest.fixture
+def tree(tmp_path):
+    copy = tmp_path / "scripts"
+    shutil.copytree(SCRIPTS, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    module._parse.cache_clear()
+    yield copy
+    module._parse.cache_clear()
+
+
+def edited(tree, path, old, new):
+    file = tree / path
+    text = file.read_text()
+    assert old in text
+    file.write_text(text.replace(old, new, 1))
+    module._parse.cache_clear()
+
+
+@pytest.mark.parametrize("old, new", [
+    ("import numpy as np\n", "import numpy as np  # a comment\n\n\n"),
+    ("def column_max(", "# a new comment line\ndef column_max("),
+    ('"""values.max(axis=0) of an (m, c) array', '"""The column maxima of an (m, c) array'),  # a docstring
+    ("    m, c = values.shape\n", "    m, c = (values.shape)\n"),  # layout only
+])
+def test_comments_layout_and_docstrings_change_nothing(tree, old, new):
+    before = code_digest(tree / "rank_patches.py", tree)
+    edited(tree, "mnist_filters/ranking.py", old, new)
+    assert code_digest(tree / "rank_patches.py", tree) == before
+
+
+def test_a_code_change_changes_the_digest_of_the_rules_that_run_it(tree):
+    before = {s: code_digest(tree / s, tree) for s in ("rank_patches.py", "train.py", "plot_samples.py")}
+    edited(tree, "mnist_filters/ranking.py", "group: int = 64", "group: int = 32")
+    after = {s: code_digest(tree / s, tree) for s in before}
+    assert after["rank_patches.py"] != before["rank_patches.py"]
+    assert after["train.py"] == before["train.py"] and after["plot_samples.py"] == before["plot_samples.py"]
+
+
+def test_relative_imports_are_followed(tree):
+    (tree / "mnist_filters" / "extra.py").write_text("VALUE = 1\n")
+    edited(tree, "mnist_filters/ranking.py", "import numpy as np\n", "import numpy as np\n\nfrom .extra import VALUE\n")
+    assert "mnist_filters/extra.py" in {p.relative_to(tree).as_posix() for p in closure(tree / "rank_patches.py", tree)}
+    before = code_digest(tree / "rank_patches.py", tree)
+    (tree / "mnist_filters" / "extra.py").write_text("VALUE = 2\n")
+    module._parse.cache_clear()
+    assert code_digest(tree / "rank_patches.py", tree) != before

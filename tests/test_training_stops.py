@@ -1,0 +1,99 @@
+"""Training stops cleanly: on a signal in any chunk (the last included), and on divergence."""
+
+import logging
+import os
+import signal
+
+import pytest
+
+from conftest import TINY_DEFAULTS
+from helpers import model_weights, same_weights
+from mnist_filters.dataset import local_files
+from mnist_filters.errors import Diverged, Interrupted
+from mnist_filters.training import Trainer, TrainingLog
+
+pytestmark = pytest.mark.slow
+MODEL = {"conv1": {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"},
+         "conv2": {"filters": 64, "kernel_size": 5, "strides": 1, "padding": "same"},
+         "pool2": {"pool_size": 2, "padding": "same"}, "fc1_units": 1024, "init_stddev": 0.05, "bias_init": 0.1}
+TRAINING = {**TINY_DEFAULTS["training"], "optimizer": "adam", "learning_rate": 1e-4, "adam_epsilon": 1e-8,
+            "precision": "float32", "eval_batch_size": 1000, "gpus": 0}
+
+
+def train(tiny_mnist, workdir, **training):
+    from mnist_filters.stages.train import train_run
+
+    outputs = {key: str(workdir / name) for key, name in
+               [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "training_log.csv")]}
+    return train_run({k: str(v) for k, v in local_files(tiny_mnist).items()}, outputs, run="tiny", seed=0,
+                     model_settings=MODEL, training={**TRAINING, **training},
+                     checkpoint_dir=str(workdir / "checkpoints"), checkpoint_every=500, threads=2)
+
+
+class SignalAt(logging.Handler):
+    """Sends `sig` to this process when training logs the given step: a real signal at a known step."""
+
+    def __init__(self, step, sig):
+        super().__init__()
+        self.prefix, self.sig = f"step {step}, ", sig
+
+    def emit(self, record):
+        if record.getMessage().startswith(self.prefix):
+            os.kill(os.getpid(), self.sig)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_mnist, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("uninterrupted")
+    train(tiny_mnist, workdir)
+    return model_weights(workdir / "model.keras")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR1])
+def test_a_signal_in_the_last_chunk_checkpoints_the_final_step(tiny_mnist, tmp_path, uninterrupted, sig, caplog):
+    """300 steps logged every 100: a signal at the step-200 log point arrives in the last chunk."""
+    handler = SignalAt(200, sig)
+    logger = logging.getLogger("mnist_filters.stages.train")
+    with caplog.at_level(logging.INFO, logger="mnist_filters"):
+        logger.addHandler(handler)
+        try:
+            with pytest.raises(Interrupted, match=f"stopped by {sig.name} at step 300 of 300"):
+                train(tiny_mnist, tmp_path)
+        finally:
+            logger.removeHandler(handler)
+        assert [p.name for p in (tmp_path / "checkpoints").glob("*/step-*.h5")] == ["step-000000300.h5"]
+        assert not (tmp_path / "model.keras").exists()
+        metrics = train(tiny_mnist, tmp_path)
+    assert "resuming from step 300" in caplog.text
+    assert metrics["resumed_from_step"] == 300
+    assert same_weights(model_weights(tmp_path / "model.keras"), uninterrupted)
+
+
+def test_every_chunk_ends_with_a_checkpoint_when_a_stop_is_requested():
+    """The Trainer's own contract, whatever chunk the request arrives in."""
+    import numpy as np
+
+    from mnist_filters.model import build_model
+    from mnist_filters.training import make_optimizer
+
+    images = np.random.default_rng(0).uniform(size=(200, 28, 28, 1)).astype(np.float32)
+    labels = np.arange(200) % 10
+    for stop_after in (1, 2, 3):  # chunks 0-100, 100-200, 200-250 (the last)
+        model = build_model(MODEL, seed=0)
+        trainer = Trainer(model, make_optimizer(TRAINING), images, labels, seed=0, batch_size=50)
+        calls, saved = [], []
+        result = trainer.train(250, log_every=100, validation=None, checkpoint_every=1000,
+                               on_checkpoint=lambda step, log: saved.append(step),
+                               stop_requested=lambda: calls.append(1) or len(calls) >= stop_after)
+        assert isinstance(result, TrainingLog)
+        assert result.stopped_at == saved[-1] == [100, 200, 250][stop_after - 1]
+
+
+def test_divergence_stops_with_a_clear_error_and_no_model(tiny_mnist, tmp_path):
+    with pytest.raises(Diverged) as error:
+        train(tiny_mnist, tmp_path, optimizer="sgd", learning_rate=1e6)
+    message = str(error.value)
+    assert "run tiny diverged: the training loss is" in message and "at step 100 of 300" in message
+    assert "learning rate too high for sgd (training.learning_rate is 1e+06)" in message
+    assert not any(tmp_path.glob("*.keras")) and not (tmp_path / "metrics.json").exists()
+    assert not (tmp_path / "checkpoints").exists()  # the same settings would only diverge again
