@@ -3,7 +3,8 @@
 
 Runs ../shared/peers/seed_tf1.py (the notebook ported to tf.compat.v1) and this
 workflow's training stage alternately, each in a fresh process, on the same data, steps
-and batch size, and prints the medians as a Markdown table.
+and batch size, and prints the CPU it ran on (model, cores, the vector and matrix
+features that decide which kernels run) and the medians with ranges as a Markdown table.
 
 usage: .venv/bin/python bench/train_vs_peer.py [--data DIR] [--repeats 3] [--steps 2000]
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -21,6 +24,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 SHARED = REPO.parent / "shared"
+# CPU features that change which TensorFlow / oneDNN / XLA kernels run.
+FEATURES = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def cpu_description() -> str:
+    """'<model>, <n> cores; <features present>' from /proc/cpuinfo (or what the platform says)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    present = [f for f in FEATURES if f in flags]
+    return f"{model}, {os.cpu_count()} cores; {' '.join(present) or 'none of ' + ' '.join(FEATURES)}"
 
 
 def ours(data: Path, steps: int, precision: str, workdir: Path) -> dict:
@@ -78,14 +99,16 @@ def main() -> None:
         print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
 
     peer_speed = statistics.median(s["examples_per_second"] for s in samples["peer (tf.compat.v1)"])
+    print(f"CPU: {cpu_description()}")
     print(f"{args.steps} steps of batch 50 on {args.data.name}, median of {args.repeats} alternating runs\n")
-    print("| trainer | examples/s (median) | all runs | vs peer | test accuracy |")
-    print("|---|---|---|---|---|")
+    print("| trainer | examples/s (median) | range | all runs | vs peer | test accuracy |")
+    print("|---|---|---|---|---|---|")
     for name, runs in samples.items():
         speeds = [s["examples_per_second"] for s in runs]
         accuracy = statistics.median(s["test_accuracy"] for s in runs)
-        print(f"| {name} | {statistics.median(speeds):,.0f} | {', '.join(f'{v:,.0f}' for v in speeds)} "
-              f"| {statistics.median(speeds) / peer_speed:.2f}x | {accuracy:.4f} |")
+        print(f"| {name} | {statistics.median(speeds):,.0f} | {min(speeds):,.0f} to {max(speeds):,.0f} "
+              f"| {', '.join(f'{v:,.0f}' for v in speeds)} | {statistics.median(speeds) / peer_speed:.2f}x "
+              f"| {accuracy:.4f} |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(samples, indent=1))

@@ -75,15 +75,19 @@ def test_time_limit_warning_checkpoints_and_the_retry_resumes(cluster, tiny_mnis
     """SLURM's USR1 before the time limit reaches training, which saves a checkpoint and stops;
     the next attempt resumes from it."""
     config = tiny_config(tiny_mnist)
-    config["defaults"]["training"] = {**config["defaults"]["training"], "steps": 4000, "log_every": 50}
-    config["checkpoints"] = {"every": 1000}
-    # a one-minute limit, warned 45 s ahead: USR1 arrives about 15 s into the job
-    warned = ("--set-resources", "train:runtime=1", "train:slurm_extra='--signal=USR1@45'")
+    # more steps than any machine here trains in the job's two minutes
+    config["defaults"]["training"] = {**config["defaults"]["training"], "steps": 200_000, "log_every": 50}
+    config["checkpoints"] = {"every": 100_000}
+    # a two-minute limit, warned 60 s ahead: USR1 arrives about 60 s into the job, well after
+    # training started even where the job's own Snakemake takes long to start
+    warned = ("--set-resources", "train:runtime=2", "train:slurm_extra='--signal=USR1@60'")
     result = on_slurm(tmp_path, config, "--until", "train", *warned, check=False)
     log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
     assert result.returncode != 0, log[-2000:]
-    stopped = re.search(r"stopped by SIGUSR1 at step (\d+) of 4000", log)
-    assert stopped, log[-3000:]
+    stopped = re.search(r"stopped by SIGUSR1 at step (\d+) of 200000", log)
+    assert stopped, log[-3000:] + result.stdout[-2000:]
+    # A checkpoint serves any run of at least its steps: finish 100 steps after it.
+    config["defaults"]["training"]["steps"] = int(stopped.group(1)) + 100
     on_slurm(tmp_path, config, "--until", "train")
     log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
     assert f"resuming from step {stopped.group(1)}" in log
