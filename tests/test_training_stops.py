@@ -5,19 +5,18 @@ import os
 import signal
 
 import pytest
+import yaml
 
-from conftest import TINY_DEFAULTS
+from conftest import REPO, TINY_DEFAULTS
 from helpers import model_weights, same_weights
 from mnist_filters.dataset import local_files
 from mnist_filters.errors import Diverged, Interrupted
 from mnist_filters.training import Trainer, TrainingLog
 
 pytestmark = pytest.mark.slow
-MODEL = {"conv1": {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"},
-         "conv2": {"filters": 64, "kernel_size": 5, "strides": 1, "padding": "same"},
-         "pool2": {"pool_size": 2, "padding": "same"}, "fc1_units": 1024, "init_stddev": 0.05, "bias_init": 0.1}
-TRAINING = {**TINY_DEFAULTS["training"], "optimizer": "adam", "learning_rate": 1e-4, "adam_epsilon": 1e-8,
-            "precision": "float32", "eval_batch_size": 1000, "gpus": 0}
+DEFAULTS = yaml.safe_load((REPO / "config.yaml").read_text())["defaults"]
+MODEL = DEFAULTS["model"]
+TRAINING = {**DEFAULTS["training"], **TINY_DEFAULTS["training"]}
 
 
 def train(tiny_mnist, workdir, **training):

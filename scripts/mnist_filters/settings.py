@@ -28,18 +28,18 @@ MOVED = {
 
 def check_moved_keys(config: dict) -> None:
     """Name the new place of each key an older config.yaml still uses."""
-    found = ["checkpoint_dir"] if "checkpoint_dir" in config else []
+    found = [("checkpoint_dir", MOVED["checkpoint_dir"])] if "checkpoint_dir" in config else []
     blocks = [("defaults", config.get("defaults"))]
     blocks += [(f"runs.{name}", overrides) for name, overrides in (config.get("runs") or {}).items()]
     for where, settings in blocks:
         training = settings.get("training") if isinstance(settings, dict) else None
-        if isinstance(training, dict):
-            found += [f"{where}.training.{key}" for key in ("checkpoint_every", "keep_checkpoints") if key in training]
+        for key in training if isinstance(training, dict) else ():
+            if f"training.{key}" in MOVED:
+                found.append((f"{where}.training.{key}", MOVED[f"training.{key}"]))
     if found:
         raise ConfigError("\n".join(
-            f"{where}: moved to `{MOVED[where if where in MOVED else 'training.' + where.rsplit('.', 1)[1]]}` "
-            "at the top level of the config (it cannot change a result, so it is no longer a run setting)"
-            for where in found
+            f"{where}: moved to `{new}` at the top level of the config (it cannot change a result, "
+            "so it is no longer a run setting)" for where, new in found
         ))
 
 
