@@ -4,17 +4,18 @@
 Runs ../shared/peers/seed_tf1.py (the notebook ported to tf.compat.v1) and this
 workflow's training stage alternately, each in a fresh process, on the same data, steps
 and batch size, and prints the CPU it ran on (model, cores, the vector and matrix
-features that decide which kernels run) and the medians with ranges as a Markdown table.
+features that decide which kernels run), which kernels `training.kernels: auto` takes on
+it, and the medians with ranges as a Markdown table. By default both kernel paths run in
+float32, and mixed_bfloat16 too where the CPU has native bfloat16.
 
 usage: .venv/bin/python bench/train_vs_peer.py [--data DIR] [--repeats 3] [--steps 2000]
+                                               [--runs float32:xla float32:onednn ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -24,27 +25,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 SHARED = REPO.parent / "shared"
-# CPU features that change which TensorFlow / oneDNN / XLA kernels run.
-FEATURES = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+from mnist_filters.cpu import choose_kernels, cpu_info, describe, has_native_bfloat16  # noqa: E402
 
 
-def cpu_description() -> str:
-    """'<model>, <n> cores; <features present>' from /proc/cpuinfo (or what the platform says)."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
-    present = [f for f in FEATURES if f in flags]
-    return f"{model}, {os.cpu_count()} cores; {' '.join(present) or 'none of ' + ' '.join(FEATURES)}"
-
-
-def ours(data: Path, steps: int, precision: str, workdir: Path) -> dict:
+def ours(data: Path, steps: int, precision: str, kernels: str, workdir: Path) -> dict:
     """One training run of the `seed` settings in this process (called in a child process)."""
     import yaml
 
@@ -52,7 +37,7 @@ def ours(data: Path, steps: int, precision: str, workdir: Path) -> dict:
     from mnist_filters.stages.train import train_run
 
     settings = yaml.safe_load((REPO / "config.yaml").read_text())["defaults"]
-    training = {**settings["training"], "steps": steps, "precision": precision}
+    training = {**settings["training"], "steps": steps, "precision": precision, "kernels": kernels}
     outputs = {k: str(workdir / f) for k, f in
                [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "log.csv")]}
     inputs = {k: str(v) for k, v in local_files(data).items()}
@@ -75,31 +60,35 @@ def main() -> None:
     parser.add_argument("--peer", type=Path, default=SHARED / "peers" / "seed_tf1.py")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--precisions", nargs="+", default=["float32", "mixed_bfloat16"])
+    parser.add_argument("--runs", nargs="+", metavar="PRECISION:KERNELS",
+                        help="our trainings to time (default: float32:xla float32:onednn, and "
+                             "mixed_bfloat16:onednn on a CPU with native bfloat16)")
     parser.add_argument("--json", type=Path, help="also write all samples here")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: a single run of ours
     args = parser.parse_args()
 
     if args.one:
         with tempfile.TemporaryDirectory() as workdir:
-            print(json.dumps(ours(args.data, args.steps, args.one, Path(workdir))))
+            print(json.dumps(ours(args.data, args.steps, *args.one.split(":"), Path(workdir))))
         return
 
+    model, flags = cpu_info()
+    runs = args.runs or ["float32:xla", "float32:onednn"] + (["mixed_bfloat16:onednn"] if has_native_bfloat16(flags) else [])
     samples: dict[str, list[dict]] = {"peer (tf.compat.v1)": []}
-    for precision in args.precisions:
-        samples[f"ours, {precision}"] = []
+    for run in runs:
+        samples[f"ours, {run.replace(':', ', ')}"] = []
     for repeat in range(args.repeats):
         peer = child([sys.executable, str(args.peer), str(args.data), "--steps", str(args.steps)])
         samples["peer (tf.compat.v1)"].append(peer)
-        for precision in args.precisions:
-            samples[f"ours, {precision}"].append(
-                child([sys.executable, __file__, "--data", str(args.data), "--steps", str(args.steps),
-                       "--one", precision])
+        for run in runs:
+            samples[f"ours, {run.replace(':', ', ')}"].append(
+                child([sys.executable, __file__, "--data", str(args.data), "--steps", str(args.steps), "--one", run])
             )
         print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
 
     peer_speed = statistics.median(s["examples_per_second"] for s in samples["peer (tf.compat.v1)"])
-    print(f"CPU: {cpu_description()}")
+    print(f"CPU: {describe(model, flags)}")
+    print(f"training.kernels: auto takes {choose_kernels('auto', flags)} on this CPU")
     print(f"{args.steps} steps of batch 50 on {args.data.name}, median of {args.repeats} alternating runs\n")
     print("| trainer | examples/s (median) | range | all runs | vs peer | test accuracy |")
     print("|---|---|---|---|---|---|")

@@ -5,7 +5,7 @@ import re
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -19,27 +19,27 @@ from mnist_filters.errors import ConfigError
 from mnist_filters.idx import read_idx_dims
 from mnist_filters.settings import (
     check_against_data,
+    check_config,
     check_duplicate_keys,
     check_moved_keys,
     coerce_scalars,
+    load_yaml,
     resolve_runs,
 )
-import yaml
 
 SCRIPTS = Path(workflow.basedir) / "scripts"
+# What each library file parses to, by content: spares every start the parsing.
+CODE_DIGEST_CACHE = Path(".snakemake") / "mnist-filters" / "code-digests.json"
+SCHEMAS = Path(workflow.basedir) / "schemas"
 for _path in workflow.configfiles:
     check_duplicate_keys(_path)
 check_moved_keys(config)
-CONFIG_SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
-config.update(coerce_scalars(config, yaml.safe_load(CONFIG_SCHEMA.read_text())))
-validate(config, schema="../schemas/config.schema.yaml")
-
-RUN_SCHEMA = Path(workflow.basedir) / "schemas" / "run.schema.yaml"
-RUNS = resolve_runs(
-    config,
-    yaml.safe_load(RUN_SCHEMA.read_text()),
-    lambda settings: validate(settings, schema=str(RUN_SCHEMA)),
-)
+# Checked here, not with snakemake.utils.validate, which rereads a schema on every call
+# (see mnist_filters.settings.validate): the parse runs on every start, no-op reruns too.
+CONFIG_SCHEMA = load_yaml(SCHEMAS / "config.schema.yaml")
+config.update(coerce_scalars(config, CONFIG_SCHEMA))
+check_config(config, CONFIG_SCHEMA)
+RUNS = resolve_runs(config, load_yaml(SCHEMAS / "run.schema.yaml"))
 MNIST_DIR = "resources/mnist"
 # Canonical MNIST has 60,000 training images; a local copy says in its header.
 LOCAL_MNIST = config["mnist"]["local_dir"]
@@ -86,7 +86,7 @@ def mnist_content():
 def code_of(script):
     """A params entry: the digest of a rule script and of every library module it runs
     (see mnist_filters/code_digest.py), so that an edit to that code reruns the rule."""
-    return code_digest(SCRIPTS / script, SCRIPTS)
+    return code_digest(SCRIPTS / script, SCRIPTS, cache=CODE_DIGEST_CACHE)
 
 
 def run_setting(*keys):

@@ -11,6 +11,7 @@ run_stage(
         snakemake.input.test_images,
         snakemake.output.figures,
         dpi=snakemake.params.dpi,
+        workers=snakemake.threads,
     ),
     snakemake.output.provenance,
 )

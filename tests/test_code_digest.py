@@ -1,5 +1,7 @@
 """A rule's code digest covers exactly the code it runs, and ignores what cannot change behaviour."""
 
+import json
+import os
 import shutil
 
 import pytest
@@ -34,9 +36,7 @@ def test_each_rule_covers_its_own_modules_only():
 def tree(tmp_path):
     copy = tmp_path / "scripts"
     shutil.copytree(SCRIPTS, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    module._parse.cache_clear()
-    yield copy
-    module._parse.cache_clear()
+    return copy
 
 
 def edited(tree, path, old, new):
@@ -44,7 +44,6 @@ def edited(tree, path, old, new):
     text = file.read_text()
     assert old in text
     file.write_text(text.replace(old, new, 1))
-    module._parse.cache_clear()
 
 
 @pytest.mark.parametrize("old, new", [
@@ -73,5 +72,52 @@ def test_relative_imports_are_followed(tree):
     assert "mnist_filters/extra.py" in {p.relative_to(tree).as_posix() for p in closure(tree / "rank_patches.py", tree)}
     before = code_digest(tree / "rank_patches.py", tree)
     (tree / "mnist_filters" / "extra.py").write_text("VALUE = 2\n")
-    module._parse.cache_clear()
     assert code_digest(tree / "rank_patches.py", tree) != before
+
+
+def test_the_cache_file_gives_the_same_digests_without_parsing(tree, tmp_path, monkeypatch):
+    cache = tmp_path / "cache" / "code.json"
+    plain = code_digest(tree / "train.py", tree)
+    assert code_digest(tree / "train.py", tree, cache=cache) == plain
+    assert cache.is_file()
+    # a new process: nothing parsed yet, and parsing is not allowed
+    monkeypatch.setattr(module, "_parsed", {})
+    monkeypatch.setattr(module, "_used", set())
+    monkeypatch.setattr(module, "_cache_files", {})
+    monkeypatch.setattr(module, "_parse_source", lambda *a: pytest.fail("parsed despite the cache"))
+    assert code_digest(tree / "train.py", tree, cache=cache) == plain
+
+
+def test_an_edited_file_misses_the_cache(tree, tmp_path, monkeypatch):
+    cache = tmp_path / "code.json"
+    before = code_digest(tree / "rank_patches.py", tree, cache=cache)
+    monkeypatch.setattr(module, "_parsed", {})
+    monkeypatch.setattr(module, "_used", set())
+    monkeypatch.setattr(module, "_cache_files", {})
+    edited(tree, "mnist_filters/ranking.py", "group: int = 64", "group: int = 32")
+    assert code_digest(tree / "rank_patches.py", tree, cache=cache) != before
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"k": 3}', '{"k": ["t", [1]]}', ""])
+def test_a_damaged_cache_is_ignored_and_rewritten(tree, tmp_path, monkeypatch, content):
+    plain = code_digest(tree / "rank_patches.py", tree)
+    cache = tmp_path / "code.json"
+    cache.write_text(content)
+    monkeypatch.setattr(module, "_parsed", {})
+    monkeypatch.setattr(module, "_used", set())
+    monkeypatch.setattr(module, "_cache_files", {})
+    assert code_digest(tree / "rank_patches.py", tree, cache=cache) == plain
+    assert isinstance(json.loads(cache.read_text()), dict)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_an_unwritable_cache_folder_only_costs_time(tree, tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        assert code_digest(tree / "rank_patches.py", tree, cache=folder / "code.json") == \
+            code_digest(tree / "rank_patches.py", tree)
+        assert not (folder / "code.json").exists()
+    finally:
+        folder.chmod(0o700)

@@ -25,7 +25,7 @@ def test_unknown_keys_get_a_suggestion():
 @pytest.mark.parametrize("name", ["../x", "a/b", "", ".hidden", "x" * 65, 3])
 def test_unsafe_run_names_are_rejected(name):
     with pytest.raises(ConfigError, match="not a usable run name"):
-        resolve_runs({"defaults": {}, "runs": {name: {}}}, RUN_SCHEMA, lambda s: None)
+        resolve_runs({"defaults": {}, "runs": {name: {}}}, RUN_SCHEMA)
 
 
 def test_shipped_config_reproduces_the_notebook():
@@ -166,3 +166,12 @@ def test_run_names_match_literally_not_as_patterns(tiny_mnist, tmp_path):
     assert "rank_patches" in snakemake(tmp_path, config, "-n", "results/a.b/rankings.csv", timeout=120).stdout
     result = snakemake(tmp_path, config, "-n", "results/aXb/rankings.csv", check=False, timeout=120)
     assert result.returncode != 0 and "MissingRuleException" in result.stdout + result.stderr, result.stderr[-2000:]
+
+
+def test_schema_defaults_fill_each_run_with_its_own_copies():
+    runs = resolve_runs({"defaults": {}, "runs": {"a": {}, "b": {"training": {"steps": 7}}}}, RUN_SCHEMA)
+    assert runs["a"]["training"]["steps"] == 2000 and runs["b"]["training"]["steps"] == 7
+    assert runs["a"]["model"]["conv1"] == {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"}
+    runs["a"]["model"]["conv1"]["filters"] = 1
+    assert runs["b"]["model"]["conv1"]["filters"] == 25
+    assert RUN_SCHEMA["properties"]["model"]["default"] == {}  # the schema itself is left as it was

@@ -65,6 +65,19 @@ def test_top_patches_one_per_filter_and_an_overview(tiny_mnist, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no partial folder left
 
 
+def test_top_patches_are_the_same_drawn_by_one_or_three_processes(tiny_mnist, tmp_path):
+    rows = [["conv1", f, r, 10 * f + r, 3, 1, 2, 5.0 - r, 2, 4, 14, 16] for f in range(5) for r in range(1, 4)]
+    rows += [["conv2", 1, r, r, 4, 0, 8, 1.0, 0, 12, 16, 28] for r in (1, 2)]
+    write_rankings(tmp_path / "rankings.csv", rows)
+    for workers in (1, 3):
+        top_patches.top_patches(str(tmp_path / "rankings.csv"), str(tiny_mnist / FILES["test_images"]),
+                                str(tmp_path / f"by{workers}"), dpi=40, workers=workers)
+    names = sorted(p.name for p in (tmp_path / "by1").iterdir())
+    assert len(names) == 8 and names == sorted(p.name for p in (tmp_path / "by3").iterdir())
+    for name in names:
+        np.testing.assert_array_equal(read_png(tmp_path / "by1" / name), read_png(tmp_path / "by3" / name))
+
+
 def test_crop_is_the_test_images_box(tiny_mnist):
     test_images = read_idx(tiny_mnist / FILES["test_images"])
     train_images = read_idx(tiny_mnist / FILES["train_images"])

@@ -79,7 +79,7 @@ def test_every_chunk_ends_with_a_checkpoint_when_a_stop_is_requested():
     labels = np.arange(200) % 10
     for stop_after in (1, 2, 3):  # chunks 0-100, 100-200, 200-250 (the last)
         model = build_model(MODEL, seed=0)
-        trainer = Trainer(model, make_optimizer(TRAINING), images, labels, seed=0, batch_size=50)
+        trainer = Trainer(model, make_optimizer(TRAINING), images, labels, seed=0, batch_size=50, kernels="xla")
         calls, saved = [], []
         result = trainer.train(250, log_every=100, validation=None, checkpoint_every=1000,
                                on_checkpoint=lambda step, log: saved.append(step),

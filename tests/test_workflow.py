@@ -6,6 +6,7 @@ import pytest
 
 from conftest import snakemake, tiny_config
 from helpers import metrics, model_weights, same_weights
+from mnist_filters.cpu import FEATURES, choose_kernels, cpu_info
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +54,25 @@ def test_a_different_seed_gives_different_weights(tiny_run, tiny_mnist, tmp_path
     assert not same_weights(
         model_weights(tiny_run / "results" / "tiny" / "model.keras"),
         model_weights(tmp_path / "results" / "tiny" / "model.keras"),
+    )
+
+
+@pytest.mark.parametrize("kernels", ["xla", "onednn"])
+def test_each_kernel_path_trains_bitwise_reproducibly_and_is_recorded(tiny_run, tiny_mnist, tmp_path, kernels):
+    training = {**tiny_config(tiny_mnist)["defaults"]["training"], "kernels": kernels}
+    for attempt in ("first", "second"):
+        (tmp_path / attempt).mkdir()
+        snakemake(tmp_path / attempt, tiny_config(tiny_mnist, training=training), "--until", "train")
+    first, second = (model_weights(tmp_path / a / "results" / "tiny" / "model.keras") for a in ("first", "second"))
+    assert same_weights(first, second)
+    m = metrics(tmp_path / "first", "tiny")
+    assert m["kernels"] == kernels and m["settings"]["training"]["kernels"] == kernels
+    assert m["test_accuracy"] > 0.8
+    assert m["cpu"]["model"] and set(m["cpu"]["flags"]) <= set(FEATURES)
+    auto = metrics(tiny_run, "tiny")
+    assert auto["kernels"] == choose_kernels("auto", cpu_info()[1])
+    assert same_weights(first, model_weights(tiny_run / "results" / "tiny" / "model.keras")) is (
+        auto["kernels"] == kernels
     )
 
 

@@ -11,12 +11,16 @@ import copy
 import difflib
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+import jsonschema
 import yaml
 
 from mnist_filters.errors import ConfigError
 
+# libyaml's parser where PyYAML has it: the Snakefile's parse reads these files on every
+# Snakemake start, dry runs and no-op reruns included.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SAFE_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Keys that moved out of the run settings, because they cannot change a result: old -> new.
 MOVED = {
@@ -70,10 +74,50 @@ def unknown_keys(data: Any, schema: dict, where: str) -> list[str]:
     return messages
 
 
+def load_yaml(path: str | Path) -> Any:
+    with open(path) as handle:
+        return yaml.load(handle, Loader=YAML_LOADER)  # noqa: S506  (a safe loader)
+
+
+def _with_defaults(validator_class):
+    """`validator_class`, also filling in each property's schema default (jsonschema's FAQ recipe)."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": properties_with_defaults})
+
+
+_FILLING_VALIDATOR = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def validate(data: dict, schema: dict) -> None:
+    """Check `data` against a JSON schema, filling in defaults, as snakemake.utils.validate does.
+
+    Done here on an already loaded schema because Snakemake's reloads the file through its
+    YAML templating on every call, which costs a no-op rerun about 0.1 s per call.
+    Raises jsonschema.ValidationError.
+    """
+    _FILLING_VALIDATOR(schema).validate(data)
+
+
+def check_config(config: dict, schema: dict) -> None:
+    """The top-level config against schemas/config.schema.yaml, defaults filled in."""
+    try:
+        validate(config, schema)
+    except jsonschema.ValidationError as error:
+        raise ConfigError(f"config: {_schema_problem(error)}") from None
+
+
 def check_duplicate_keys(path: str | Path) -> None:
     """Refuse a YAML file in which a mapping repeats a key (YAML would keep the last silently)."""
 
-    class StrictLoader(yaml.SafeLoader):
+    class StrictLoader(YAML_LOADER):
         pass
 
     def mapping(loader, node, deep=False):
@@ -88,16 +132,12 @@ def check_duplicate_keys(path: str | Path) -> None:
 
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     with open(path) as handle:
-        yaml.load(handle, Loader=StrictLoader)  # noqa: S506  (a SafeLoader subclass)
+        yaml.load(handle, Loader=StrictLoader)  # noqa: S506  (a safe loader's subclass)
 
 
-def _schema_problem(error: Exception) -> str:
-    """The schema violation inside `error`, as `key.path: what is wrong`."""
-    for candidate in (error, error.__cause__, error.__context__):
-        if hasattr(candidate, "absolute_path") and hasattr(candidate, "message"):
-            where = ".".join(str(p) for p in candidate.absolute_path) or "(top level)"
-            return f"{where}: {candidate.message}"
-    return str(error)
+def _schema_problem(error: jsonschema.ValidationError) -> str:
+    """`key.path: what is wrong`."""
+    return f"{'.'.join(str(p) for p in error.absolute_path) or '(top level)'}: {error.message}"
 
 
 _SCALARS = {"integer": (int,), "number": (int, float), "boolean": (bool,), "null": (type(None),)}
@@ -149,10 +189,8 @@ def check_run_name(name: Any) -> None:
         )
 
 
-def resolve_runs(
-    config: dict, run_schema: dict, validate: Callable[[dict], None]
-) -> dict[str, dict]:
-    """Each run's full settings: defaults merged with its overrides, checked by `validate`."""
+def resolve_runs(config: dict, run_schema: dict) -> dict[str, dict]:
+    """Each run's full settings: defaults merged with its overrides, checked against `run_schema`."""
     runs = config.get("runs") or {}
     if not runs:
         raise ConfigError("runs: no runs are configured; add at least one, e.g. `runs: {seed: {}}`")
@@ -171,8 +209,8 @@ def resolve_runs(
         if problems:
             raise ConfigError("\n".join(problems))
         try:
-            validate(settings)
-        except Exception as error:  # Snakemake wraps jsonschema's ValidationError
+            validate(settings, run_schema)
+        except jsonschema.ValidationError as error:
             raise ConfigError(f"runs.{name} (defaults merged with its overrides): {_schema_problem(error)}") from None
         resolved[name] = settings
     return resolved

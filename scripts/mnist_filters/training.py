@@ -70,12 +70,15 @@ class TrainingLog:
 class Trainer:
     """Owns the compiled step and the data; trains in chunks of steps between log points.
 
-    A chunk's steps run in one graph-mode loop around an XLA-compiled step, so Python is
-    visited once per chunk, not once per step.
+    A chunk's steps run in one graph-mode loop, so Python is visited once per chunk, not
+    once per step. `kernels` (see mnist_filters.cpu) says how each step runs: `xla`
+    compiles it with XLA (the model must pool with model.BlockMaxPooling2D: TensorFlow
+    cannot compile MaxPool's gradient under op determinism); `onednn` runs TensorFlow's
+    own kernels.
     """
 
     def __init__(self, model, optimizer, images: np.ndarray, labels: np.ndarray, *, seed: int,
-                 batch_size: int, eval_batch_size: int = 1000):
+                 batch_size: int, kernels: str, eval_batch_size: int = 1000):
         self.model = model
         self.optimizer = optimizer
         self.seed = seed
@@ -86,11 +89,12 @@ class Trainer:
         self.labels = tf.constant(labels.astype(np.int32))
         self.loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         optimizer.build(model.trainable_variables)
-        self._step = tf.function(self._train_step, jit_compile=True)
+        xla = kernels == "xla"
+        self._step = tf.function(self._train_step, jit_compile=True) if xla else self._train_step
         self._chunk = tf.function(
             self._train_chunk, input_signature=[tf.TensorSpec([None, batch_size], tf.int32)]
         )
-        self._logits = tf.function(self._forward, jit_compile=True, reduce_retracing=True, autograph=False)
+        self._logits = tf.function(self._forward, jit_compile=xla, reduce_retracing=True, autograph=False)
 
     def _forward(self, images):
         return self.model(images, training=False)

@@ -10,6 +10,7 @@ import numpy as np
 
 from mnist_filters.atomic import atomic_output, write_json_atomic, write_text_atomic
 from mnist_filters.checkpoints import Checkpoint, CheckpointStore, checkpoint_key
+from mnist_filters.cpu import FEATURES, choose_kernels, cpu_info, describe
 from mnist_filters.dataset import FILES, load_split, sha256_file, to_model_input
 from mnist_filters.errors import Diverged, Interrupted
 from mnist_filters.interrupts import StopSignals
@@ -61,17 +62,22 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     # The notebook's loader held out the first images of the training file; so do we.
     x_valid, y_valid = to_model_input(train.images[:held_out]), train.labels[:held_out]
     x_train, y_train = to_model_input(train.images[held_out:]), train.labels[held_out:]
-    log.info("%d training, %d validation, %d test images; %d threads; precision %s",
-             len(y_train), len(y_valid), len(test), threads, training["precision"])
+    cpu_model, cpu_flags = cpu_info()
+    kernels = choose_kernels(training["kernels"], cpu_flags)
+    log.info("%d training, %d validation, %d test images; %d threads; precision %s; %s kernels (training.kernels "
+             "%s) on %s", len(y_train), len(y_valid), len(test), threads, training["precision"], kernels,
+             training["kernels"], describe(cpu_model, cpu_flags))
 
     keras.utils.set_random_seed(seed)
-    model = build_model(model_settings, seed, image_shape)
-    trainer = Trainer(model, make_optimizer(training), x_train, y_train, seed=seed,
-                      batch_size=training["batch_size"], eval_batch_size=training["eval_batch_size"])
+    # XLA cannot compile MaxPool's gradient under op determinism: its model pools by reshaping.
+    model = build_model(model_settings, seed, image_shape, portable=kernels != "xla")
+    trainer = Trainer(model, make_optimizer(training), x_train, y_train, seed=seed, batch_size=training["batch_size"],
+                      eval_batch_size=training["eval_batch_size"], kernels=kernels)
 
     input_sha256 = {FILES[k]: sha256_file(inputs[k]) for k in FILES}
     versions = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}
-    store = CheckpointStore(checkpoint_dir, checkpoint_key(seed, model_settings, training, input_sha256, versions))
+    key = checkpoint_key(seed, model_settings, {**training, "kernels": kernels}, input_sha256, versions)
+    store = CheckpointStore(checkpoint_dir, key)
     checkpoint = store.latest(training["steps"])
     history, start = TrainingLog(), 0
     if checkpoint:
@@ -133,6 +139,8 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
         "train_examples_per_second": examples / history.train_seconds if history.train_seconds else None,
         "seed": seed,
         "precision": training["precision"],
+        "kernels": kernels,
+        "cpu": {"model": cpu_model, "flags": sorted(cpu_flags & set(FEATURES))},
         "threads": threads,
         "train_images": len(y_train),
         "validation_images": len(y_valid),

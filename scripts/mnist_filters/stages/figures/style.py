@@ -15,10 +15,11 @@ from mnist_filters.atomic import atomic_output  # noqa: E402
 GREY = "Greys_r"  # the notebook's colour map: low = black, high = white
 
 
-def save(figure, path: str | Path, dpi: int) -> None:
+def save(figure, path: str | Path, dpi: int, close: bool = True) -> None:
     with atomic_output(path) as temporary:
         figure.savefig(temporary, dpi=dpi, format="png")
-    plt.close(figure)
+    if close:
+        plt.close(figure)
 
 
 def grid(count: int, max_columns: int) -> tuple[int, int]:

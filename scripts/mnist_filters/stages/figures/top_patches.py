@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import multiprocessing
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -40,31 +43,85 @@ def mosaic(patches: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:
     return canvas
 
 
-def top_patches(rankings: str, test_images: str, output_dir: str, *, dpi: int) -> None:
-    """Per filter: its top patches from the *test* images; per layer: an overview grid."""
+class PatchSheet:
+    """One figure of `count` patch panels, redrawn for each filter with that many patches.
+
+    Building a figure's axes costs more than drawing them, so each layout is built once
+    and only its images and titles change from filter to filter.
+    """
+
+    def __init__(self, count: int):
+        nrows, ncols = grid(count, 4)
+        self.figure = plt.figure(figsize=(ncols * 2.0, nrows * 2.2))
+        self.panels = []
+        for i in range(count):
+            axes = self.figure.add_subplot(nrows, ncols, i + 1)
+            bare(axes)
+            self.panels.append(axes.imshow(np.zeros((1, 1), np.uint8), cmap=GREY, vmin=0, vmax=255))
+
+    def draw(self, title: str, patches: list[np.ndarray], captions: list[str]) -> None:
+        for image, patch, caption in zip(self.panels, patches, captions):
+            height, width = patch.shape
+            image.set_data(patch)
+            image.set_extent((-0.5, width - 0.5, height - 0.5, -0.5))
+            image.axes.set_xlim(-0.5, width - 0.5)
+            image.axes.set_ylim(height - 0.5, -0.5)
+            image.axes.set_title(caption, fontsize=8)
+        self.figure.suptitle(title)
+
+
+def draw_sheets(folder: Path, dpi: int, sheets: list[tuple[str, str, list[np.ndarray], list[str]]]) -> None:
+    """Each (file name, title, patches, captions) as one PNG in `folder`."""
+    layouts: dict[int, PatchSheet] = {}
+    for name, title, patches, captions in sheets:
+        if len(patches) not in layouts:
+            layouts[len(patches)] = PatchSheet(len(patches))
+        layouts[len(patches)].draw(title, patches, captions)
+        save(layouts[len(patches)].figure, folder / name, dpi, close=False)
+    for layout in layouts.values():
+        plt.close(layout.figure)
+
+
+def top_patches(rankings: str, test_images: str, output_dir: str, *, dpi: int, workers: int = 1) -> None:
+    """Per filter: its top patches from the *test* images; per layer: an overview grid.
+
+    The per-filter figures are drawn by `workers` processes (the figures are the same
+    for any number).
+    """
     images = read_idx(test_images)
     by_filter = read_rankings(rankings)
+    sheets = [
+        (f"{layer}_filter{f:02d}.png", f"{layer} filter {f}: top {len(rows)} test-set patches",
+         [crop(images, row) for row in rows],
+         [f"#{row['rank']}: {float(row['activation']):.2f}, label {row['label']}" for row in rows])
+        for (layer, f), rows in by_filter.items()
+    ]
     with atomic_directory(output_dir) as folder:
-        for (layer, f), rows in by_filter.items():
-            nrows, ncols = grid(len(rows), 4)
-            figure = plt.figure(figsize=(ncols * 2.0, nrows * 2.2))
-            for i, row in enumerate(rows):
-                axes = figure.add_subplot(nrows, ncols, i + 1)
-                bare(axes)
-                axes.imshow(crop(images, row), cmap=GREY, vmin=0, vmax=255)
-                axes.set_title(f"#{row['rank']}: {float(row['activation']):.2f}, label {row['label']}", fontsize=8)
-            figure.suptitle(f"{layer} filter {f}: top {len(rows)} test-set patches")
-            save(figure, folder / f"{layer}_filter{f:02d}.png", dpi)
-        for layer in dict.fromkeys(layer for layer, _ in by_filter):
-            keys = [key for key in by_filter if key[0] == layer]
-            canvas = mosaic([[crop(images, row) for row in by_filter[key]] for key in keys])
-            figure = plt.figure(figsize=(max(4.0, canvas.shape[1] / 25), max(3.0, canvas.shape[0] / 25) + 0.6))
-            axes = figure.add_subplot(1, 1, 1)
-            axes.imshow(canvas, cmap=GREY, vmin=0, vmax=255, interpolation="nearest")
-            step = canvas.shape[0] / len(keys)
-            axes.set_yticks([step * (i + 0.5) for i in range(len(keys))], [f"{f}" for _, f in keys], fontsize=6)
-            axes.set_xticks(())
-            axes.set_ylabel("filter")
-            axes.set_xlabel("rank (strongest first)")
-            axes.set_title(f"{layer}: top test-set patches per filter")
-            save(figure, folder / f"{layer}_overview.png", dpi)
+        if workers == 1:
+            draw_sheets(folder, dpi, sheets)
+            draw_overviews(folder, dpi, images, by_filter)
+            return
+        # fork: the workers start with matplotlib imported and drawing begins at once
+        with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            drawn = [pool.submit(draw_sheets, folder, dpi, sheets[i::workers]) for i in range(1, workers)]
+            draw_sheets(folder, dpi, sheets[::workers])
+            draw_overviews(folder, dpi, images, by_filter)
+            for future in drawn:
+                future.result()
+
+
+def draw_overviews(folder: Path, dpi: int, images: np.ndarray, by_filter: dict[tuple[str, int], list[dict]]) -> None:
+    """Per layer: every ranked filter's patches in one grid, filters x ranks."""
+    for layer in dict.fromkeys(layer for layer, _ in by_filter):
+        keys = [key for key in by_filter if key[0] == layer]
+        canvas = mosaic([[crop(images, row) for row in by_filter[key]] for key in keys])
+        figure = plt.figure(figsize=(max(4.0, canvas.shape[1] / 25), max(3.0, canvas.shape[0] / 25) + 0.6))
+        axes = figure.add_subplot(1, 1, 1)
+        axes.imshow(canvas, cmap=GREY, vmin=0, vmax=255, interpolation="nearest")
+        step = canvas.shape[0] / len(keys)
+        axes.set_yticks([step * (i + 0.5) for i in range(len(keys))], [f"{f}" for _, f in keys], fontsize=6)
+        axes.set_xticks(())
+        axes.set_ylabel("filter")
+        axes.set_xlabel("rank (strongest first)")
+        axes.set_title(f"{layer}: top test-set patches per filter")
+        save(figure, folder / f"{layer}_overview.png", dpi)

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""The whole workflow against the notebook's whole process, and how fast reruns return.
+
+In a scratch copy of this workflow (data already present, as the copy stage leaves it):
+- alternately, the peer's whole process (`../shared/peers/seed_tf1.py`: import, train,
+  test) and a whole Snakemake run from data to every figure (train, dump, rank, four
+  figure rules; HDF5, figures and provenance written), each timed as a whole process;
+  the workflow twice: as configured, and with `validation_size: 0` (no held-out images
+  and no validation passes: the peer's use of the data);
+- then, on the finished run: a complete rerun (plans nothing), a dry run, and a dpi
+  change of each figure (redraws that figure only), with Snakemake's own floor beside
+  them (a 3-rule workflow of shell commands: a no-op run, and a run of its last rule).
+Prints the CPU, medians with ranges, and the ratios the README reports.
+
+usage: .venv/bin/python bench/workflow_vs_peer.py [--data DIR] [--repeats 3] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+SHARED = REPO.parent / "shared"
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+FIGURES = ("samples", "filters", "training_curve", "top_patches")
+
+from mnist_filters.cpu import cpu_info, describe  # noqa: E402
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if result.returncode:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    return seconds
+
+
+def scratch_copy(target: Path) -> None:
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    for name in listed:
+        if (REPO / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target / name)
+
+
+FLOOR_SNAKEFILE = """
+rule all:
+    input: "c"
+rule a:
+    output: "a"
+    shell: "touch {output}"
+rule b:
+    input: "a"
+    output: "b"
+    shell: "touch {output}"
+rule c:
+    input: "b"
+    output: "c"
+    shell: "touch {output}"
+"""
+
+
+def summary(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} s ({min(values):.1f} to {max(values):.1f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=SHARED / "data" / "mnist-subset")
+    parser.add_argument("--peer", type=Path, default=SHARED / "peers" / "seed_tf1.py")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write all samples here")
+    args = parser.parse_args()
+    data = args.data.resolve()
+
+    with tempfile.TemporaryDirectory(prefix="mnist-filters-bench-") as scratch:
+        work = Path(scratch)
+        scratch_copy(work)
+        snakemake = [str(SNAKEMAKE), "--profile", "profiles/default", "--config", f"mnist={{local_dir: {data}}}"]
+        timed([*snakemake, "--until", "get_mnist"], work)
+
+        floor = work / "floor"
+        floor.mkdir()
+        (floor / "Snakefile").write_text(FLOOR_SNAKEFILE)
+        timed([str(SNAKEMAKE), "--cores", "1"], floor)
+
+        samples: dict[str, list[float]] = {"peer process": [], "workflow": [], "workflow, validation_size 0": []}
+        for repeat in range(args.repeats):
+            samples["peer process"].append(timed([sys.executable, str(args.peer), str(data)], work))
+            for name, extra in (("workflow, validation_size 0", ["defaults={training: {validation_size: 0}}"]),
+                                ("workflow", [])):
+                for folder in ("results", "logs", "benchmarks", "checkpoints"):
+                    shutil.rmtree(work / folder, ignore_errors=True)
+                samples[name].append(timed([*snakemake, *extra], work))
+            print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
+        reruns = {"Snakemake's floor: no-op, 3 rules": [], "Snakemake's floor: 1 of 3 shell rules reruns": [],
+                  "no-op rerun": [], "dry run": []}
+        reruns.update({f"dpi change: {figure}": [] for figure in FIGURES})
+        dpi = {figure: 100 for figure in FIGURES}  # config.yaml's
+
+        def with_dpi():
+            figures = ", ".join(f"{name}: {{dpi: {value}}}" for name, value in dpi.items())
+            return [*snakemake, f"defaults={{figures: {{{figures}}}}}"]
+
+        for repeat in range(args.repeats):
+            reruns["Snakemake's floor: no-op, 3 rules"].append(timed([str(SNAKEMAKE), "--cores", "1"], floor))
+            (floor / "c").unlink()
+            reruns["Snakemake's floor: 1 of 3 shell rules reruns"].append(timed([str(SNAKEMAKE), "--cores", "1"], floor))
+            reruns["no-op rerun"].append(timed(with_dpi(), work))
+            reruns["dry run"].append(timed([*with_dpi(), "--dry-run"], work))
+            for figure in FIGURES:
+                dpi[figure] = 201 - dpi[figure]  # 100 <-> 101: one figure's setting changes each time
+                reruns[f"dpi change: {figure}"].append(timed(with_dpi(), work))
+        samples.update(reruns)
+
+    peer, workflow = statistics.median(samples["peer process"]), statistics.median(samples["workflow"])
+    print(f"CPU: {describe(*cpu_info())}")
+    print(f"data: {data.name}; median of {args.repeats} (range), the first three rows alternating\n")
+    print("| measured | seconds | vs peer process |")
+    print("|---|---|---|")
+    for name, values in samples.items():
+        ratio = f"{statistics.median(values) / peer:.2f}x" if name.startswith(("peer", "workflow")) else ""
+        print(f"| {name} | {summary(values)} | {ratio} |")
+    print(f"\nworkflow / peer process: {workflow / peer:.2f}x")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(samples, indent=1))
+
+
+if __name__ == "__main__":
+    main()
