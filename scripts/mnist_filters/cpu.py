@@ -21,7 +21,6 @@ import os
 import platform
 from pathlib import Path
 
-KERNELS = ("xla", "onednn")
 # The flags that decide which kernels oneDNN and XLA can generate.
 FEATURES = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 NATIVE_BFLOAT16 = ("avx512_bf16", "amx_bf16")
@@ -44,9 +43,14 @@ def cpu_info(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> tuple[str, frozens
     return model, flags
 
 
+def features(flags: frozenset[str]) -> list[str]:
+    """The flags among FEATURES that this CPU has, in FEATURES' order."""
+    return [f for f in FEATURES if f in flags]
+
+
 def describe(model: str, flags: frozenset[str]) -> str:
     """'<model>, <n> cores; <the features that matter>', for logs and benchmarks."""
-    present = [f for f in FEATURES if f in flags]
+    present = features(flags)
     return f"{model}, {os.cpu_count()} cores; {' '.join(present) or 'none of ' + ' '.join(FEATURES)}"
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from mnist_filters.atomic import atomic_output, write_json_atomic, write_text_atomic
 from mnist_filters.checkpoints import Checkpoint, CheckpointStore, checkpoint_key
-from mnist_filters.cpu import FEATURES, choose_kernels, cpu_info, describe
+from mnist_filters.cpu import choose_kernels, cpu_info, describe, features
 from mnist_filters.dataset import FILES, load_split, sha256_file, to_model_input
 from mnist_filters.errors import Diverged, Interrupted
 from mnist_filters.interrupts import StopSignals
@@ -140,7 +140,7 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
         "seed": seed,
         "precision": training["precision"],
         "kernels": kernels,
-        "cpu": {"model": cpu_model, "flags": sorted(cpu_flags & set(FEATURES))},
+        "cpu": {"model": cpu_model, "flags": features(cpu_flags)},
         "threads": threads,
         "train_images": len(y_train),
         "validation_images": len(y_valid),
