@@ -1,16 +1,23 @@
-# Two commands: `make run` (the workflow) and `make test` (the test suite).
-# Both build .venv from the pinned requirements on first use.
+# `make run` (the workflow), `make compare` (the runs side by side), `make verify RUN=<run>`
+# (retrain a run and check its bytes), `make test` (the test suite). Each builds .venv from
+# the pinned requirements on first use.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # make run DATA=path/to/folder: use a local copy of the four MNIST files, no download.
 DATA ?=
+# make run CONFIG=examples/sweep-optimizers.yaml: a config file added to config.yaml.
+CONFIG ?=
 # Anything else for Snakemake, e.g. make run ARGS="-n" or ARGS="--forcerun train".
 ARGS ?=
-CONFIG_ARGS := $(if $(DATA),--config 'mnist={local_dir: $(DATA)}')
+CONFIG_ARGS := $(if $(CONFIG),--configfile $(CONFIG)) $(if $(DATA),--config 'mnist={local_dir: $(DATA)}')
+# make compare SWEEP=<name>: one comparison; all of results/sweeps/ without it.
+SWEEP ?=
+# make verify RUN=<run>: the run to retrain and check.
+RUN ?=
 
-.PHONY: run test lint report
+.PHONY: run test lint report compare verify
 
 $(BIN)/.installed: requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +37,11 @@ lint: $(BIN)/.installed
 
 report: $(BIN)/.installed
 	$(BIN)/snakemake --profile profiles/default $(CONFIG_ARGS) --report report.html
+
+compare: $(BIN)/.installed
+	@PYTHONPATH=scripts $(BIN)/python -m mnist_filters.stages.compare \
+	  $(if $(SWEEP),results/sweeps/$(SWEEP)/runs.csv,$(sort $(wildcard results/sweeps/*/runs.csv)))
+
+verify: $(BIN)/.installed
+	@test -n "$(RUN)" || { echo "usage: make verify RUN=<run> (a folder of results/)" >&2; exit 2; }
+	PYTHONPATH=scripts $(BIN)/python -m mnist_filters.verify $(RUN) -- $(CONFIG_ARGS) $(ARGS)

@@ -1,5 +1,6 @@
 # mnist-filters: train the seed notebook's CNN and show what its filters see.
-# Stages: get_mnist -> train -> (activations -> rankings -> figures, report).
+# Stages: get_mnist -> train -> (activations -> rankings -> figures, report);
+# each sweep's runs (and `runs:`) compared under results/sweeps/.
 
 
 configfile: "config.yaml"
@@ -13,6 +14,7 @@ include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/analysis.smk"
 include: "rules/figures.smk"
+include: "rules/compare.smk"
 
 
 rule all:

@@ -25,7 +25,9 @@ from mnist_filters.settings import (
     coerce_scalars,
     load_yaml,
     resolve_runs,
+    sweep_runs,
 )
+from mnist_filters.sweeps import PLAIN_RUNS, compared_settings, flatten
 
 SCRIPTS = Path(workflow.basedir) / "scripts"
 # What each library file parses to, by content: spares every start the parsing.
@@ -39,7 +41,20 @@ check_moved_keys(config)
 CONFIG_SCHEMA = load_yaml(SCHEMAS / "config.schema.yaml")
 config.update(coerce_scalars(config, CONFIG_SCHEMA))
 check_config(config, CONFIG_SCHEMA)
-RUNS = resolve_runs(config, load_yaml(SCHEMAS / "run.schema.yaml"))
+RUN_SCHEMA = load_yaml(SCHEMAS / "run.schema.yaml")
+SWEEP_RUNS = sweep_runs(config, RUN_SCHEMA)
+RUNS = resolve_runs(config, RUN_SCHEMA, SWEEP_RUNS)
+# Comparison name -> its runs: each sweep's, and the `runs:` map's when it has two or more.
+COMPARISONS = {PLAIN_RUNS: list(config["runs"])} if len(config["runs"]) > 1 else {}
+for _run, (_sweep, _base, _point) in SWEEP_RUNS.items():
+    COMPARISONS.setdefault(_sweep, []).append(_run)
+# ... and the settings that differ among them, a sweep's grid first.
+SWEPT = {
+    _name: compared_settings(
+        {run: RUNS[run] for run in _runs}, config["sweeps"].get(_name, {}).get("grid", ())
+    )
+    for _name, _runs in COMPARISONS.items()
+}
 MNIST_DIR = "resources/mnist"
 # Canonical MNIST has 60,000 training images; a local copy says in its header.
 LOCAL_MNIST = config["mnist"]["local_dir"]
@@ -66,6 +81,7 @@ for _name, _settings in RUNS.items():
 
 wildcard_constraints:
     run="|".join(map(re.escape, RUNS)),
+    comparison="|".join(map(re.escape, COMPARISONS)) or "(?!)",
 
 
 def mnist_files():
@@ -101,6 +117,19 @@ def run_setting(*keys):
     return lookup
 
 
+def of_compared_runs(pattern):
+    """An input function: `pattern` (with {run}) for each run of the job's comparison."""
+    return lambda wildcards: expand(pattern, run=COMPARISONS[wildcards.comparison])
+
+
+def swept_settings(wildcards):
+    """A params function: run -> {setting: value} of the settings that differ in the comparison."""
+    runs = COMPARISONS[wildcards.comparison]
+    return {
+        run: {key: flatten(RUNS[run])[key] for key in SWEPT[wildcards.comparison]} for run in runs
+    }
+
+
 def train_runtime(wildcards, attempt):
     """Minutes for `train`: measured 24 s for 2000 steps of 50 on 2 cores; allow for nodes
     ten times slower (1,000 examples/s), at least 10 minutes, and more on each retry."""
@@ -110,7 +139,16 @@ def train_runtime(wildcards, attempt):
 
 
 def all_outputs():
-    return expand(
+    comparisons = expand(
+        [
+            "results/sweeps/{comparison}/runs.csv",
+            "results/sweeps/{comparison}/curves.png",
+            "results/sweeps/{comparison}/effects.png",
+            "results/sweeps/{comparison}/filters.png",
+        ],
+        comparison=COMPARISONS,
+    )
+    return comparisons + expand(
         [
             "results/{run}/model.keras",
             "results/{run}/metrics.json",

@@ -23,6 +23,11 @@ TINY_DEFAULTS = {
 }
 
 
+# A 2x2 sweep on the generated digits, trained one thread per job (two at once on 2 cores).
+TINY_SWEEP = {"lr": {"grid": {"training.learning_rate": [1e-4, 3e-4], "seed": [0, 1]}}}
+ONE_THREAD_TRAINING = ("--set-threads", "train=1")
+
+
 def needs_shared_mnist():
     return pytest.mark.skipif(
         not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file(),
@@ -44,6 +49,36 @@ def tiny_run(tiny_mnist, tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("tiny-run")
     snakemake(workdir, tiny_config(tiny_mnist))
     return workdir
+
+
+def sweep_config(data_dir: Path, sweeps: dict = TINY_SWEEP) -> dict:
+    """tiny_config with only `sweeps`, no `runs:`."""
+    config = tiny_config(data_dir)
+    config["runs"] = {}
+    config["sweeps"] = copy.deepcopy(sweeps)
+    return config
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tiny_mnist, tmp_path_factory) -> Path:
+    """The whole workflow for TINY_SWEEP, run once locally."""
+    workdir = tmp_path_factory.mktemp("tiny-sweep")
+    snakemake(workdir, sweep_config(tiny_mnist), *ONE_THREAD_TRAINING)
+    return workdir
+
+
+def planned(workdir: Path, config: dict, workflow: Path = REPO) -> set[tuple[str, str | None]]:
+    """{(rule, run)} of the jobs Snakemake would run, from its --summary table; a comparison's
+    jobs have the run `sweeps/<comparison>`, the data stage's None."""
+    result = snakemake(workdir, config, "--summary", snakefile=workflow / "Snakefile")
+    jobs = set()
+    for line in result.stdout.splitlines()[1:]:
+        fields = line.split("\t")
+        if len(fields) == 6 and fields[5] == "update pending":
+            parts = fields[0].split("/")
+            run = None if parts[0] != "results" else "/".join(parts[1:3]) if parts[1] == "sweeps" else parts[1]
+            jobs.add((fields[2], run))
+    return jobs
 
 
 def write_config(workdir: Path, config: dict) -> Path:

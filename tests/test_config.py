@@ -22,7 +22,7 @@ def test_unknown_keys_get_a_suggestion():
     assert "runs.x: unknown key 'sede'; did you mean 'seed'?" in messages
 
 
-@pytest.mark.parametrize("name", ["../x", "a/b", "", ".hidden", "x" * 65, 3])
+@pytest.mark.parametrize("name", ["../x", "a/b", "", ".hidden", "x" * 129, 3, "sweeps"])
 def test_unsafe_run_names_are_rejected(name):
     with pytest.raises(ConfigError, match="not a usable run name"):
         resolve_runs({"defaults": {}, "runs": {name: {}}}, RUN_SCHEMA)

@@ -7,11 +7,14 @@ import shutil
 
 import pytest
 
-from conftest import REPO, snakemake, tiny_config
+from conftest import REPO, planned, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 FIGURES = {"plot_samples", "plot_filters", "plot_top_patches", "plot_training_curve"}
 AFTER_TRAINING = {"train", "dump_activations", "rank_patches", "plot_filters", "plot_top_patches", "plot_training_curve"}
+# the comparison of the two runs of `runs:` (results/sweeps/runs/)
+COMPARED = {(rule, "sweeps/runs") for rule in ("compare_runs", "plot_comparison_curves", "plot_comparison_effects",
+                                               "plot_comparison_filters")}
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +38,6 @@ def done(workflow, base_config, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("two-runs")
     snakemake(workdir, base_config, snakefile=workflow / "Snakefile")
     return workdir
-
-
-def planned(workdir, config, workflow):
-    """{(rule, run)} of the jobs Snakemake would run, from its --summary table."""
-    result = snakemake(workdir, config, "--summary", snakefile=workflow / "Snakefile")
-    jobs = set()
-    for line in result.stdout.splitlines()[1:]:
-        fields = line.split("\t")
-        if len(fields) == 6 and fields[5] == "update pending":
-            path = fields[0]
-            run = path.split("/")[1] if path.startswith("results/") else None
-            jobs.add((fields[2], run))
-    return jobs
 
 
 def changed(config, **runs):
@@ -77,12 +67,12 @@ def test_changing_one_figure_setting_redraws_only_that_figure(done, base_config,
 
 def test_changing_one_runs_learning_rate_reruns_that_run_from_training_on(done, base_config, workflow):
     config = changed(base_config, other={"seed": 1, "training": {"learning_rate": 3e-4}})
-    assert planned(done, config, workflow) == {(rule, "other") for rule in AFTER_TRAINING}
+    assert planned(done, config, workflow) == {(rule, "other") for rule in AFTER_TRAINING} | COMPARED
 
 
 def test_adding_a_run_makes_only_the_new_run(done, base_config, workflow):
     config = changed(base_config, third={"seed": 2})
-    assert planned(done, config, workflow) == {(rule, "third") for rule in AFTER_TRAINING | FIGURES}
+    assert planned(done, config, workflow) == {(rule, "third") for rule in AFTER_TRAINING | FIGURES} | COMPARED
 
 
 def test_touching_a_plotting_script_redraws_without_retraining(done, base_config, workflow):
@@ -122,7 +112,7 @@ def test_editing_the_model_code_retrains_every_run(done, base_config, workflow):
     with edited(workflow.joinpath(*LIBRARY, "model.py"), "return ops.max(blocks, axis=(2, 4))",
                 "return ops.max(ops.max(blocks, axis=4), axis=2)"):
         assert planned(done, base_config, workflow) == {
-            (rule, run) for rule in AFTER_TRAINING for run in ("tiny", "other")}
+            (rule, run) for rule in AFTER_TRAINING for run in ("tiny", "other")} | COMPARED
 
 
 def test_editing_one_figures_code_redraws_only_that_figure(done, base_config, workflow):

@@ -1,5 +1,6 @@
 """The workflow on a real SLURM cluster (.ci/local-slurm/start.sh starts a one-node one)."""
 
+import datetime
 import json
 import re
 import shutil
@@ -7,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, snakemake, tiny_config
+from conftest import ONE_THREAD_TRAINING, REPO, snakemake, sweep_config, tiny_config
 from helpers import model_weights, same_weights
 
 pytestmark = [
@@ -49,6 +50,26 @@ def test_workflow_runs_its_jobs_as_slurm_jobs(cluster, tiny_mnist, tiny_run, tmp
     assert "SLURM job" in (tmp_path / "logs" / "tiny" / "train.log").read_text()
     # the same weights as the local run of the same config
     assert same_weights(model_weights(run / "model.keras"), model_weights(tiny_run / "results" / "tiny" / "model.keras"))
+
+
+def test_a_sweep_trains_as_concurrent_slurm_jobs_that_match_the_local_runs(cluster, tiny_mnist, tiny_sweep, tmp_path):
+    """The 2x2 sweep, one thread per training job: two jobs fit the two-CPU node at once."""
+    result = on_slurm(tmp_path, sweep_config(tiny_mnist), "--until", "train", *ONE_THREAD_TRAINING)
+    runs = sorted(path.name for path in (tiny_sweep / "results").iterdir() if path.name.startswith("lr_"))
+    assert len(runs) == 4
+    jobs = {}
+    for run in runs:
+        where = json.loads((tmp_path / "results" / run / "provenance" / "train.json").read_text())
+        assert str(where["slurm_job_id"]).isdigit(), (run, where, result.stdout[-2000:])
+        assert json.loads((tmp_path / "results" / run / "metrics.json").read_text())["threads"] == 1
+        jobs[run] = (where["slurm_job_id"], *(datetime.datetime.fromisoformat(where[key])
+                                             for key in ("started_at", "finished_at")))
+        assert same_weights(model_weights(tmp_path / "results" / run / "model.keras"),
+                            model_weights(tiny_sweep / "results" / run / "model.keras")), run
+    assert len({job for job, _start, _end in jobs.values()}) == 4, jobs
+    overlapping = [(a, b) for a in runs for b in runs if a < b
+                   and jobs[a][1] < jobs[b][2] and jobs[b][1] < jobs[a][2]]
+    assert overlapping, f"no two training jobs ran at the same time: {jobs}"
 
 
 def test_a_failing_job_fails_the_workflow_visibly(cluster, tiny_mnist, tmp_path):

@@ -6,6 +6,7 @@ SAME -> 5x5x64; dense 1024 ReLU; dense 10 logits. Every number is a run setting.
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import keras
@@ -113,3 +114,15 @@ def portable(model: keras.Model, settings: dict, image_shape=(28, 28)) -> keras.
     copy = build_model(settings, seed=0, image_shape=image_shape, num_classes=model.output_shape[-1], portable=True)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def weights_sha256(weights: list[np.ndarray]) -> str:
+    """The sha256 of a model's weights: their raw bytes, in `model.get_weights()` order.
+
+    Unlike the .keras file's own checksum it ignores the archive's save date, so equal
+    weights give equal digests; metrics.json records it and `make verify` recomputes it.
+    """
+    digest = hashlib.sha256()
+    for array in weights:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()

@@ -17,11 +17,14 @@ import jsonschema
 import yaml
 
 from mnist_filters.errors import ConfigError
+from mnist_filters.sweeps import PLAIN_RUNS, expand_sweeps, nested, setting_schema
 
 # libyaml's parser where PyYAML has it: the Snakefile's parse reads these files on every
 # Snakemake start, dry runs and no-op reruns included.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-SAFE_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SAFE_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+~-]{0,127}$")
+# results/sweeps/ holds the comparisons of sweeps and of the `runs:` map.
+RESERVED_RUN_NAMES = {"sweeps"}
 # Keys that moved out of the run settings, because they cannot change a result: old -> new.
 MOVED = {
     "checkpoint_dir": "checkpoints.dir",
@@ -181,19 +184,30 @@ def coerce_scalars(data: Any, schema: dict, definitions: dict | None = None) -> 
     return data
 
 
-def check_run_name(name: Any) -> None:
+def check_run_name(name: Any, where: str = "runs") -> None:
     if not isinstance(name, str) or not SAFE_RUN_NAME.match(name):
         raise ConfigError(
-            f"runs: {name!r} is not a usable run name: it names the folder results/<run>/, so it must be "
-            "1-64 letters, digits, '_', '-' or '.', starting with a letter or digit (no '/', no '..')"
+            f"{where}: {name!r} is not a usable run name: it names the folder results/<run>/, so it must be "
+            "1-128 letters, digits, '_', '-', '.', '+' or '~', starting with a letter or digit (no '/', no '..')"
         )
+    if name in RESERVED_RUN_NAMES:
+        raise ConfigError(f"{where}: {name!r} is not a usable run name: results/{name}/ holds the comparisons")
 
 
-def resolve_runs(config: dict, run_schema: dict) -> dict[str, dict]:
-    """Each run's full settings: defaults merged with its overrides, checked against `run_schema`."""
+def resolve_runs(config: dict, run_schema: dict, swept: dict | None = None) -> dict[str, dict]:
+    """Each run's full settings, `runs:` first, then each sweep's grid points (see mnist_filters.sweeps).
+
+    A run is `defaults` merged with its overrides (a sweep run's: the sweep's `base`, then
+    its grid values), checked against `run_schema`. `swept` is sweep_runs(config, run_schema),
+    for a caller that needs it too.
+    """
     runs = config.get("runs") or {}
-    if not runs:
-        raise ConfigError("runs: no runs are configured; add at least one, e.g. `runs: {seed: {}}`")
+    if not runs and not config.get("sweeps"):
+        raise ConfigError("runs: no runs are configured; add at least one, e.g. `runs: {seed: {}}`, or a sweep")
+    defaults = coerce_scalars(config.get("defaults") or {}, run_schema)
+    problems = unknown_keys(defaults, run_schema, "defaults")
+    if problems:
+        raise ConfigError("\n".join(problems))
     resolved = {}
     for name, overrides in runs.items():
         check_run_name(name)
@@ -201,19 +215,63 @@ def resolve_runs(config: dict, run_schema: dict) -> dict[str, dict]:
             overrides = {}
         if not isinstance(overrides, dict):
             raise ConfigError(f"runs.{name}: must be a mapping of settings to override, got {overrides!r}")
-        defaults = coerce_scalars(config.get("defaults") or {}, run_schema)
-        overrides = coerce_scalars(overrides, run_schema)
-        settings = deep_merge(defaults, overrides)
-        problems = unknown_keys(config.get("defaults") or {}, run_schema, "defaults")
-        problems += unknown_keys(overrides, run_schema, f"runs.{name}")
-        if problems:
-            raise ConfigError("\n".join(problems))
         try:
-            validate(settings, run_schema)
+            resolved[name] = _run_settings(defaults, coerce_scalars(overrides, run_schema), run_schema, f"runs.{name}")
         except jsonschema.ValidationError as error:
             raise ConfigError(f"runs.{name} (defaults merged with its overrides): {_schema_problem(error)}") from None
-        resolved[name] = settings
+    swept = sweep_runs(config, run_schema) if swept is None else swept
+    for run, (sweep, base, point) in swept.items():
+        where = f"sweeps.{sweep}"
+        check_run_name(run, where)
+        if run in resolved:
+            raise ConfigError(f"{where}: its run {run} has the name of a run in `runs:`; rename the sweep or the run")
+        try:
+            resolved[run] = _run_settings(defaults, overrides_of(base, point), run_schema, f"{where}.base")
+        except jsonschema.ValidationError as error:
+            path = ".".join(str(p) for p in error.absolute_path)
+            if path in point:
+                raise ConfigError(f"{where}.grid: {path} = {point[path]!r} is not a valid value: {error.message}") \
+                    from None
+            raise ConfigError(f"{where}, run {run} (defaults, the sweep's base and its grid values): "
+                              f"{_schema_problem(error)}") from None
     return resolved
+
+
+def sweep_runs(config: dict, run_schema: dict) -> dict[str, tuple[str, dict, dict]]:
+    """Each sweep's runs: run name -> (sweep, base overrides, {dotted setting: value}), in the order written.
+
+    Values are parsed as resolve_runs parses them (a command line's '1e-4' is the number),
+    so a run's name is the same however its sweep was given.
+    """
+    coerced = {}
+    for name, sweep in (config.get("sweeps") or {}).items():
+        if name == PLAIN_RUNS:
+            raise ConfigError(f"sweeps: '{name}' is not a usable sweep name: results/sweeps/{name}/ compares `runs:`")
+        grid = {}
+        for path, values in sweep["grid"].items():
+            schema = setting_schema(run_schema, path, f"sweeps.{name}.grid")
+            grid[path] = [coerce_scalars(value, schema, run_schema.get("$defs", {})) for value in values]
+        coerced[name] = {"base": coerce_scalars(sweep.get("base") or {}, run_schema), "grid": grid}
+    return expand_sweeps(coerced)
+
+
+def overrides_of(base: dict, point: dict[str, Any]) -> dict:
+    """A sweep run's overrides of `defaults`: the sweep's base, then the grid point's values."""
+    merged = base
+    for path, value in point.items():
+        merged = deep_merge(merged, nested(path, value))
+    return merged
+
+
+def _run_settings(defaults: dict, overrides: dict, run_schema: dict, where: str) -> dict:
+    """`defaults` merged with `overrides` (named `where` in errors), defaults filled in.
+    Raises jsonschema.ValidationError, which each caller words for its kind of run."""
+    problems = unknown_keys(overrides, run_schema, where)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    settings = deep_merge(defaults, overrides)
+    validate(settings, run_schema)
+    return settings
 
 
 def check_against_data(name: str, settings: dict, train_count: int, test_count: int,

@@ -8,7 +8,8 @@ Layout of results/{run}/activations.h5:
   /image_index             int64 (N,) row of the test set each activation row belongs to
   /weights/<layer>/kernel  the layer's weights (conv1 always, for the filters figure), so
   /weights/<layer>/bias    later stages never need TensorFlow
-File attributes: model_sha256, test_images_sha256, settings (JSON), tool_version.
+File attributes: model_sha256, test_images_sha256, settings (JSON), tool_version, image_shape,
+threads (the logits' last bits depend on it; `make verify` reuses it).
 """
 
 from __future__ import annotations
@@ -122,4 +123,6 @@ def dump_activations(model_path: str, test_images: str, test_labels: str, output
         h5.attrs["settings"] = json.dumps(settings or {}, sort_keys=True)
         h5.attrs["tool_version"] = f"mnist-filters {__version__}"
         h5.attrs["image_shape"] = list(image_shape)
+        # The logits' last bits depend on it (the dense layers' sums are split by thread).
+        h5.attrs["threads"] = threads
     log.info("dumped %s for %d test images to %s", ", ".join(layers), count, output)

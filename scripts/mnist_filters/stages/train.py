@@ -48,7 +48,7 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     import keras
     import tensorflow as tf
 
-    from mnist_filters.model import build_model, portable
+    from mnist_filters.model import build_model, portable, weights_sha256
     from mnist_filters.training import CSV_COLUMNS, Trainer, TrainingLog, batched_logits, evaluation, make_optimizer
 
     train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
@@ -131,6 +131,7 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     metrics = {
         "test_accuracy": test_result.accuracy,
         "test_loss": test_result.loss,
+        "weights_sha256": weights_sha256(saved.get_weights()),
         "final_validation_accuracy": history.rows[-1][3] if held_out else None,
         "steps": training["steps"],
         "batch_size": training["batch_size"],
