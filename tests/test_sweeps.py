@@ -198,6 +198,8 @@ def test_hdf5_and_csv_comparisons_say_where(tmp_path):
 
 
 def test_verify_keeps_the_users_config_arguments():
-    files, items, rest = split_config_arguments(["--configfile", "a.yaml", "b.yaml", "--cores", "2",
-                                                 "--config", "mnist={local_dir: x}", "-n"])
-    assert (files, items, rest) == (["a.yaml", "b.yaml"], ["mnist={local_dir: x}"], ["--cores", "2", "-n"])
+    files, items, threads, rest = split_config_arguments(["--configfile", "a.yaml", "b.yaml", "--cores", "2",
+                                                          "--config", "mnist={local_dir: x}", "--set-threads",
+                                                          "plot_top_patches=1", "-n"])
+    assert (files, items, threads, rest) == (["a.yaml", "b.yaml"], ["mnist={local_dir: x}"],
+                                             ["plot_top_patches=1"], ["--cores", "2", "-n"])

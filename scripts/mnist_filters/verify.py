@@ -141,13 +141,15 @@ def compare_results(cached: Path, retrained: Path) -> list[Outcome]:
     ]
 
 
-def split_config_arguments(arguments: list[str]) -> tuple[list[str], list[str], list[str]]:
-    """(config files, --config items, the other arguments) of a Snakemake command line."""
+def split_config_arguments(arguments: list[str]) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(config files, --config items, --set-threads items, the other arguments) of a Snakemake
+    command line: options that take a list, which a second occurrence would replace."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--configfile", "--configfiles", nargs="+", action="extend", default=[])
     parser.add_argument("--config", "-C", nargs="+", action="extend", default=[])
+    parser.add_argument("--set-threads", nargs="+", action="extend", default=[])
     known, rest = parser.parse_known_args(arguments)
-    return known.configfile, known.config, rest
+    return known.configfile, known.config, known.set_threads, rest
 
 
 def scratch_command(run: str, workdir: Path, scratch: Path, snakefile: Path, arguments: list[str],
@@ -156,7 +158,7 @@ def scratch_command(run: str, workdir: Path, scratch: Path, snakefile: Path, arg
     its own checkpoints (never resuming the user's), and the original jobs' thread counts."""
     import yaml
 
-    configfiles, items, rest = split_config_arguments(arguments)
+    configfiles, items, thread_items, rest = split_config_arguments(arguments)
     own = workdir / "config.yaml"
     configfiles = [str(own)] * own.is_file() + [str(Path(f).resolve()) for f in configfiles]
     overrides = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in items)}
@@ -169,7 +171,7 @@ def scratch_command(run: str, workdir: Path, scratch: Path, snakefile: Path, arg
         "--snakefile", str(snakefile), "--directory", str(scratch),
         *(["--configfile", *configfiles] if configfiles else []),
         "--config", *(f"{key}={json.dumps(value)}" for key, value in overrides.items()),
-        "--set-threads", *(f"{rule}={count}" for rule, count in threads.items()),
+        "--set-threads", *thread_items, *(f"{rule}={count}" for rule, count in threads.items()),
         *rest,
     ]
 
