@@ -61,3 +61,33 @@ rule rank_patches:
         "Rank the top test-set positions of each filter for run {wildcards.run}"
     script:
         "../scripts/rank_patches.py"
+
+
+rule project_patches:
+    input:
+        model="results/{run}/model.keras",
+        test_images=mnist_files()["test_images"],
+        rankings="results/{run}/rankings.csv",
+    output:
+        projections="results/{run}/projections.h5",
+        provenance="results/{run}/provenance/project_patches.json",
+    log:
+        "logs/{run}/project_patches.log",
+    benchmark:
+        "benchmarks/{run}/project_patches.tsv"
+    conda:
+        "../envs/tensorflow.yaml"
+    threads: 2
+    resources:
+        mem_mb=1500,
+        runtime=20,
+    params:
+        layers=projected_layers,
+        methods=run_setting("projections", "methods"),
+        batch_size=run_setting("projections", "batch_size"),
+        image_shape=config["mnist"]["image_shape"],
+        code=code_of("project_patches.py"),
+    message:
+        "Project the ranked units of {params.layers} back to pixels for run {wildcards.run}"
+    script:
+        "../scripts/project_patches.py"

@@ -117,6 +117,12 @@ def run_setting(*keys):
     return lookup
 
 
+def projected_layers(wildcards):
+    """A params function: the layers whose ranked units are projected (null: every dumped layer)."""
+    settings = RUNS[wildcards.run]
+    return settings["projections"]["layers"] or settings["activations"]["layers"]
+
+
 def of_compared_runs(pattern):
     """An input function: `pattern` (with {run}) for each run of the job's comparison."""
     return lambda wildcards: expand(pattern, run=COMPARISONS[wildcards.comparison])
@@ -153,6 +159,8 @@ def all_outputs():
             "results/{run}/model.keras",
             "results/{run}/metrics.json",
             "results/{run}/rankings.csv",
+            "results/{run}/figures/projections",
+            "results/{run}/gallery",
             "results/{run}/figures/samples.png",
             "results/{run}/figures/filters.png",
             "results/{run}/figures/training_curve.png",

@@ -128,3 +128,70 @@ rule plot_training_curve:
         "Figure: the training curve of run {wildcards.run}"
     script:
         "../scripts/plot_training_curve.py"
+
+
+rule plot_projections:
+    input:
+        rankings="results/{run}/rankings.csv",
+        test_images=mnist_files()["test_images"],
+        projections="results/{run}/projections.h5",
+    output:
+        figures=report(
+            directory("results/{run}/figures/projections"),
+            patterns=["{name}.png"],
+            caption="../report/projections.rst",
+            category="{run}",
+            labels={"figure": "projections: {name}"},
+        ),
+        provenance="results/{run}/provenance/plot_projections.json",
+    log:
+        "logs/{run}/plot_projections.log",
+    benchmark:
+        "benchmarks/{run}/plot_projections.tsv"
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    # The per-filter figures are drawn in parallel (the same figures for any count).
+    threads: 2
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        dpi=run_setting("figures", "projections", "dpi"),
+        code=code_of("plot_projections.py"),
+    message:
+        "Figures: what in each top patch excites its filter, for run {wildcards.run}"
+    script:
+        "../scripts/plot_projections.py"
+
+
+rule gallery:
+    input:
+        rankings="results/{run}/rankings.csv",
+        test_images=mnist_files()["test_images"],
+        projections="results/{run}/projections.h5",
+    output:
+        gallery=report(
+            directory("results/{run}/gallery"),
+            htmlindex="index.html",
+            caption="../report/gallery.rst",
+            category="{run}",
+            labels={"figure": "gallery"},
+        ),
+        provenance="results/{run}/provenance/gallery.json",
+    log:
+        "logs/{run}/gallery.log",
+    benchmark:
+        "benchmarks/{run}/gallery.tsv"
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        code=code_of("make_gallery.py"),
+    message:
+        "Gallery: every projected filter's top hits, browsable, for run {wildcards.run}"
+    script:
+        "../scripts/make_gallery.py"

@@ -11,7 +11,9 @@ from conftest import REPO, planned, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 FIGURES = {"plot_samples", "plot_filters", "plot_top_patches", "plot_training_curve"}
-AFTER_TRAINING = {"train", "dump_activations", "rank_patches", "plot_filters", "plot_top_patches", "plot_training_curve"}
+# what follows the ranking: the patch figures, the projections, their figures and the gallery
+AFTER_RANKING = {"plot_top_patches", "project_patches", "plot_projections", "gallery"}
+AFTER_TRAINING = {"train", "dump_activations", "rank_patches", "plot_filters", "plot_training_curve"} | AFTER_RANKING
 # the comparison of the two runs of `runs:` (results/sweeps/runs/)
 COMPARED = {(rule, "sweeps/runs") for rule in ("compare_runs", "plot_comparison_curves", "plot_comparison_effects",
                                                "plot_comparison_filters")}
@@ -53,9 +55,9 @@ def test_a_complete_workflow_plans_nothing(done, base_config, workflow):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_changing_top_k_reranks_and_redraws_patches_only(done, base_config, workflow):
+def test_changing_top_k_reranks_and_redoes_what_follows_only(done, base_config, workflow):
     config = changed(base_config, tiny={"ranking": {"top_k": 6}})
-    assert planned(done, config, workflow) == {("rank_patches", "tiny"), ("plot_top_patches", "tiny")}
+    assert planned(done, config, workflow) == {(rule, "tiny") for rule in {"rank_patches"} | AFTER_RANKING}
 
 
 def test_changing_one_figure_setting_redraws_only_that_figure(done, base_config, workflow):
@@ -102,10 +104,10 @@ def edited(path, old, new):
 LIBRARY = ("scripts", "mnist_filters")
 
 
-def test_editing_the_ranking_code_reranks_and_redraws_patches_only(done, base_config, workflow):
+def test_editing_the_ranking_code_reranks_and_redoes_what_follows_only(done, base_config, workflow):
     with edited(workflow.joinpath(*LIBRARY, "ranking.py"), "group: int = 64", "group: int = 32"):
         assert planned(done, base_config, workflow) == {
-            (rule, run) for rule in ("rank_patches", "plot_top_patches") for run in ("tiny", "other")}
+            (rule, run) for rule in {"rank_patches"} | AFTER_RANKING for run in ("tiny", "other")}
 
 
 def test_editing_the_model_code_retrains_every_run(done, base_config, workflow):

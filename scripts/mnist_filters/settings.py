@@ -299,6 +299,11 @@ def check_against_data(name: str, settings: dict, train_count: int, test_count: 
                 f"runs.{name}: ranking.top_k is {ranking['top_k']} but layer {layer} has only {positions} "
                 f"positions to rank ({test_count} test images x {per_image} per image)"
             )
+    projected = settings["projections"]["layers"] or []
+    not_dumped = [layer for layer in projected if layer not in settings["activations"]["layers"]]
+    if not_dumped:
+        raise ConfigError(f"runs.{name}: projections.layers {not_dumped} are not dumped (activations.layers is "
+                          f"{settings['activations']['layers']}); projections start from ranked units of dumped layers")
     training = settings["training"]
     held_out = training["validation_size"]
     if held_out >= train_count:

@@ -1,0 +1,170 @@
+"""What in each top patch excites a filter: the patches above their projections, per method.
+
+Per (layer, filter): the top patches in one row and, in one row per method below, each
+patch's projection on a signed colour map centred at zero (blue negative, red positive),
+one symmetric scale per row, stated beside it. Per layer and method: an overview of
+filters x ranks, projections only, each filter's row on its own scale.
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from mnist_filters.atomic import atomic_directory
+from mnist_filters.idx import read_idx
+from mnist_filters.stages.figures.style import GREY, bare, plt, save
+from mnist_filters.stages.figures.top_patches import crop
+
+SIGNED = "RdBu_r"  # blue < 0 < red, white at zero
+GAP = 2
+
+
+def tiles(maps: list[np.ndarray], fill: float) -> np.ndarray:
+    """Equal-sized maps side by side with `fill` between them (NaN draws as the background)."""
+    height, width = maps[0].shape
+    row = np.full((height, len(maps) * (width + GAP) - GAP), fill, np.float32)
+    for i, tile in enumerate(maps):
+        row[:, i * (width + GAP) : i * (width + GAP) + width] = tile
+    return row
+
+
+def read_hits(rankings: str) -> dict[tuple[str, int], list[dict]]:
+    """rankings.csv's rows by (layer, filter) in rank order, each with its 0-based `row_number`."""
+    by_filter: dict[tuple[str, int], list[dict]] = {}
+    with open(rankings, newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle)):
+            by_filter.setdefault((row["layer"], int(row["filter"])), []).append({**row, "row_number": number})
+    for hits in by_filter.values():
+        hits.sort(key=lambda hit: int(hit["rank"]))
+    return by_filter
+
+
+def field_patch(images: np.ndarray, row: dict, origin: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The unit's whole receptive field from its test image (NaN where it leaves the image),
+    aligned with its projection."""
+    patch = np.full(size, np.nan, np.float32)
+    inside = crop(images, row).astype(np.float32)
+    dy, dx = int(row["y0"]) - int(origin[0]), int(row["x0"]) - int(origin[1])
+    patch[dy : dy + inside.shape[0], dx : dx + inside.shape[1]] = inside
+    return patch
+
+
+def projection_figures(rankings: str, test_images: str, projections: str, output: str, *, dpi: int,
+                       workers: int = 1) -> None:
+    """Per projected filter one figure (drawn by `workers` processes; the same for any number),
+    per layer and method one overview."""
+    images = read_idx(test_images)
+    by_filter = read_hits(rankings)
+    sheets, overviews = [], []
+    with h5py.File(projections, "r") as h5:
+        methods = [str(m) for m in h5.attrs["methods"]]
+        for layer in h5:
+            maps = {method: h5[f"{layer}/{method}"][:] for method in methods}
+            origins = h5[f"{layer}/field_origin"][:]
+            position = {int(number): i for i, number in enumerate(h5[f"{layer}/{methods[0]}"].attrs["rows"])}
+            filters = sorted(f for ranked_layer, f in by_filter if ranked_layer == layer)
+            for f in filters:
+                sheets.append(filter_sheet(layer, f, by_filter[(layer, f)], images, maps, origins, position))
+            for method in methods:
+                overviews.append((layer, method, filters, [
+                    [maps[method][position[int(hit["row_number"])]] for hit in by_filter[(layer, f)]]
+                    for f in filters]))
+    with atomic_directory(output) as folder:
+        folder = Path(folder)
+        if workers == 1:
+            draw_sheets(folder, dpi, sheets)
+        else:
+            # fork: the workers start with matplotlib imported and drawing begins at once
+            with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+                drawn = [pool.submit(draw_sheets, folder, dpi, sheets[i::workers]) for i in range(1, workers)]
+                draw_sheets(folder, dpi, sheets[::workers])
+                for future in drawn:
+                    future.result()
+        for overview in overviews:
+            draw_overview(folder, dpi, *overview)
+
+
+def filter_sheet(layer, f, hits, images, maps, origins, position):
+    """(file name, title, patch row, [(row label, projection row, its scale)]) of one filter."""
+    indices = [position[int(hit["row_number"])] for hit in hits]
+    size = next(iter(maps.values())).shape[1:]
+    patches = tiles([field_patch(images, hit, origins[i], size) for hit, i in zip(hits, indices)], np.nan)
+    rows = []
+    for method, values in maps.items():
+        chosen = [values[i] for i in indices]
+        limit = float(max(np.abs(m).max() for m in chosen)) or 1.0
+        rows.append((f"{method}\n±{limit:.3g}", tiles(chosen, np.nan), limit))
+    labels = ", ".join(hit["label"] for hit in hits)
+    title = (f"{layer} filter {f}: top {len(hits)} patches (labels {labels}) and their projections\n"
+             "red: raises the activation, blue: lowers it; each row on its own scale (beside it)")
+    return f"{layer}_filter{f:02d}.png", title, patches, rows
+
+
+class ProjectionSheet:
+    """A figure of one patch row above one row per method, redrawn for each filter of the same shape."""
+
+    def __init__(self, patch_shape: tuple[int, int], methods: int):
+        height, width = patch_shape
+        # about 4 pixels per input pixel at 100 dpi, and room for the row labels and the title
+        self.figure, panels = plt.subplots(1 + methods, 1, figsize=(max(6.0, width / 25 + 1.5),
+                                                                    (1 + methods) * max(0.9, height / 25 + 0.2) + 0.8))
+        grey = plt.get_cmap(GREY).with_extremes(bad="#9fc5e8")
+        signed = plt.get_cmap(SIGNED).with_extremes(bad="white")
+        blank = np.zeros(patch_shape, np.float32)
+        self.patches = panels[0].imshow(blank, cmap=grey, vmin=0, vmax=255, interpolation="nearest")
+        panels[0].set_ylabel("patch", rotation=0, ha="right", va="center", fontsize=9)
+        self.rows = [axes.imshow(blank, cmap=signed, vmin=-1, vmax=1, interpolation="nearest") for axes in panels[1:]]
+        for axes in panels:
+            bare(axes)
+        self.title = self.figure.suptitle("", fontsize=9)
+        # fixed margins: the row labels change from filter to filter and must fit
+        inches = self.figure.get_size_inches()
+        self.figure.subplots_adjust(left=1.1 / inches[0], right=0.99, top=1 - 0.75 / inches[1], bottom=0.02,
+                                    hspace=0.12)
+
+    def draw(self, title, patches, rows):
+        self.title.set_text(title)
+        self.patches.set_data(patches)
+        for image, (label, values, limit) in zip(self.rows, rows):
+            image.set_data(values)
+            image.set_clim(-limit, limit)
+            image.axes.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+
+
+def draw_sheets(folder: Path, dpi: int, sheets) -> None:
+    layouts: dict[tuple, ProjectionSheet] = {}
+    for name, title, patches, rows in sheets:
+        key = (patches.shape, len(rows))
+        if key not in layouts:
+            layouts[key] = ProjectionSheet(patches.shape, len(rows))
+        layouts[key].draw(title, patches, rows)
+        save(layouts[key].figure, folder / name, dpi, close=False)
+    for layout in layouts.values():
+        plt.close(layout.figure)
+
+
+def draw_overview(folder: Path, dpi: int, layer: str, method: str, filters: list[int], maps: list[list[np.ndarray]]):
+    """Filters x ranks of one method's projections, each filter's row scaled to its own largest |value|."""
+    rows = [tiles([m / (float(max(np.abs(x).max() for x in row)) or 1.0) for m in row], np.nan) for row in maps]
+    width = max(r.shape[1] for r in rows)
+    height = rows[0].shape[0]
+    sheet = np.full((len(rows) * (height + GAP) - GAP, width), np.nan, np.float32)
+    for i, row in enumerate(rows):
+        sheet[i * (height + GAP) : i * (height + GAP) + height, : row.shape[1]] = row
+    figure = plt.figure(figsize=(max(4.0, width / 25 + 1.0), max(3.0, sheet.shape[0] / 25) + 0.8))
+    axes = figure.add_subplot(1, 1, 1)
+    axes.imshow(sheet, cmap=plt.get_cmap(SIGNED).with_extremes(bad="white"), vmin=-1, vmax=1,
+                interpolation="nearest")
+    axes.set_yticks([(height + GAP) * (i + 0.5) for i in range(len(filters))], [str(f) for f in filters], fontsize=6)
+    axes.set_xticks(())
+    axes.set_ylabel("filter")
+    axes.set_xlabel("rank (strongest first)")
+    axes.set_title(f"{layer}: {method} projections of each filter's top patches\n"
+                   "each filter's row scaled to its own largest |value|: blue -1, white 0, red +1", fontsize=9)
+    save(figure, folder / f"{layer}_{method}_overview.png", dpi)

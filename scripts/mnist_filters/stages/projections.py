@@ -1,0 +1,74 @@
+"""The projection stage: every ranked unit of rankings.csv projected back to pixels.
+
+Layout of results/{run}/projections.h5:
+  /<layer>/<method>   float32 (that layer's rows of rankings.csv, in the file's order;
+                      receptive-field rows; receptive-field cols): d unit / d pixel over the
+                      unit's whole receptive field, zero where the field leaves the image
+  /<layer>/field_origin  int64 (the same rows, 2): input pixel (y, x) where each field begins
+File attributes: model_sha256, methods, tool_version. Each dataset: layer, method,
+receptive_field_size, and `rows`: which rows of rankings.csv (0-based, header excluded).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+
+import h5py
+import numpy as np
+
+from mnist_filters import __version__
+from mnist_filters.atomic import atomic_output
+from mnist_filters.dataset import sha256_file, to_model_input
+from mnist_filters.idx import read_idx
+from mnist_filters.projection import Network, crop_to_field, project
+from mnist_filters.receptive_field import geometries
+from mnist_filters.tensorflow_setup import configure_tensorflow
+
+log = logging.getLogger(__name__)
+
+
+def ranked_units(rankings: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per layer: its rows' numbers in rankings.csv, (image, row, col, filter) and (y0, x0, y1, x1)."""
+    by_layer: dict[str, list] = {}
+    with open(rankings, newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle)):
+            by_layer.setdefault(row["layer"], []).append(
+                (number, *(int(row[k]) for k in ("image_index", "row", "col", "filter", "y0", "x0", "y1", "x1"))))
+    return {layer: (np.array([r[0] for r in rows]), np.array([r[1:5] for r in rows]), np.array([r[5:9] for r in rows]))
+            for layer, rows in by_layer.items()}
+
+
+def project_rankings(model_path: str, test_images: str, rankings: str, output: str, *, layers: list[str],
+                     methods: list[str], batch_size: int, image_shape=(28, 28), threads: int = 1) -> None:
+    configure_tensorflow(threads, "float32")
+    from mnist_filters.stages.activations import load_trained_model, model_settings_of
+
+    model = load_trained_model(model_path)
+    network = Network.of(model)
+    geometry = geometries(model_settings_of(model), image_shape)
+    images = read_idx(test_images)
+    units_by_layer = ranked_units(rankings)
+    missing = [layer for layer in layers if layer not in units_by_layer]
+    if missing:
+        raise ValueError(f"{rankings} ranks no unit of {', '.join(missing)} (it ranks "
+                         f"{', '.join(units_by_layer) or 'nothing'}); add the layer to activations.layers")
+    with atomic_output(output) as temporary, h5py.File(temporary, "w") as h5:
+        for layer in layers:
+            numbers, units, boxes = units_by_layer[layer]
+            field = geometry[layer]
+            starts = np.column_stack([field.rows.start + units[:, 1] * field.rows.jump,
+                                      field.cols.start + units[:, 2] * field.cols.jump])
+            h5.create_dataset(f"{layer}/field_origin", data=starts.astype(np.int64)).attrs["description"] = (
+                "input pixel (y, x) where each unit's receptive field begins (negative: before the image)")
+            inputs = to_model_input(images[units[:, 0]])
+            for method in methods:
+                maps = project(network, inputs, layer, units, method, batch_size)
+                dataset = h5.create_dataset(f"{layer}/{method}",
+                                            data=crop_to_field(maps, boxes, (field.rows.size, field.cols.size), starts))
+                dataset.attrs.update({"layer": layer, "method": method, "rows": numbers,
+                                      "receptive_field_size": [field.rows.size, field.cols.size]})
+                log.info("projected %d units of %s (%s)", len(units), layer, method)
+        h5.attrs["model_sha256"] = sha256_file(model_path)
+        h5.attrs["methods"] = list(methods)
+        h5.attrs["tool_version"] = f"mnist-filters {__version__}"
