@@ -5,16 +5,20 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# make run DATA=path/to/folder: use a local copy of the four MNIST files, no download.
+# make run DATA=path/to/folder: use a local copy of the data set's four files, no download.
 DATA ?=
+# make run SET=fashion-mnist (or kmnist): the data set; mnist when left out (config.yaml).
+SET ?=
 # make run CONFIG=examples/sweep-optimizers.yaml: a config file added to config.yaml.
 CONFIG ?=
 # Anything else for Snakemake, e.g. make run ARGS="-n" or ARGS="--forcerun train".
 ARGS ?=
-CONFIG_ARGS := $(if $(CONFIG),--configfile $(CONFIG)) $(if $(DATA),--config 'mnist={local_dir: $(DATA)}')
-# make compare SWEEP=<name>: one comparison; all of results/sweeps/ without it.
+comma := ,
+DATA_BLOCK := $(if $(SET),set: $(SET))$(if $(and $(SET),$(DATA)),$(comma) )$(if $(DATA),local_dir: $(DATA))
+CONFIG_ARGS := $(if $(CONFIG),--configfile $(CONFIG)) $(if $(DATA_BLOCK),--config 'data={$(DATA_BLOCK)}')
+# make compare SWEEP=<name>: that comparison (of every data set); all of them without it.
 SWEEP ?=
-# make verify RUN=<run>: the run to retrain and check.
+# make verify RUN=[<data set>/]<run>: the run to retrain and check.
 RUN ?=
 
 .PHONY: run test lint report compare verify
@@ -40,8 +44,8 @@ report: $(BIN)/.installed
 
 compare: $(BIN)/.installed
 	@PYTHONPATH=scripts $(BIN)/python -m mnist_filters.stages.compare \
-	  $(if $(SWEEP),results/sweeps/$(SWEEP)/runs.csv,$(sort $(wildcard results/sweeps/*/runs.csv)))
+	  $(or $(sort $(wildcard results/*/sweeps/$(or $(SWEEP),*)/runs.csv)),$(if $(SWEEP),results/*/sweeps/$(SWEEP)/runs.csv))
 
 verify: $(BIN)/.installed
-	@test -n "$(RUN)" || { echo "usage: make verify RUN=<run> (a folder of results/)" >&2; exit 2; }
+	@test -n "$(RUN)" || { echo "usage: make verify RUN=[<data set>/]<run> (a folder of results/<data set>/)" >&2; exit 2; }
 	PYTHONPATH=scripts $(BIN)/python -m mnist_filters.verify $(RUN) -- $(CONFIG_ARGS) $(ARGS)

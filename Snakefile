@@ -1,6 +1,6 @@
 # mnist-filters: train the seed notebook's CNN and show what its filters see.
 # Stages: get_mnist -> train -> (activations -> rankings -> figures, report);
-# each sweep's runs (and `runs:`) compared under results/sweeps/.
+# each sweep's runs (and `runs:`) compared under results/<data set>/sweeps/.
 
 
 configfile: "config.yaml"
@@ -10,6 +10,16 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+
+
+# Each data set's files, runs, logs and timings apart: switching sets retrains nothing.
+pathvars:
+    resources=f"resources/{DATA_SET.name}",
+    results=f"results/{DATA_SET.name}",
+    logs=f"logs/{DATA_SET.name}",
+    benchmarks=f"benchmarks/{DATA_SET.name}",
+
+
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/analysis.smk"

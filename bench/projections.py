@@ -38,12 +38,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--run", default="seed")
+    parser.add_argument("--data-set", default="mnist")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     from mnist_filters.cpu import cpu_info, describe
 
-    run = args.workdir / "results" / args.run
+    run = args.workdir / "results" / args.data_set / args.run
     with open(run / "rankings.csv") as handle:
         layers = list(dict.fromkeys(line.split(",", 1)[0] for line in list(handle)[1:]))
     units = sum(1 for _ in open(run / "rankings.csv")) - 1
@@ -53,7 +54,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for repeat in range(args.repeats):
             code = CHILD.format(scripts=str(REPO / "scripts"), model=str(run / "model.keras"),
-                                images=str(args.workdir / "resources" / "mnist" / "t10k-images-idx3-ubyte.gz"),
+                                images=str(args.workdir / "resources" / args.data_set / "t10k-images-idx3-ubyte.gz"),
                                 rankings=str(run / "rankings.csv"), output=f"{scratch}/p{repeat}.h5",
                                 layers=layers, threads=args.threads)
             started = time.perf_counter()

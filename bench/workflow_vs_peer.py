@@ -87,7 +87,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mnist-filters-bench-") as scratch:
         work = Path(scratch)
         scratch_copy(work)
-        snakemake = [str(SNAKEMAKE), "--profile", "profiles/default", "--config", f"mnist={{local_dir: {data}}}"]
+        snakemake = [str(SNAKEMAKE), "--profile", "profiles/default", "--config", f"data={{local_dir: {data}}}"]
         timed([*snakemake, "--until", "get_mnist"], work)
 
         floor = work / "floor"

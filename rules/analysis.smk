@@ -1,15 +1,15 @@
 rule dump_activations:
     input:
-        model="results/{run}/model.keras",
-        test_images=mnist_files()["test_images"],
-        test_labels=mnist_files()["test_labels"],
+        model="<results>/{run}/model.keras",
+        test_images=data_files()["test_images"],
+        test_labels=data_files()["test_labels"],
     output:
-        activations="results/{run}/activations.h5",
-        provenance="results/{run}/provenance/dump_activations.json",
+        activations="<results>/{run}/activations.h5",
+        provenance="<results>/{run}/provenance/dump_activations.json",
     log:
-        "logs/{run}/dump_activations.log",
+        "<logs>/{run}/dump_activations.log",
     benchmark:
-        "benchmarks/{run}/dump_activations.tsv"
+        "<benchmarks>/{run}/dump_activations.tsv"
     conda:
         "../envs/tensorflow.yaml"
     threads: 2
@@ -23,7 +23,7 @@ rule dump_activations:
         batch_size=run_setting("activations", "batch_size"),
         compression=run_setting("activations", "compression"),
         chunk_bytes=run_setting("activations", "chunk_bytes"),
-        image_shape=config["mnist"]["image_shape"],
+        image_shape=config["data"]["image_shape"],
         # what made these activations (not ranking or figure settings, which come later)
         settings=lambda wildcards: {
             key: RUNS[wildcards.run][key] for key in ("seed", "model", "training", "activations")
@@ -37,14 +37,14 @@ rule dump_activations:
 
 rule rank_patches:
     input:
-        activations="results/{run}/activations.h5",
+        activations="<results>/{run}/activations.h5",
     output:
-        rankings="results/{run}/rankings.csv",
-        provenance="results/{run}/provenance/rank_patches.json",
+        rankings="<results>/{run}/rankings.csv",
+        provenance="<results>/{run}/provenance/rank_patches.json",
     log:
-        "logs/{run}/rank_patches.log",
+        "<logs>/{run}/rank_patches.log",
     benchmark:
-        "benchmarks/{run}/rank_patches.tsv"
+        "<benchmarks>/{run}/rank_patches.tsv"
     conda:
         "../envs/analysis.yaml"
     resources:
@@ -65,16 +65,16 @@ rule rank_patches:
 
 rule project_patches:
     input:
-        model="results/{run}/model.keras",
-        test_images=mnist_files()["test_images"],
-        rankings="results/{run}/rankings.csv",
+        model="<results>/{run}/model.keras",
+        test_images=data_files()["test_images"],
+        rankings="<results>/{run}/rankings.csv",
     output:
-        projections="results/{run}/projections.h5",
-        provenance="results/{run}/provenance/project_patches.json",
+        projections="<results>/{run}/projections.h5",
+        provenance="<results>/{run}/provenance/project_patches.json",
     log:
-        "logs/{run}/project_patches.log",
+        "<logs>/{run}/project_patches.log",
     benchmark:
-        "benchmarks/{run}/project_patches.tsv"
+        "<benchmarks>/{run}/project_patches.tsv"
     conda:
         "../envs/tensorflow.yaml"
     threads: 2
@@ -85,7 +85,7 @@ rule project_patches:
         layers=projected_layers,
         methods=run_setting("projections", "methods"),
         batch_size=run_setting("projections", "batch_size"),
-        image_shape=config["mnist"]["image_shape"],
+        image_shape=config["data"]["image_shape"],
         code=code_of("project_patches.py"),
     message:
         "Project the ranked units of {params.layers} back to pixels for run {wildcards.run}"

@@ -13,8 +13,7 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from mnist_filters.code_digest import code_digest
-from mnist_filters.dataset import FILES, local_files, md5_file
-from mnist_filters.download import CANONICAL
+from mnist_filters.dataset import DATA_SETS, FILES, local_files, md5_file
 from mnist_filters.errors import ConfigError
 from mnist_filters.idx import read_idx_dims
 from mnist_filters.settings import (
@@ -55,27 +54,23 @@ SWEPT = {
     )
     for _name, _runs in COMPARISONS.items()
 }
-MNIST_DIR = "resources/mnist"
-# Canonical MNIST has 60,000 training images; a local copy says in its header.
-LOCAL_MNIST = config["mnist"]["local_dir"]
-if LOCAL_MNIST:
-    for _path in local_files(LOCAL_MNIST).values():
+DATA_SET = DATA_SETS[config["data"]["set"]]
+# The data set's full training split has 60,000 images; a local copy says in its header.
+LOCAL_DATA = config["data"]["local_dir"]
+if LOCAL_DATA:
+    for _path in local_files(LOCAL_DATA).values():
         if not _path.is_file():
             raise ConfigError(
-                f"mnist.local_dir: {_path} not found; the folder must hold "
+                f"data.local_dir: {_path} not found; the folder must hold "
                 + ", ".join(FILES.values())
             )
-    TRAIN_COUNT = read_idx_dims(local_files(LOCAL_MNIST)["train_images"])[0]
-    TEST_COUNT = read_idx_dims(local_files(LOCAL_MNIST)["test_images"])[0]
+    TRAIN_COUNT = read_idx_dims(local_files(LOCAL_DATA)["train_images"])[0]
+    TEST_COUNT = read_idx_dims(local_files(LOCAL_DATA)["test_images"])[0]
 else:
-    if not config["mnist"]["mirrors"]:
-        raise ConfigError(
-            "mnist.mirrors is empty and mnist.local_dir is not set: nothing to get MNIST from"
-        )
     TRAIN_COUNT, TEST_COUNT = 60000, 10000
 for _name, _settings in RUNS.items():
     check_against_data(
-        _name, _settings, TRAIN_COUNT, TEST_COUNT, tuple(config["mnist"]["image_shape"])
+        _name, _settings, TRAIN_COUNT, TEST_COUNT, tuple(config["data"]["image_shape"])
     )
 
 
@@ -84,19 +79,19 @@ wildcard_constraints:
     comparison="|".join(map(re.escape, COMPARISONS)) or "(?!)",
 
 
-def mnist_files():
-    """The data stage's outputs, by key (train_images, ...)."""
-    return {key: f"{MNIST_DIR}/{name}" for key, name in FILES.items()}
+def data_files():
+    """The data stage's outputs, by key (train_images, ...), in the data set's resources/."""
+    return {key: f"<resources>/{name}" for key, name in FILES.items()}
 
 
-def mnist_content():
-    """The md5 of each file the data stage will write: the canonical sums when downloading,
-    the local copy's own when copying. As a params entry it reruns the data stage (and so
-    everything) when the bytes change, and nothing when only their source does: a mirror,
-    a timeout, or a byte-identical copy in another folder."""
-    if not LOCAL_MNIST:
-        return {name: md5 for name, (_size, md5) in CANONICAL.items()}
-    return {path.name: md5_file(path) for path in local_files(LOCAL_MNIST).values()}
+def data_content():
+    """The md5 of each file the data stage will write: the data set's canonical sums when
+    downloading, the local copy's own when copying. As a params entry it reruns the data
+    stage (and so everything) when the bytes change, and nothing when only their source
+    does: a mirror, a timeout, or a byte-identical copy in another folder."""
+    if not LOCAL_DATA:
+        return {name: md5 for name, (_size, md5) in DATA_SET.canonical.items()}
+    return {path.name: md5_file(path) for path in local_files(LOCAL_DATA).values()}
 
 
 def code_of(script):
@@ -147,24 +142,24 @@ def train_runtime(wildcards, attempt):
 def all_outputs():
     comparisons = expand(
         [
-            "results/sweeps/{comparison}/runs.csv",
-            "results/sweeps/{comparison}/curves.png",
-            "results/sweeps/{comparison}/effects.png",
-            "results/sweeps/{comparison}/filters.png",
+            "<results>/sweeps/{comparison}/runs.csv",
+            "<results>/sweeps/{comparison}/curves.png",
+            "<results>/sweeps/{comparison}/effects.png",
+            "<results>/sweeps/{comparison}/filters.png",
         ],
         comparison=COMPARISONS,
     )
     return comparisons + expand(
         [
-            "results/{run}/model.keras",
-            "results/{run}/metrics.json",
-            "results/{run}/rankings.csv",
-            "results/{run}/figures/projections",
-            "results/{run}/gallery",
-            "results/{run}/figures/samples.png",
-            "results/{run}/figures/filters.png",
-            "results/{run}/figures/training_curve.png",
-            "results/{run}/figures/top_patches",
+            "<results>/{run}/model.keras",
+            "<results>/{run}/metrics.json",
+            "<results>/{run}/rankings.csv",
+            "<results>/{run}/figures/projections",
+            "<results>/{run}/gallery",
+            "<results>/{run}/figures/samples.png",
+            "<results>/{run}/figures/filters.png",
+            "<results>/{run}/figures/training_curve.png",
+            "<results>/{run}/figures/top_patches",
         ],
         run=RUNS,
     )

@@ -1,22 +1,22 @@
-# Comparisons of the runs of each sweep (and of `runs:`), under results/sweeps/<comparison>/.
+# Comparisons of the runs of each sweep (and of `runs:`), under results/<data set>/sweeps/<comparison>/.
 
 
 rule compare_runs:
     input:
-        metrics=of_compared_runs("results/{run}/metrics.json"),
-        training_logs=of_compared_runs("results/{run}/training_log.csv"),
+        metrics=of_compared_runs("<results>/{run}/metrics.json"),
+        training_logs=of_compared_runs("<results>/{run}/training_log.csv"),
     output:
         table=report(
-            "results/sweeps/{comparison}/runs.csv",
+            "<results>/sweeps/{comparison}/runs.csv",
             caption="../report/compare_runs.rst",
             category="comparison: {comparison}",
             labels={"figure": "runs.csv"},
         ),
-        provenance="results/sweeps/{comparison}/provenance/compare_runs.json",
+        provenance="<results>/sweeps/{comparison}/provenance/compare_runs.json",
     log:
-        "logs/sweeps/{comparison}/compare_runs.log",
+        "<logs>/sweeps/{comparison}/compare_runs.log",
     benchmark:
-        "benchmarks/sweeps/{comparison}/compare_runs.tsv"
+        "<benchmarks>/sweeps/{comparison}/compare_runs.tsv"
     localrule: True
     conda:
         "../envs/analysis.yaml"
@@ -34,19 +34,19 @@ rule compare_runs:
 
 rule plot_comparison_curves:
     input:
-        training_logs=of_compared_runs("results/{run}/training_log.csv"),
+        training_logs=of_compared_runs("<results>/{run}/training_log.csv"),
     output:
         figure=report(
-            "results/sweeps/{comparison}/curves.png",
+            "<results>/sweeps/{comparison}/curves.png",
             caption="../report/comparison_curves.rst",
             category="comparison: {comparison}",
             labels={"figure": "validation curves"},
         ),
-        provenance="results/sweeps/{comparison}/provenance/plot_comparison_curves.json",
+        provenance="<results>/sweeps/{comparison}/provenance/plot_comparison_curves.json",
     log:
-        "logs/sweeps/{comparison}/plot_comparison_curves.log",
+        "<logs>/sweeps/{comparison}/plot_comparison_curves.log",
     benchmark:
-        "benchmarks/sweeps/{comparison}/plot_comparison_curves.tsv"
+        "<benchmarks>/sweeps/{comparison}/plot_comparison_curves.tsv"
     localrule: True
     conda:
         "../envs/analysis.yaml"
@@ -65,19 +65,19 @@ rule plot_comparison_curves:
 
 rule plot_comparison_effects:
     input:
-        table="results/sweeps/{comparison}/runs.csv",
+        table="<results>/sweeps/{comparison}/runs.csv",
     output:
         figure=report(
-            "results/sweeps/{comparison}/effects.png",
+            "<results>/sweeps/{comparison}/effects.png",
             caption="../report/comparison_effects.rst",
             category="comparison: {comparison}",
             labels={"figure": "test accuracy by setting"},
         ),
-        provenance="results/sweeps/{comparison}/provenance/plot_comparison_effects.json",
+        provenance="<results>/sweeps/{comparison}/provenance/plot_comparison_effects.json",
     log:
-        "logs/sweeps/{comparison}/plot_comparison_effects.log",
+        "<logs>/sweeps/{comparison}/plot_comparison_effects.log",
     benchmark:
-        "benchmarks/sweeps/{comparison}/plot_comparison_effects.tsv"
+        "<benchmarks>/sweeps/{comparison}/plot_comparison_effects.tsv"
     localrule: True
     conda:
         "../envs/analysis.yaml"
@@ -96,19 +96,19 @@ rule plot_comparison_effects:
 
 rule plot_comparison_filters:
     input:
-        activations=of_compared_runs("results/{run}/activations.h5"),
+        activations=of_compared_runs("<results>/{run}/activations.h5"),
     output:
         figure=report(
-            "results/sweeps/{comparison}/filters.png",
+            "<results>/sweeps/{comparison}/filters.png",
             caption="../report/comparison_filters.rst",
             category="comparison: {comparison}",
             labels={"figure": "conv1 filters"},
         ),
-        provenance="results/sweeps/{comparison}/provenance/plot_comparison_filters.json",
+        provenance="<results>/sweeps/{comparison}/provenance/plot_comparison_filters.json",
     log:
-        "logs/sweeps/{comparison}/plot_comparison_filters.log",
+        "<logs>/sweeps/{comparison}/plot_comparison_filters.log",
     benchmark:
-        "benchmarks/sweeps/{comparison}/plot_comparison_filters.tsv"
+        "<benchmarks>/sweeps/{comparison}/plot_comparison_filters.tsv"
     localrule: True
     conda:
         "../envs/analysis.yaml"

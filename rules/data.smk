@@ -1,11 +1,11 @@
 rule get_mnist:
     output:
-        **mnist_files(),
-        provenance=f"{MNIST_DIR}/provenance.json",
+        **data_files(),
+        provenance="<resources>/provenance.json",
     log:
-        "logs/get_mnist.log",
+        "<logs>/get_mnist.log",
     benchmark:
-        "benchmarks/get_mnist.tsv"
+        "<benchmarks>/get_mnist.tsv"
     localrule: True
     conda:
         "../envs/data.yaml"
@@ -14,11 +14,12 @@ rule get_mnist:
         mem_mb=500,
         runtime=15,
     params:
-        # what the files hold; where they come from (mnist.local_dir, the mirrors and
+        # what the files hold; where they come from (data.local_dir, the mirrors and
         # their timeouts) cannot change it, so the script reads those from the config
-        content=mnist_content(),
+        data_set=DATA_SET.name,
+        content=data_content(),
         code=code_of("get_mnist.py"),
     message:
-        "MNIST: copy from mnist.local_dir or download from the mirrors, then check"
+        f"{DATA_SET.title}: copy from data.local_dir or download from the mirrors, then check"
     script:
         "../scripts/get_mnist.py"

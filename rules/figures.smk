@@ -1,18 +1,19 @@
 rule plot_samples:
     input:
-        train_images=mnist_files()["train_images"],
+        train_images=data_files()["train_images"],
+        train_labels=data_files()["train_labels"],
     output:
         figure=report(
-            "results/{run}/figures/samples.png",
+            "<results>/{run}/figures/samples.png",
             caption="../report/samples.rst",
             category="{run}",
             labels={"figure": "training samples"},
         ),
-        provenance="results/{run}/provenance/plot_samples.json",
+        provenance="<results>/{run}/provenance/plot_samples.json",
     log:
-        "logs/{run}/plot_samples.log",
+        "<logs>/{run}/plot_samples.log",
     benchmark:
-        "benchmarks/{run}/plot_samples.tsv"
+        "<benchmarks>/{run}/plot_samples.tsv"
     localrule: True
     conda:
         "../envs/analysis.yaml"
@@ -23,6 +24,7 @@ rule plot_samples:
     params:
         first=run_setting("training", "validation_size"),
         image_count=run_setting("figures", "samples", "count"),
+        classes=DATA_SET.classes,
         dpi=run_setting("figures", "samples", "dpi"),
         code=code_of("plot_samples.py"),
     message:
@@ -33,19 +35,19 @@ rule plot_samples:
 
 rule plot_filters:
     input:
-        activations="results/{run}/activations.h5",
+        activations="<results>/{run}/activations.h5",
     output:
         figure=report(
-            "results/{run}/figures/filters.png",
+            "<results>/{run}/figures/filters.png",
             caption="../report/filters.rst",
             category="{run}",
             labels={"figure": "conv1 filters"},
         ),
-        provenance="results/{run}/provenance/plot_filters.json",
+        provenance="<results>/{run}/provenance/plot_filters.json",
     log:
-        "logs/{run}/plot_filters.log",
+        "<logs>/{run}/plot_filters.log",
     benchmark:
-        "benchmarks/{run}/plot_filters.tsv"
+        "<benchmarks>/{run}/plot_filters.tsv"
     localrule: True
     conda:
         "../envs/analysis.yaml"
@@ -65,21 +67,21 @@ rule plot_filters:
 
 rule plot_top_patches:
     input:
-        rankings="results/{run}/rankings.csv",
-        test_images=mnist_files()["test_images"],
+        rankings="<results>/{run}/rankings.csv",
+        test_images=data_files()["test_images"],
     output:
         figures=report(
-            directory("results/{run}/figures/top_patches"),
+            directory("<results>/{run}/figures/top_patches"),
             patterns=["{name}.png"],
             caption="../report/top_patches.rst",
             category="{run}",
             labels={"figure": "top patches: {name}"},
         ),
-        provenance="results/{run}/provenance/plot_top_patches.json",
+        provenance="<results>/{run}/provenance/plot_top_patches.json",
     log:
-        "logs/{run}/plot_top_patches.log",
+        "<logs>/{run}/plot_top_patches.log",
     benchmark:
-        "benchmarks/{run}/plot_top_patches.tsv"
+        "<benchmarks>/{run}/plot_top_patches.tsv"
     localrule: True
     conda:
         "../envs/analysis.yaml"
@@ -90,6 +92,7 @@ rule plot_top_patches:
         mem_mb=500,
         runtime=10,
     params:
+        classes=DATA_SET.classes,
         dpi=run_setting("figures", "top_patches", "dpi"),
         code=code_of("plot_top_patches.py"),
     message:
@@ -100,20 +103,20 @@ rule plot_top_patches:
 
 rule plot_training_curve:
     input:
-        training_log="results/{run}/training_log.csv",
-        metrics="results/{run}/metrics.json",
+        training_log="<results>/{run}/training_log.csv",
+        metrics="<results>/{run}/metrics.json",
     output:
         figure=report(
-            "results/{run}/figures/training_curve.png",
+            "<results>/{run}/figures/training_curve.png",
             caption="../report/training_curve.rst",
             category="{run}",
             labels={"figure": "training curve"},
         ),
-        provenance="results/{run}/provenance/plot_training_curve.json",
+        provenance="<results>/{run}/provenance/plot_training_curve.json",
     log:
-        "logs/{run}/plot_training_curve.log",
+        "<logs>/{run}/plot_training_curve.log",
     benchmark:
-        "benchmarks/{run}/plot_training_curve.tsv"
+        "<benchmarks>/{run}/plot_training_curve.tsv"
     localrule: True
     conda:
         "../envs/analysis.yaml"
@@ -132,22 +135,22 @@ rule plot_training_curve:
 
 rule plot_projections:
     input:
-        rankings="results/{run}/rankings.csv",
-        test_images=mnist_files()["test_images"],
-        projections="results/{run}/projections.h5",
+        rankings="<results>/{run}/rankings.csv",
+        test_images=data_files()["test_images"],
+        projections="<results>/{run}/projections.h5",
     output:
         figures=report(
-            directory("results/{run}/figures/projections"),
+            directory("<results>/{run}/figures/projections"),
             patterns=["{name}.png"],
             caption="../report/projections.rst",
             category="{run}",
             labels={"figure": "projections: {name}"},
         ),
-        provenance="results/{run}/provenance/plot_projections.json",
+        provenance="<results>/{run}/provenance/plot_projections.json",
     log:
-        "logs/{run}/plot_projections.log",
+        "<logs>/{run}/plot_projections.log",
     benchmark:
-        "benchmarks/{run}/plot_projections.tsv"
+        "<benchmarks>/{run}/plot_projections.tsv"
     localrule: True
     conda:
         "../envs/analysis.yaml"
@@ -157,6 +160,7 @@ rule plot_projections:
         mem_mb=500,
         runtime=10,
     params:
+        classes=DATA_SET.classes,
         dpi=run_setting("figures", "projections", "dpi"),
         code=code_of("plot_projections.py"),
     message:
@@ -167,22 +171,22 @@ rule plot_projections:
 
 rule gallery:
     input:
-        rankings="results/{run}/rankings.csv",
-        test_images=mnist_files()["test_images"],
-        projections="results/{run}/projections.h5",
+        rankings="<results>/{run}/rankings.csv",
+        test_images=data_files()["test_images"],
+        projections="<results>/{run}/projections.h5",
     output:
         gallery=report(
-            directory("results/{run}/gallery"),
+            directory("<results>/{run}/gallery"),
             htmlindex="index.html",
             caption="../report/gallery.rst",
             category="{run}",
             labels={"figure": "gallery"},
         ),
-        provenance="results/{run}/provenance/gallery.json",
+        provenance="<results>/{run}/provenance/gallery.json",
     log:
-        "logs/{run}/gallery.log",
+        "<logs>/{run}/gallery.log",
     benchmark:
-        "benchmarks/{run}/gallery.tsv"
+        "<benchmarks>/{run}/gallery.tsv"
     localrule: True
     conda:
         "../envs/analysis.yaml"
@@ -190,6 +194,7 @@ rule gallery:
         mem_mb=500,
         runtime=10,
     params:
+        classes=DATA_SET.classes,
         code=code_of("make_gallery.py"),
     message:
         "Gallery: every projected filter's top hits, browsable, for run {wildcards.run}"

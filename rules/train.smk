@@ -1,20 +1,20 @@
 rule train:
     input:
-        **mnist_files(),
+        **data_files(),
     output:
-        model="results/{run}/model.keras",
+        model="<results>/{run}/model.keras",
         metrics=report(
-            "results/{run}/metrics.json",
+            "<results>/{run}/metrics.json",
             caption="../report/metrics.rst",
             category="{run}",
             labels={"figure": "metrics"},
         ),
-        training_log="results/{run}/training_log.csv",
-        provenance="results/{run}/provenance/train.json",
+        training_log="<results>/{run}/training_log.csv",
+        provenance="<results>/{run}/provenance/train.json",
     log:
-        "logs/{run}/train.log",
+        "<logs>/{run}/train.log",
     benchmark:
-        "benchmarks/{run}/train.tsv"
+        "<benchmarks>/{run}/train.tsv"
     conda:
         "../envs/tensorflow.yaml"
     threads: 2
@@ -27,7 +27,7 @@ rule train:
         seed=run_setting("seed"),
         model=run_setting("model"),
         training=run_setting("training"),
-        image_shape=config["mnist"]["image_shape"],
+        image_shape=config["data"]["image_shape"],
         code=code_of("train.py"),
     message:
         "Train run {wildcards.run}"

@@ -18,6 +18,7 @@ run_stage(
         image_shape=tuple(snakemake.params.image_shape),
         settings=snakemake.params.settings,
         threads=snakemake.threads,
+        run=snakemake.wildcards.run,
     ),
     snakemake.output.provenance,
 )

@@ -4,19 +4,21 @@ Where the files come from cannot change what they hold (`params.content` pins th
 the source settings are read from the config: changing them reruns nothing.
 """
 
-from mnist_filters.dataset import FILES
+from mnist_filters.dataset import DATA_SETS, FILES
 from mnist_filters.runlog import run_stage
 from mnist_filters.stages.data import get_mnist
 
-source = snakemake.config["mnist"]
+source = snakemake.config["data"]
+data_set = DATA_SETS[snakemake.params.data_set]
 run_stage(
     "get_mnist",
     snakemake.log[0],
     lambda: get_mnist(
         {key: snakemake.output[key] for key in FILES},
+        data_set=data_set,
         content_md5=snakemake.params.content,
         local_dir=source["local_dir"] or None,
-        mirrors=source["mirrors"],
+        mirrors=source["mirrors"].get(data_set.name) or list(data_set.mirrors),
         timeout=source["timeout_seconds"],
         retries=source["retries"],
         retry_wait=source["retry_wait_seconds"],

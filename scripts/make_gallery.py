@@ -12,6 +12,7 @@ run_stage(
         snakemake.input.projections,
         snakemake.output.gallery,
         run=snakemake.wildcards.run,
+        classes=snakemake.params.classes,
     ),
     snakemake.output.provenance,
 )

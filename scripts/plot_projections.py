@@ -11,6 +11,7 @@ run_stage(
         snakemake.input.test_images,
         snakemake.input.projections,
         snakemake.output.figures,
+        classes=snakemake.params.classes,
         dpi=snakemake.params.dpi,
         workers=snakemake.threads,
     ),

@@ -8,9 +8,11 @@ run_stage(
     snakemake.log[0],
     lambda: samples(
         snakemake.input.train_images,
+        snakemake.input.train_labels,
         snakemake.output.figure,
         first=snakemake.params.first,
         count=snakemake.params.image_count,
+        classes=snakemake.params.classes,
         dpi=snakemake.params.dpi,
     ),
     snakemake.output.provenance,

@@ -10,6 +10,7 @@ run_stage(
         snakemake.input.rankings,
         snakemake.input.test_images,
         snakemake.output.figures,
+        classes=snakemake.params.classes,
         dpi=snakemake.params.dpi,
         workers=snakemake.threads,
     ),

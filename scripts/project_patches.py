@@ -16,6 +16,7 @@ run_stage(
         batch_size=snakemake.params.batch_size,
         image_shape=tuple(snakemake.params.image_shape),
         threads=snakemake.threads,
+        run=snakemake.wildcards.run,
     ),
     snakemake.output.provenance,
 )

@@ -20,11 +20,12 @@ run_stage(
         seed=snakemake.params.seed,
         model_settings=snakemake.params.model,
         training=snakemake.params.training,
-        checkpoint_dir=str(Path(checkpoints["dir"]) / snakemake.wildcards.run),
+        checkpoint_dir=str(Path(checkpoints["dir"]) / snakemake.config["data"]["set"] / snakemake.wildcards.run),
         checkpoint_every=checkpoints["every"],
         keep_checkpoints=checkpoints["keep"],
         image_shape=tuple(snakemake.params.image_shape),
         threads=snakemake.threads,
     ),
     snakemake.output.provenance,
+    gpus_wanted=snakemake.resources.gpu > 0,
 )

@@ -26,6 +26,8 @@ TINY_DEFAULTS = {
 # A 2x2 sweep on the generated digits, trained one thread per job (two at once on 2 cores).
 TINY_SWEEP = {"lr": {"grid": {"training.learning_rate": [1e-4, 3e-4], "seed": [0, 1]}}}
 ONE_THREAD_TRAINING = ("--set-threads", "train=1")
+# What the workflow fixtures printed on the terminal (Snakemake's stderr), kept beside their results.
+TERMINAL = "terminal.txt"
 
 
 def needs_shared_mnist():
@@ -47,7 +49,8 @@ def tiny_mnist(tmp_path_factory) -> Path:
 def tiny_run(tiny_mnist, tmp_path_factory) -> Path:
     """The whole workflow, run once locally on the generated digits (run name `tiny`)."""
     workdir = tmp_path_factory.mktemp("tiny-run")
-    snakemake(workdir, tiny_config(tiny_mnist))
+    result = snakemake(workdir, tiny_config(tiny_mnist))
+    (workdir / TERMINAL).write_text(result.stderr)
     return workdir
 
 
@@ -63,20 +66,21 @@ def sweep_config(data_dir: Path, sweeps: dict = TINY_SWEEP) -> dict:
 def tiny_sweep(tiny_mnist, tmp_path_factory) -> Path:
     """The whole workflow for TINY_SWEEP, run once locally."""
     workdir = tmp_path_factory.mktemp("tiny-sweep")
-    snakemake(workdir, sweep_config(tiny_mnist), *ONE_THREAD_TRAINING)
+    result = snakemake(workdir, sweep_config(tiny_mnist), *ONE_THREAD_TRAINING)
+    (workdir / TERMINAL).write_text(result.stderr)
     return workdir
 
 
 def planned(workdir: Path, config: dict, workflow: Path = REPO) -> set[tuple[str, str | None]]:
     """{(rule, run)} of the jobs Snakemake would run, from its --summary table; a comparison's
-    jobs have the run `sweeps/<comparison>`, the data stage's None."""
+    jobs have the run `sweeps/<comparison>`, the data stage's None (paths: results/<data set>/...)."""
     result = snakemake(workdir, config, "--summary", snakefile=workflow / "Snakefile")
     jobs = set()
     for line in result.stdout.splitlines()[1:]:
         fields = line.split("\t")
         if len(fields) == 6 and fields[5] == "update pending":
             parts = fields[0].split("/")
-            run = None if parts[0] != "results" else "/".join(parts[1:3]) if parts[1] == "sweeps" else parts[1]
+            run = None if parts[0] != "results" else "/".join(parts[2:4]) if parts[2] == "sweeps" else parts[2]
             jobs.add((fields[2], run))
     return jobs
 
@@ -89,7 +93,7 @@ def write_config(workdir: Path, config: dict) -> Path:
 
 def tiny_config(data_dir: Path, runs: dict | None = None, **defaults) -> dict:
     merged = copy.deepcopy({**TINY_DEFAULTS, **defaults})
-    return {"mnist": {"local_dir": str(data_dir)}, "defaults": merged, "runs": runs or {"tiny": {}}}
+    return {"data": {"local_dir": str(data_dir)}, "defaults": merged, "runs": runs or {"tiny": {}}}
 
 
 def snakemake(workdir: Path, config: dict | None, *args: str, timeout: int = 600, check: bool = True,
@@ -99,8 +103,7 @@ def snakemake(workdir: Path, config: dict | None, *args: str, timeout: int = 600
                "--cores", "2", "--show-failed-logs"]
     if config is not None:
         command += ["--configfile", str(write_config(workdir, config)), "--replace-workflow-config"]
-    result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result

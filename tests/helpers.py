@@ -18,4 +18,4 @@ def same_weights(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
 
 
 def metrics(workdir: Path, run: str) -> dict:
-    return json.loads((workdir / "results" / run / "metrics.json").read_text())
+    return json.loads((workdir / "results" / "mnist" / run / "metrics.json").read_text())

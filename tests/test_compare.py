@@ -26,13 +26,13 @@ PER_RUN = {"train", "dump_activations", "rank_patches", "plot_samples", "plot_fi
 
 
 def rows(workdir, name="lr"):
-    with open(workdir / "results" / "sweeps" / name / "runs.csv", newline="") as handle:
+    with open(workdir / "results" / "mnist" / "sweeps" / name / "runs.csv", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
 def test_each_grid_point_is_an_ordinary_run(tiny_sweep):
     for run in RUNS:
-        folder = tiny_sweep / "results" / run
+        folder = tiny_sweep / "results" / "mnist" / run
         for name in ("model.keras", "metrics.json", "rankings.csv", "figures/filters.png", "figures/top_patches"):
             assert (folder / name).exists(), (run, name)
     settings = metrics(tiny_sweep, RUNS[3])["settings"]
@@ -49,9 +49,9 @@ def test_runs_csv_agrees_with_each_runs_own_outputs(tiny_sweep):
         measured = metrics(tiny_sweep, row["run"])
         for key in ("test_accuracy", "test_loss", "train_seconds", "train_examples_per_second"):
             assert float(row[key]) == measured[key], (row["run"], key)
-        weights = model_weights(tiny_sweep / "results" / row["run"] / "model.keras")
+        weights = model_weights(tiny_sweep / "results" / "mnist" / row["run"] / "model.keras")
         assert row["weights_sha256"] == measured["weights_sha256"] == weights_sha256(weights)
-        with open(tiny_sweep / "results" / row["run"] / "training_log.csv", newline="") as handle:
+        with open(tiny_sweep / "results" / "mnist" / row["run"] / "training_log.csv", newline="") as handle:
             log = [(float(r["validation_accuracy"]), int(r["step"])) for r in csv.DictReader(handle)]
         best = max(accuracy for accuracy, _step in log)
         assert float(row["best_validation_accuracy"]) == best
@@ -82,7 +82,7 @@ TAB10 = [plt.get_cmap("tab10")(i) for i in range(10) if i != 7]
 
 def test_the_curves_show_one_line_per_setting_with_its_seeds_as_a_band(tiny_sweep):
     """Two learning rates x two seeds: two lines (colours), each run's seed folded into a band."""
-    figure = tiny_sweep / "results" / "sweeps" / "lr" / "curves.png"
+    figure = tiny_sweep / "results" / "mnist" / "sweeps" / "lr" / "curves.png"
     assert line_colours(figure, TAB10, (0.05, 0.05, 0.5, 0.8)) == TAB10[:2]
 
 
@@ -102,7 +102,7 @@ def test_the_curves_show_as_many_lines_as_runs_without_seeds(tmp_path):
 
 
 def test_every_comparison_figure_is_a_real_picture(tiny_sweep):
-    folder = tiny_sweep / "results" / "sweeps" / "lr"
+    folder = tiny_sweep / "results" / "mnist" / "sweeps" / "lr"
     for name in ("curves.png", "effects.png", "filters.png"):
         image = plt.imread(folder / name)
         assert image.shape[0] > 200 and image.shape[1] > 300, name
@@ -162,7 +162,7 @@ def test_a_comparison_figure_setting_redraws_only_that_figure(tiny_sweep, figure
 
 def test_compare_prints_the_table_best_first(tiny_sweep):
     result = subprocess.run([sys.executable, "-m", "mnist_filters.stages.compare",
-                             str(tiny_sweep / "results" / "sweeps" / "lr" / "runs.csv")],
+                             str(tiny_sweep / "results" / "mnist" / "sweeps" / "lr" / "runs.csv")],
                             capture_output=True, text=True, check=True, env=python_env())
     lines = result.stdout.splitlines()
     assert lines[0].startswith("lr: 4 runs")
@@ -188,13 +188,13 @@ def digests(folder):
 
 def test_verify_reproduces_a_run_bit_for_bit_and_leaves_it_untouched(tiny_sweep):
     run = RUNS[1]
-    before = digests(tiny_sweep / "results" / run)
+    before = digests(tiny_sweep / "results" / "mnist" / run)
     result = verify(tiny_sweep, run, *ONE_THREAD_TRAINING)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     for what in ("weights", "activations", "rankings"):
         assert any(line.split()[:2] == [what, "identical"] for line in result.stdout.splitlines()), result.stdout
     assert f"sha256 {metrics(tiny_sweep, run)['weights_sha256']}" in result.stdout
-    assert digests(tiny_sweep / "results" / run) == before
+    assert digests(tiny_sweep / "results" / "mnist" / run) == before
     assert not (tiny_sweep / ".snakemake" / "mnist-filters" / "verify" / run).exists()
 
 
@@ -204,7 +204,7 @@ def test_verify_says_where_a_tampered_run_differs(tiny_run, tmp_path):
 
     workdir = tmp_path / "copy"
     shutil.copytree(tiny_run, workdir)
-    cached = workdir / "results" / "tiny"
+    cached = workdir / "results" / "mnist" / "tiny"
     # one weight, one activation and one ranked value changed, each file then newer than its input
     model = keras.saving.load_model(cached / "model.keras")
     kernel = model.get_layer("conv2").kernel
@@ -221,7 +221,7 @@ def test_verify_says_where_a_tampered_run_differs(tiny_run, tmp_path):
     # Snakemake sees edited inputs as updated and would remake their outputs; a cache that
     # differs for other reasons (another machine or library) would not be: --touch says so.
     snakemake(workdir, None, "--configfile", str(workdir / "config.yaml"), "--touch",
-              *(f"results/tiny/{name}" for name in ("model.keras", "activations.h5", "rankings.csv")))
+              *(f"results/mnist/tiny/{name}" for name in ("model.keras", "activations.h5", "rankings.csv")))
     before = digests(cached)
     result = verify(workdir, "tiny")
     assert result.returncode == 1, result.stdout + result.stderr[-3000:]
@@ -230,7 +230,8 @@ def test_verify_says_where_a_tampered_run_differs(tiny_run, tmp_path):
     assert "activations  DIFFERENT  conv1 first differs at index (7, 1, 2, 3)" in out, out
     assert "rankings     DIFFERENT  line 6, column activation: '123.5' (cached)" in out, out
     assert digests(cached) == before
-    assert (workdir / ".snakemake" / "mnist-filters" / "verify" / "tiny" / "results" / "tiny" / "model.keras").is_file()
+    scratch = workdir / ".snakemake" / "mnist-filters" / "verify" / "mnist" / "tiny"
+    assert (scratch / "results" / "mnist" / "tiny" / "model.keras").is_file()
 
 
 def test_verify_refuses_results_older_than_the_config(tiny_run, tmp_path):
@@ -246,10 +247,10 @@ def test_verify_refuses_results_older_than_the_config(tiny_run, tmp_path):
 
 
 def test_a_sweep_with_only_plain_runs_compares_them_too(tiny_mnist, tmp_path):
-    """`runs:` with two runs is compared under results/sweeps/runs/, settings that differ only."""
+    """`runs:` with two runs is compared under results/mnist/sweeps/runs/, settings that differ only."""
     config = sweep_config(tiny_mnist, {})
     config["runs"] = {"a": {}, "b": {"training": {"steps": 200}}}
     result = snakemake(tmp_path, config, "-n")
     for rule in COMPARISON:
         assert f"rule {rule}" in result.stdout or f"{rule} " in result.stdout, rule
-    assert "results/sweeps/runs/runs.csv" in result.stdout
+    assert "results/mnist/sweeps/runs/runs.csv" in result.stdout

@@ -148,11 +148,18 @@ def test_a_moved_key_names_its_new_place(tiny_mnist, tmp_path, edit, message):
     assert result.returncode != 0 and message in result.stdout + result.stderr, result.stderr[-3000:]
 
 
-def test_no_mirrors_and_no_local_copy_is_refused_before_any_job(tmp_path):
-    config = {"mnist": {"mirrors": []}, "runs": {"seed": {}}}
+def test_an_empty_mirror_list_is_refused_before_any_job(tmp_path):
+    config = {"data": {"mirrors": {"mnist": []}}, "runs": {"seed": {}}}
     result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
     assert result.returncode != 0
-    assert "mnist.mirrors is empty and mnist.local_dir is not set" in result.stdout + result.stderr
+    assert "data.mirrors.mnist" in result.stdout + result.stderr, result.stderr[-2000:]
+
+
+def test_the_old_mnist_block_names_its_new_name(tiny_mnist, tmp_path):
+    config = {"mnist": {"local_dir": str(tiny_mnist)}, "runs": {"seed": {}}}
+    result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
+    assert result.returncode != 0
+    assert "mnist: renamed `data`" in result.stdout + result.stderr
 
 
 def test_omitted_mirrors_default_to_the_real_ones(tmp_path):
@@ -161,10 +168,10 @@ def test_omitted_mirrors_default_to_the_real_ones(tmp_path):
 
 
 def test_run_names_match_literally_not_as_patterns(tiny_mnist, tmp_path):
-    """A '.' in a run name is a dot, not "any character": results/aXb/ is no run."""
+    """A '.' in a run name is a dot, not "any character": results/mnist/aXb/ is no run."""
     config = tiny_config(tiny_mnist, runs={"a.b": {}})
-    assert "rank_patches" in snakemake(tmp_path, config, "-n", "results/a.b/rankings.csv", timeout=120).stdout
-    result = snakemake(tmp_path, config, "-n", "results/aXb/rankings.csv", check=False, timeout=120)
+    assert "rank_patches" in snakemake(tmp_path, config, "-n", "results/mnist/a.b/rankings.csv", timeout=120).stdout
+    result = snakemake(tmp_path, config, "-n", "results/mnist/aXb/rankings.csv", check=False, timeout=120)
     assert result.returncode != 0 and "MissingRuleException" in result.stdout + result.stderr, result.stderr[-2000:]
 
 

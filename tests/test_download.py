@@ -1,6 +1,9 @@
 """Downloads against a real HTTP server on 127.0.0.1 serving generated files."""
 
+import copy
+import dataclasses
 import hashlib
+import shutil
 import http.server
 import threading
 import time
@@ -8,15 +11,18 @@ import time
 import numpy as np
 import pytest
 
-from mnist_filters.dataset import FILES
+from mnist_filters.dataset import DATA_SETS, FILES, DataSet, label_text
 from mnist_filters.download import Expected, download
 from mnist_filters.errors import DownloadError
 from mnist_filters.idx import read_idx
+
+from conftest import snakemake, tiny_config
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     hits: dict[str, int] = {}
+    zeros: dict[str, int] = {}  # name -> size of the all-zero body mode "zeros" serves
 
     def log_message(self, *args):
         pass
@@ -24,7 +30,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         _, mode, name = self.path.split("/", 2)
         Handler.hits[mode] = Handler.hits.get(mode, 0) + 1
-        body = Handler.files.get(name)
+        body = bytes(Handler.zeros[name]) if mode == "zeros" and name in Handler.zeros else Handler.files.get(name)
         if mode == "missing" or body is None:
             self.send_error(404)
             return
@@ -110,7 +116,7 @@ def test_every_mirror_failing_names_each_mirror_and_why(server, tmp_path):
     ]:
         line = next(line for line in message.splitlines() if f"/{mode}/" in line)
         assert why in line, line
-    assert "mnist.local_dir" in message
+    assert "data.local_dir" in message
     assert not (tmp_path / NAME).exists()
     assert list(tmp_path.iterdir()) == []  # no partial file left behind
 
@@ -120,30 +126,64 @@ def test_unreachable_mirror(tmp_path):
         download(NAME, ["http://127.0.0.1:9"], tmp_path / NAME, timeout=0.5, retries=1)
 
 
-def test_data_stage_downloads_checks_and_writes_all_four(server, tmp_path, monkeypatch):
-    from mnist_filters.stages import data
-
-    monkeypatch.setattr(data, "CANONICAL", {n: (e.size, e.md5) for n in FILES.values() for e in [expected(n)]})
-    outputs = {key: str(tmp_path / "out" / name) for key, name in FILES.items()}
-    digests = data.get_mnist(outputs, local_dir=None, mirrors=[f"{server}/missing", f"{server}/good"],
-                             timeout=1, retries=1, retry_wait=0, image_shape=(28, 28))
-    for key, name in FILES.items():
-        body = (tmp_path / "out" / name).read_bytes()
-        assert body == Handler.files[name]
-        assert digests[name] == hashlib.sha256(body).hexdigest()
-
-
-def test_data_stage_leaves_nothing_when_one_file_fails(server, tmp_path, monkeypatch):
-    from mnist_filters.stages import data
-
+def served_as(name: str, **changes) -> DataSet:
+    """Data set `name` with the generated files' sizes and md5s as its canonical ones."""
     canonical = {n: (e.size, e.md5) for n in FILES.values() for e in [expected(n)]}
-    canonical[FILES["test_labels"]] = (1, "0" * 32)  # no mirror can satisfy this one
-    monkeypatch.setattr(data, "CANONICAL", canonical)
-    outputs = {key: str(tmp_path / "out" / name) for key, name in FILES.items()}
-    with pytest.raises(DownloadError):
-        data.get_mnist(outputs, local_dir=None, mirrors=[f"{server}/good"], timeout=1, retries=1,
-                       retry_wait=0, image_shape=(28, 28))
+    return dataclasses.replace(DATA_SETS[name], canonical={**canonical, **changes})
+
+
+@pytest.mark.parametrize("name", sorted(DATA_SETS))
+def test_data_stage_downloads_checks_and_writes_all_four(server, tmp_path, name):
+    from mnist_filters.stages.data import get_mnist
+
+    outputs = {key: str(tmp_path / "out" / file) for key, file in FILES.items()}
+    digests = get_mnist(outputs, data_set=served_as(name), local_dir=None,
+                        mirrors=[f"{server}/missing", f"{server}/good"], timeout=1, retries=1, retry_wait=0,
+                        image_shape=(28, 28))
+    for key, file in FILES.items():
+        body = (tmp_path / "out" / file).read_bytes()
+        assert body == Handler.files[file]
+        assert digests[file] == hashlib.sha256(body).hexdigest()
+
+
+@pytest.mark.parametrize("name", sorted(DATA_SETS))
+def test_each_data_set_checks_its_own_canonical_sums(server, tmp_path, name):
+    """The generated files are served where the real ones would be: each set's own md5 refuses them."""
+    from mnist_filters.stages.data import get_mnist
+
+    outputs = {key: str(tmp_path / "out" / file) for key, file in FILES.items()}
+    with pytest.raises(DownloadError) as error:
+        get_mnist(outputs, data_set=DATA_SETS[name], local_dir=None, mirrors=[f"{server}/good"], timeout=1,
+                  retries=1, retry_wait=0, image_shape=(28, 28))
+    size, md5 = DATA_SETS[name].canonical[FILES["train_images"]]
+    assert f"expected {size}" in str(error.value)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_wrong_checksum_is_refused_with_both_sums(server, tmp_path):
+    from mnist_filters.stages.data import get_mnist
+
+    name = FILES["test_labels"]
+    wanted = "0123456789abcdef0123456789abcdef"
+    data_set = served_as("fashion-mnist", **{name: (len(Handler.files[name]), wanted)})
+    outputs = {key: str(tmp_path / "out" / file) for key, file in FILES.items()}
+    with pytest.raises(DownloadError) as error:
+        get_mnist(outputs, data_set=data_set, local_dir=None, mirrors=[f"{server}/good"], timeout=1, retries=1,
+                  retry_wait=0, image_shape=(28, 28))
+    assert f"md5 {hashlib.md5(Handler.files[name]).hexdigest()}, expected {wanted}" in str(error.value)
+    assert list((tmp_path / "out").iterdir()) == []  # the three good files are not kept either
+
+
+def test_data_sets_are_drop_ins_with_their_own_sums_and_names():
+    assert sorted(DATA_SETS) == ["fashion-mnist", "kmnist", "mnist"]
+    sums = [md5 for data_set in DATA_SETS.values() for _size, md5 in data_set.canonical.values()]
+    assert len(set(sums)) == 12 and all(len(md5) == 32 for md5 in sums)
+    for data_set in DATA_SETS.values():
+        assert set(data_set.canonical) == set(FILES.values()) and len(data_set.classes) == 10
+        assert data_set.mirrors and all(url.startswith(("http://", "https://")) for url in data_set.mirrors)
+    assert label_text(9, DATA_SETS["mnist"].classes) == "label 9"
+    assert label_text(9, DATA_SETS["fashion-mnist"].classes) == "label 9 (Ankle boot)"
+    assert label_text(3, DATA_SETS["kmnist"].classes) == "label 3 (tsu)"
 
 
 def test_local_copy_is_checked_where_it_lies(tiny_mnist, tmp_path):
@@ -158,7 +198,31 @@ def test_local_copy_is_checked_where_it_lies(tiny_mnist, tmp_path):
     write_idx(bad / FILES["train_labels"], np.full(2000, 11, np.uint8))
     outputs = {key: str(tmp_path / "out" / name) for key, name in FILES.items()}
     with pytest.raises(IdxFormatError) as error:
-        get_mnist(outputs, local_dir=str(bad), mirrors=[], timeout=1, retries=1, retry_wait=0,
-                  image_shape=(28, 28))
+        get_mnist(outputs, data_set=DATA_SETS["mnist"], local_dir=str(bad), mirrors=[], timeout=1, retries=1,
+                  retry_wait=0, image_shape=(28, 28))
     assert str(bad / FILES["train_labels"]) in str(error.value) and "outside 0..9" in str(error.value)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_another_data_set_is_made_apart_with_its_own_sums(tiny_mnist, tiny_run, server, tmp_path):
+    """With data.set fashion-mnist beside a finished MNIST run: its own download and runs, and the
+    rule checks Fashion-MNIST's sums; switching back finds MNIST's run untouched and complete."""
+    workdir = tmp_path / "work"
+    shutil.copytree(tiny_run, workdir)
+    mnist = tiny_config(tiny_mnist)
+    fashion = copy.deepcopy(mnist)
+    fashion["data"] = {"set": "fashion-mnist", "mirrors": {"fashion-mnist": [f"{server}/zeros"]}, "retries": 1,
+                       "timeout_seconds": 10}
+    plan = snakemake(workdir, fashion, "-n").stdout
+    assert "resources/fashion-mnist/train-images-idx3-ubyte.gz" in plan and "results/fashion-mnist/tiny/" in plan
+    assert "results/mnist/" not in plan and "resources/mnist/" not in plan
+
+    fashion_md5 = DATA_SETS["fashion-mnist"].canonical[FILES["train_images"]]
+    Handler.zeros = {FILES["train_images"]: fashion_md5[0]}  # the right size, so the md5 decides
+    result = snakemake(workdir, fashion, "--until", "get_mnist", check=False)
+    log = (workdir / "logs" / "fashion-mnist" / "get_mnist.log").read_text()
+    assert result.returncode != 0
+    assert f"md5 {hashlib.md5(bytes(fashion_md5[0])).hexdigest()}, expected {fashion_md5[1]}" in log, log[-2000:]
+    assert not (workdir / "resources" / "fashion-mnist" / FILES["train_images"]).exists()
+
+    assert "Nothing to be done" in snakemake(workdir, mnist, "-n").stdout

@@ -2,14 +2,18 @@
 
 import csv
 import json
+from pathlib import Path
 
 import matplotlib.image
 import numpy as np
 import pytest
 
-from mnist_filters.dataset import FILES
+from mnist_filters.dataset import DATA_SETS, FILES
 from mnist_filters.idx import read_idx
 from mnist_filters.stages.figures import filters, samples, top_patches, training_curve
+
+DIGITS = DATA_SETS["mnist"].classes
+CLOTHES = DATA_SETS["fashion-mnist"].classes
 
 
 def read_png(path):
@@ -28,8 +32,39 @@ def assert_figure(path, size=None):
 
 def test_samples(tiny_mnist, tmp_path):
     out = tmp_path / "samples.png"
-    samples.samples(str(tiny_mnist / FILES["train_images"]), str(out), first=100, count=16, dpi=50)
-    assert_figure(out, (int(4 * 1.6 * 50), int(4 * 1.6 * 50)))
+    samples.samples(str(tiny_mnist / FILES["train_images"]), str(tiny_mnist / FILES["train_labels"]), str(out),
+                    first=100, count=16, classes=DIGITS, dpi=50)
+    assert_figure(out, (int((4 * 1.6 + 0.3) * 50), int(4 * 1.6 * 50)))
+
+
+def titles_when_saved(monkeypatch, module) -> dict[str, list[str]]:
+    """File name -> the titles of its panels, recorded as `module` saves each figure."""
+    seen, save = {}, module.save
+
+    def recording(figure, path, *args, **kwargs):
+        seen[Path(path).name] = [axes.get_title() for axes in figure.axes]
+        return save(figure, path, *args, **kwargs)
+
+    monkeypatch.setattr(module, "save", recording)
+    return seen
+
+
+def test_sample_titles_name_the_class(tiny_mnist, tmp_path, monkeypatch):
+    seen = titles_when_saved(monkeypatch, samples)
+    samples.samples(str(tiny_mnist / FILES["train_images"]), str(tiny_mnist / FILES["train_labels"]),
+                    str(tmp_path / "samples.png"), first=100, count=4, classes=CLOTHES, dpi=30)
+    labels = read_idx(tiny_mnist / FILES["train_labels"])[100:104]
+    assert seen["samples.png"] == [f"label {label} ({CLOTHES[label]})" for label in labels]
+
+
+def test_patch_titles_name_the_class(tiny_mnist, tmp_path, monkeypatch):
+    seen = titles_when_saved(monkeypatch, top_patches)
+    write_rankings(tmp_path / "rankings.csv", [["conv1", 0, r, r, label, 1, 2, 5.0 - r, 2, 4, 14, 16]
+                                               for r, label in ((1, 9), (2, 0), (3, 5))])
+    top_patches.top_patches(str(tmp_path / "rankings.csv"), str(tiny_mnist / FILES["test_images"]),
+                            str(tmp_path / "out"), classes=CLOTHES, dpi=30)
+    assert seen["conv1_filter00.png"] == ["#1: 4.00\nlabel 9 (Ankle boot)", "#2: 3.00\nlabel 0 (T-shirt/top)",
+                                          "#3: 2.00\nlabel 5 (Sandal)"]
 
 
 def test_filters(tmp_path):
@@ -56,7 +91,8 @@ def test_top_patches_one_per_filter_and_an_overview(tiny_mnist, tmp_path):
     rows += [["conv2", 1, r, r, 4, 0, 8, 1.0, 0, 12, 16, 28] for r in (1, 2)]  # clipped boxes
     write_rankings(tmp_path / "rankings.csv", rows)
     out = tmp_path / "top_patches"
-    top_patches.top_patches(str(tmp_path / "rankings.csv"), str(tiny_mnist / FILES["test_images"]), str(out), dpi=40)
+    top_patches.top_patches(str(tmp_path / "rankings.csv"), str(tiny_mnist / FILES["test_images"]), str(out),
+                            classes=DIGITS, dpi=40)
     names = sorted(p.name for p in out.iterdir())
     assert names == ["conv1_filter00.png", "conv1_filter03.png", "conv1_overview.png",
                      "conv2_filter01.png", "conv2_overview.png"]
@@ -71,7 +107,7 @@ def test_top_patches_are_the_same_drawn_by_one_or_three_processes(tiny_mnist, tm
     write_rankings(tmp_path / "rankings.csv", rows)
     for workers in (1, 3):
         top_patches.top_patches(str(tmp_path / "rankings.csv"), str(tiny_mnist / FILES["test_images"]),
-                                str(tmp_path / f"by{workers}"), dpi=40, workers=workers)
+                                str(tmp_path / f"by{workers}"), classes=DIGITS, dpi=40, workers=workers)
     names = sorted(p.name for p in (tmp_path / "by1").iterdir())
     assert len(names) == 8 and names == sorted(p.name for p in (tmp_path / "by3").iterdir())
     for name in names:

@@ -23,11 +23,11 @@ def test_two_runs_train_concurrently_and_match_their_solo_runs(tiny_mnist, tmp_p
     together = tmp_path / "together"
     together.mkdir()
     snakemake(together, tiny_config(tiny_mnist, runs=runs), "--until", "train", *ONE_THREAD)
-    (a0, a1), (b0, b1) = (interval(together / "logs" / run / "train.log") for run in runs)
+    (a0, a1), (b0, b1) = (interval(together / "logs" / "mnist" / run / "train.log") for run in runs)
     assert a0 < b1 and b0 < a1, "the two training jobs did not overlap"
     for name, overrides in runs.items():
         alone = tmp_path / name
         alone.mkdir()
         snakemake(alone, tiny_config(tiny_mnist, runs={name: overrides}), "--until", "train", *ONE_THREAD)
-        assert same_weights(model_weights(together / "results" / name / "model.keras"),
-                            model_weights(alone / "results" / name / "model.keras")), name
+        assert same_weights(model_weights(together / "results" / "mnist" / name / "model.keras"),
+                            model_weights(alone / "results" / "mnist" / name / "model.keras")), name

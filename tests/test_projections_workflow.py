@@ -42,13 +42,13 @@ def config_restored(deep_run, tiny_mnist):
 
 
 def rankings(workdir):
-    with open(workdir / "results" / "tiny" / "rankings.csv", newline="") as handle:
+    with open(workdir / "results" / "mnist" / "tiny" / "rankings.csv", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
 def test_projections_h5_holds_each_layer_and_method_in_rankings_order(deep_run):
     rows = rankings(deep_run)
-    with h5py.File(deep_run / "results" / "tiny" / "projections.h5", "r") as h5:
+    with h5py.File(deep_run / "results" / "mnist" / "tiny" / "projections.h5", "r") as h5:
         assert [str(m) for m in h5.attrs["methods"]] == METHODS
         assert len(h5.attrs["model_sha256"]) == 64
         for layer in LAYERS:
@@ -62,9 +62,9 @@ def test_projections_h5_holds_each_layer_and_method_in_rankings_order(deep_run):
 
 def test_conv1_projections_are_the_filters_on_the_workflows_own_model(deep_run):
     rows = rankings(deep_run)
-    with h5py.File(deep_run / "results" / "tiny" / "activations.h5", "r") as h5:
+    with h5py.File(deep_run / "results" / "mnist" / "tiny" / "activations.h5", "r") as h5:
         kernel = h5["weights/conv1/kernel"][:]
-    with h5py.File(deep_run / "results" / "tiny" / "projections.h5", "r") as h5:
+    with h5py.File(deep_run / "results" / "mnist" / "tiny" / "projections.h5", "r") as h5:
         for method in ("deconvnet", "gradient"):
             maps = h5[f"conv1/{method}"][:]
             for i, number in enumerate(h5[f"conv1/{method}"].attrs["rows"]):
@@ -72,7 +72,7 @@ def test_conv1_projections_are_the_filters_on_the_workflows_own_model(deep_run):
 
 
 def test_deeper_projections_are_zero_outside_the_image_and_alive_inside(deep_run):
-    with h5py.File(deep_run / "results" / "tiny" / "projections.h5", "r") as h5:
+    with h5py.File(deep_run / "results" / "mnist" / "tiny" / "projections.h5", "r") as h5:
         for layer in ("conv2", "pool2"):
             origins = h5[f"{layer}/field_origin"][:]
             for method in METHODS:
@@ -86,7 +86,7 @@ def test_deeper_projections_are_zero_outside_the_image_and_alive_inside(deep_run
 
 
 def test_projections_are_bitwise_reproducible(deep_run, tiny_mnist):
-    path = deep_run / "results" / "tiny" / "projections.h5"
+    path = deep_run / "results" / "mnist" / "tiny" / "projections.h5"
     with h5py.File(path, "r") as h5:
         before = {f"{layer}/{m}": h5[f"{layer}/{m}"][:].tobytes() for layer in LAYERS for m in METHODS}
     # what follows is remade too, leaving the workdir complete for the other tests
@@ -96,7 +96,7 @@ def test_projections_are_bitwise_reproducible(deep_run, tiny_mnist):
 
 
 def test_a_figure_per_filter_and_an_overview_per_layer_and_method(deep_run):
-    names = {path.name for path in (deep_run / "results" / "tiny" / "figures" / "projections").iterdir()}
+    names = {path.name for path in (deep_run / "results" / "mnist" / "tiny" / "figures" / "projections").iterdir()}
     for layer, count in (("conv1", 25), ("conv2", 64), ("pool2", 64)):
         assert {f"{layer}_filter{f:02d}.png" for f in range(count)} <= names
         assert {f"{layer}_{m}_overview.png" for m in METHODS} <= names
@@ -142,7 +142,7 @@ def chromium():
 
 def test_the_gallery_opens_from_disk_in_chromium(deep_run, tmp_path):
     browser = chromium()
-    page = (deep_run / "results" / "tiny" / "gallery" / "index.html").as_uri()
+    page = (deep_run / "results" / "mnist" / "tiny" / "gallery" / "index.html").as_uri()
     common = [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
               "--virtual-time-budget=20000"]
     result = subprocess.run([*common, "--enable-logging=stderr", "--v=0", "--dump-dom", page],

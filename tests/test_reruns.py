@@ -14,7 +14,7 @@ FIGURES = {"plot_samples", "plot_filters", "plot_top_patches", "plot_training_cu
 # what follows the ranking: the patch figures, the projections, their figures and the gallery
 AFTER_RANKING = {"plot_top_patches", "project_patches", "plot_projections", "gallery"}
 AFTER_TRAINING = {"train", "dump_activations", "rank_patches", "plot_filters", "plot_training_curve"} | AFTER_RANKING
-# the comparison of the two runs of `runs:` (results/sweeps/runs/)
+# the comparison of the two runs of `runs:` (results/mnist/sweeps/runs/)
 COMPARED = {(rule, "sweeps/runs") for rule in ("compare_runs", "plot_comparison_curves", "plot_comparison_effects",
                                                "plot_comparison_filters")}
 
@@ -133,8 +133,8 @@ def test_comment_layout_and_docstring_edits_plan_nothing(done, base_config, work
 
 
 @pytest.mark.parametrize("setting", [
-    {"mnist": {"timeout_seconds": 5}}, {"mnist": {"retries": 7}}, {"mnist": {"retry_wait_seconds": 0.5}},
-    {"mnist": {"mirrors": ["http://127.0.0.1:9/mnist"]}},
+    {"data": {"timeout_seconds": 5}}, {"data": {"retries": 7}}, {"data": {"retry_wait_seconds": 0.5}},
+    {"data": {"mirrors": {"mnist": ["http://127.0.0.1:9/mnist"]}}},
     {"checkpoints": {"dir": "elsewhere"}}, {"checkpoints": {"every": 7}}, {"checkpoints": {"keep": True}},
 ], ids=lambda s: ".".join([*s, *next(iter(s.values()))]))
 def test_settings_that_cannot_change_an_output_plan_nothing(done, base_config, workflow, setting):
@@ -149,7 +149,7 @@ def test_a_byte_identical_copy_of_the_data_elsewhere_plans_nothing(done, base_co
     copy_ = tmp_path / "same-bytes"
     shutil.copytree(tiny_mnist, copy_)  # new folder, new modification times, same bytes
     config = copy.deepcopy(base_config)
-    config["mnist"]["local_dir"] = str(copy_)
+    config["data"]["local_dir"] = str(copy_)
     assert planned(done, config, workflow) == set()
 
 
@@ -163,7 +163,7 @@ def test_other_bytes_in_the_data_rerun_everything(done, base_config, workflow, t
     labels[0] = (labels[0] + 1) % 10
     write_idx(other / FILES["train_labels"], labels)
     config = copy.deepcopy(base_config)
-    config["mnist"]["local_dir"] = str(other)
+    config["data"]["local_dir"] = str(other)
     jobs = planned(done, config, workflow)
     assert ("get_mnist", None) in jobs
     assert {(rule, run) for rule in AFTER_TRAINING | FIGURES for run in ("tiny", "other")} <= jobs

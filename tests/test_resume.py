@@ -30,15 +30,15 @@ def uninterrupted_run(tiny_mnist, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def uninterrupted(uninterrupted_run):
-    return model_weights(uninterrupted_run / "results" / "tiny" / "model.keras")
+    return model_weights(uninterrupted_run / "results" / "mnist" / "tiny" / "model.keras")
 
 
 def checkpoints(workdir):
-    return sorted((workdir / "checkpoints" / "tiny").glob("*/step-*.h5"))
+    return sorted((workdir / "checkpoints" / "mnist" / "tiny").glob("*/step-*.h5"))
 
 
 def training_pid(workdir):
-    log = (workdir / "logs" / "tiny" / "train.log").read_text()
+    log = (workdir / "logs" / "mnist" / "tiny" / "train.log").read_text()
     return int(re.findall(r"stage train on host .*pid (\d+)\)", log)[-1])
 
 
@@ -62,18 +62,18 @@ def start_and_kill(workdir, cfg, sig):
 def test_stop_signal_saves_a_checkpoint_and_the_rerun_resumes_bitwise(tiny_mnist, tmp_path, uninterrupted, sig):
     returncode, output = start_and_kill(tmp_path, config(tiny_mnist), sig)
     assert returncode != 0, output
-    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    log = (tmp_path / "logs" / "mnist" / "tiny" / "train.log").read_text()
     stopped = re.search(rf"stopped by {sig.name} at step (\d+) of 1500", log)
     assert stopped, log[-2000:]
     step = int(stopped.group(1))
     assert 0 < step < 1500 and f"step-{step:09d}.h5" in [p.name for p in checkpoints(tmp_path)]
-    assert not (tmp_path / "results" / "tiny" / "model.keras").exists()
+    assert not (tmp_path / "results" / "mnist" / "tiny" / "model.keras").exists()
 
     snakemake(tmp_path, config(tiny_mnist), "--until", "train")
-    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    log = (tmp_path / "logs" / "mnist" / "tiny" / "train.log").read_text()
     assert f"resuming from step {step}" in log
-    assert same_weights(model_weights(tmp_path / "results" / "tiny" / "model.keras"), uninterrupted)
-    assert not (tmp_path / "checkpoints" / "tiny").exists()  # cleaned up after success
+    assert same_weights(model_weights(tmp_path / "results" / "mnist" / "tiny" / "model.keras"), uninterrupted)
+    assert not (tmp_path / "checkpoints" / "mnist" / "tiny").exists()  # cleaned up after success
 
 
 def test_sigkill_resumes_from_the_last_periodic_checkpoint(tiny_mnist, tmp_path, uninterrupted):
@@ -82,17 +82,17 @@ def test_sigkill_resumes_from_the_last_periodic_checkpoint(tiny_mnist, tmp_path,
     step = int(checkpoints(tmp_path)[-1].name[5:14])
     assert step % 100 == 0
     snakemake(tmp_path, config(tiny_mnist), "--until", "train")
-    assert f"resuming from step {step}" in (tmp_path / "logs" / "tiny" / "train.log").read_text()
-    assert same_weights(model_weights(tmp_path / "results" / "tiny" / "model.keras"), uninterrupted)
+    assert f"resuming from step {step}" in (tmp_path / "logs" / "mnist" / "tiny" / "train.log").read_text()
+    assert same_weights(model_weights(tmp_path / "results" / "mnist" / "tiny" / "model.keras"), uninterrupted)
 
 
 def test_a_checkpoint_of_other_settings_is_never_used(tiny_mnist, tmp_path, uninterrupted):
     start_and_kill(tmp_path, config(tiny_mnist, learning_rate=3e-4), signal.SIGTERM)
     assert checkpoints(tmp_path)
     snakemake(tmp_path, config(tiny_mnist), "--until", "train")
-    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    log = (tmp_path / "logs" / "mnist" / "tiny" / "train.log").read_text()
     assert "training from step 0" in log.split("stage train on host")[-1]
-    assert same_weights(model_weights(tmp_path / "results" / "tiny" / "model.keras"), uninterrupted)
+    assert same_weights(model_weights(tmp_path / "results" / "mnist" / "tiny" / "model.keras"), uninterrupted)
 
 
 def test_keep_checkpoints_keeps_them(tiny_mnist, tmp_path):
@@ -105,10 +105,11 @@ def test_checkpoint_settings_change_no_output(tiny_mnist, tmp_path, uninterrupte
     and keeping them give the same weights and the same logged and measured values."""
     reference, other = uninterrupted_run, tmp_path
     snakemake(other, config(tiny_mnist, checkpoints={"every": 70, "keep": True, "dir": "elsewhere"}), "--until", "train")
-    assert list((other / "elsewhere" / "tiny").glob("*/step-000001470.h5"))
-    assert same_weights(model_weights(other / "results" / "tiny" / "model.keras"), uninterrupted)
+    assert list((other / "elsewhere" / "mnist" / "tiny").glob("*/step-000001470.h5"))
+    assert same_weights(model_weights(other / "results" / "mnist" / "tiny" / "model.keras"), uninterrupted)
     measured = [metrics(workdir, "tiny") for workdir in (reference, other)]
     for key in ("test_accuracy", "test_loss", "final_validation_accuracy"):
         assert measured[0][key] == measured[1][key], key
-    logs = [(workdir / "results" / "tiny" / "training_log.csv").read_text().splitlines() for workdir in (reference, other)]
+    logs = [(workdir / "results" / "mnist" / "tiny" / "training_log.csv").read_text().splitlines()
+            for workdir in (reference, other)]
     assert [row.rsplit(",", 1)[0] for row in logs[0]] == [row.rsplit(",", 1)[0] for row in logs[1]]  # all but time

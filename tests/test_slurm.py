@@ -40,32 +40,33 @@ def on_slurm(workdir, config, *args, check=True):
 
 def test_workflow_runs_its_jobs_as_slurm_jobs(cluster, tiny_mnist, tiny_run, tmp_path):
     result = on_slurm(tmp_path, tiny_config(tiny_mnist))
-    run = tmp_path / "results" / "tiny"
+    run = tmp_path / "results" / "mnist" / "tiny"
     for rule in CLUSTER_RULES:
         where = json.loads((run / "provenance" / f"{rule}.json").read_text())
         assert str(where["slurm_job_id"]).isdigit(), (rule, where, result.stdout[-2000:])
     for rule in LOCAL_RULES - {"get_mnist"}:
         assert json.loads((run / "provenance" / f"{rule}.json").read_text())["slurm_job_id"] is None, rule
     assert json.loads((tmp_path / "resources" / "mnist" / "provenance.json").read_text())["slurm_job_id"] is None
-    assert "SLURM job" in (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    assert "SLURM job" in (tmp_path / "logs" / "mnist" / "tiny" / "train.log").read_text()
     # the same weights as the local run of the same config
-    assert same_weights(model_weights(run / "model.keras"), model_weights(tiny_run / "results" / "tiny" / "model.keras"))
+    assert same_weights(model_weights(run / "model.keras"), model_weights(tiny_run / "results" / "mnist" / "tiny" / "model.keras"))
 
 
 def test_a_sweep_trains_as_concurrent_slurm_jobs_that_match_the_local_runs(cluster, tiny_mnist, tiny_sweep, tmp_path):
     """The 2x2 sweep, one thread per training job: two jobs fit the two-CPU node at once."""
     result = on_slurm(tmp_path, sweep_config(tiny_mnist), "--until", "train", *ONE_THREAD_TRAINING)
-    runs = sorted(path.name for path in (tiny_sweep / "results").iterdir() if path.name.startswith("lr_"))
+    runs = sorted(path.name for path in (tiny_sweep / "results" / "mnist").iterdir()
+                  if path.name.startswith("lr_"))
     assert len(runs) == 4
     jobs = {}
     for run in runs:
-        where = json.loads((tmp_path / "results" / run / "provenance" / "train.json").read_text())
+        where = json.loads((tmp_path / "results" / "mnist" / run / "provenance" / "train.json").read_text())
         assert str(where["slurm_job_id"]).isdigit(), (run, where, result.stdout[-2000:])
-        assert json.loads((tmp_path / "results" / run / "metrics.json").read_text())["threads"] == 1
+        assert json.loads((tmp_path / "results" / "mnist" / run / "metrics.json").read_text())["threads"] == 1
         jobs[run] = (where["slurm_job_id"], *(datetime.datetime.fromisoformat(where[key])
                                              for key in ("started_at", "finished_at")))
-        assert same_weights(model_weights(tmp_path / "results" / run / "model.keras"),
-                            model_weights(tiny_sweep / "results" / run / "model.keras")), run
+        assert same_weights(model_weights(tmp_path / "results" / "mnist" / run / "model.keras"),
+                            model_weights(tiny_sweep / "results" / "mnist" / run / "model.keras")), run
     assert len({job for job, _start, _end in jobs.values()}) == 4, jobs
     overlapping = [(a, b) for a in runs for b in runs if a < b
                    and jobs[a][1] < jobs[b][2] and jobs[b][1] < jobs[a][2]]
@@ -103,14 +104,14 @@ def test_time_limit_warning_checkpoints_and_the_retry_resumes(cluster, tiny_mnis
     # training started even where the job's own Snakemake takes long to start
     warned = ("--set-resources", "train:runtime=2", "train:slurm_extra='--signal=USR1@60'")
     result = on_slurm(tmp_path, config, "--until", "train", *warned, check=False)
-    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    log = (tmp_path / "logs" / "mnist" / "tiny" / "train.log").read_text()
     assert result.returncode != 0, log[-2000:]
     stopped = re.search(r"stopped by SIGUSR1 at step (\d+) of 200000", log)
     assert stopped, log[-3000:] + result.stdout[-2000:]
     # A checkpoint serves any run of at least its steps: finish 100 steps after it.
     config["defaults"]["training"]["steps"] = int(stopped.group(1)) + 100
     on_slurm(tmp_path, config, "--until", "train")
-    log = (tmp_path / "logs" / "tiny" / "train.log").read_text()
+    log = (tmp_path / "logs" / "mnist" / "tiny" / "train.log").read_text()
     assert f"resuming from step {stopped.group(1)}" in log
-    assert json.loads((tmp_path / "results" / "tiny" / "metrics.json").read_text())["resumed_from_step"] == int(
+    assert json.loads((tmp_path / "results" / "mnist" / "tiny" / "metrics.json").read_text())["resumed_from_step"] == int(
         stopped.group(1))

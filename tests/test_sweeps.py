@@ -13,7 +13,8 @@ from mnist_filters.errors import ConfigError
 from mnist_filters.settings import SAFE_RUN_NAME, check_config, resolve_runs, sweep_runs
 from mnist_filters.stages.compare import MEASURES, aligned_table, compare_runs, read_table
 from mnist_filters.sweeps import compared_settings, differing_settings, short_keys, value_token
-from mnist_filters.verify import compare_csv, compare_hdf5, first_difference, split_config_arguments
+from mnist_filters.verify import (compare_csv, compare_hdf5, config_items, first_difference, locate,
+                                  split_config_arguments)
 
 RUN_SCHEMA = yaml.safe_load((REPO / "schemas" / "run.schema.yaml").read_text())
 CONFIG_SCHEMA = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
@@ -111,7 +112,7 @@ def test_two_sweeps_making_the_same_run_name_is_an_error():
 
 
 def test_a_run_may_not_take_the_comparisons_folder():
-    with pytest.raises(ConfigError, match="results/sweeps/ holds the comparisons"):
+    with pytest.raises(ConfigError, match="results/<data set>/sweeps/ holds the comparisons"):
         runs_of({}, {"sweeps": {}})
 
 
@@ -199,7 +200,23 @@ def test_hdf5_and_csv_comparisons_say_where(tmp_path):
 
 def test_verify_keeps_the_users_config_arguments():
     files, items, threads, rest = split_config_arguments(["--configfile", "a.yaml", "b.yaml", "--cores", "2",
-                                                          "--config", "mnist={local_dir: x}", "--set-threads",
+                                                          "--config", "data={local_dir: x}", "--set-threads",
                                                           "plot_top_patches=1", "-n"])
-    assert (files, items, threads, rest) == (["a.yaml", "b.yaml"], ["mnist={local_dir: x}"],
+    assert (files, items, threads, rest) == (["a.yaml", "b.yaml"], ["data={local_dir: x}"],
                                              ["plot_top_patches=1"], ["--cores", "2", "-n"])
+
+
+def test_verify_merges_its_data_block_into_the_users():
+    items = config_items(["data={local_dir: x, retries: 5}", "runs={a: {}}"], data={"set": "kmnist", "local_dir": "y"})
+    assert [yaml.safe_load(item.split("=", 1)[1]) for item in items] == [
+        {"local_dir": "y", "retries": 5, "set": "kmnist"}, {"a": {}}]
+
+
+def test_verify_finds_the_data_set_of_a_run_or_asks_for_it(tmp_path):
+    (tmp_path / "results" / "fashion-mnist" / "seed").mkdir(parents=True)
+    assert locate(tmp_path, "seed") == ("fashion-mnist", "seed")
+    assert locate(tmp_path, "kmnist/seed") == ("kmnist", "seed")
+    assert locate(tmp_path, "other") == ("mnist", "other")  # not made yet: the default set says so
+    (tmp_path / "results" / "mnist" / "seed").mkdir(parents=True)
+    with pytest.raises(SystemExit, match="RUN=fashion-mnist/seed or RUN=mnist/seed"):
+        locate(tmp_path, "seed")

@@ -25,15 +25,15 @@ def test_training_learns_the_generated_digits(tiny_run):
 
 
 def test_training_log_has_a_row_every_log_step(tiny_run):
-    with open(tiny_run / "results" / "tiny" / "training_log.csv") as handle:
+    with open(tiny_run / "results" / "mnist" / "tiny" / "training_log.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [int(r["step"]) for r in rows] == [0, 100, 200, 300]
     assert list(rows[0]) == ["step", "train_batch_accuracy", "train_loss", "validation_accuracy", "elapsed_seconds"]
     assert float(rows[-1]["validation_accuracy"]) > float(rows[0]["validation_accuracy"])
-    log = (tiny_run / "logs" / "tiny" / "train.log").read_text()
+    log = (tiny_run / "logs" / "mnist" / "tiny" / "train.log").read_text()
     for step in (0, 100, 200):
         assert f"step {step}, training accuracy" in log
-    assert (tiny_run / "benchmarks" / "tiny" / "train.tsv").is_file()
+    assert (tiny_run / "benchmarks" / "mnist" / "tiny" / "train.tsv").is_file()
 
 
 def test_second_invocation_does_nothing(tiny_run):
@@ -43,8 +43,8 @@ def test_second_invocation_does_nothing(tiny_run):
 
 def test_training_from_scratch_is_bitwise_reproducible(tiny_run, tiny_mnist, tmp_path):
     snakemake(tmp_path, tiny_config(tiny_mnist))
-    first = model_weights(tiny_run / "results" / "tiny" / "model.keras")
-    second = model_weights(tmp_path / "results" / "tiny" / "model.keras")
+    first = model_weights(tiny_run / "results" / "mnist" / "tiny" / "model.keras")
+    second = model_weights(tmp_path / "results" / "mnist" / "tiny" / "model.keras")
     assert same_weights(first, second)
     assert metrics(tmp_path, "tiny")["test_accuracy"] == metrics(tiny_run, "tiny")["test_accuracy"]
 
@@ -52,8 +52,8 @@ def test_training_from_scratch_is_bitwise_reproducible(tiny_run, tiny_mnist, tmp
 def test_a_different_seed_gives_different_weights(tiny_run, tiny_mnist, tmp_path):
     snakemake(tmp_path, tiny_config(tiny_mnist, seed=1, training={**tiny_config(tiny_mnist)["defaults"]["training"], "steps": 100}))
     assert not same_weights(
-        model_weights(tiny_run / "results" / "tiny" / "model.keras"),
-        model_weights(tmp_path / "results" / "tiny" / "model.keras"),
+        model_weights(tiny_run / "results" / "mnist" / "tiny" / "model.keras"),
+        model_weights(tmp_path / "results" / "mnist" / "tiny" / "model.keras"),
     )
 
 
@@ -63,7 +63,7 @@ def test_each_kernel_path_trains_bitwise_reproducibly_and_is_recorded(tiny_run, 
     for attempt in ("first", "second"):
         (tmp_path / attempt).mkdir()
         snakemake(tmp_path / attempt, tiny_config(tiny_mnist, training=training), "--until", "train")
-    first, second = (model_weights(tmp_path / a / "results" / "tiny" / "model.keras") for a in ("first", "second"))
+    first, second = (model_weights(tmp_path / a / "results" / "mnist" / "tiny" / "model.keras") for a in ("first", "second"))
     assert same_weights(first, second)
     m = metrics(tmp_path / "first", "tiny")
     assert m["kernels"] == kernels and m["settings"]["training"]["kernels"] == kernels
@@ -71,7 +71,7 @@ def test_each_kernel_path_trains_bitwise_reproducibly_and_is_recorded(tiny_run, 
     assert m["cpu"]["model"] and set(m["cpu"]["flags"]) <= set(FEATURES)
     auto = metrics(tiny_run, "tiny")
     assert auto["kernels"] == choose_kernels("auto", cpu_info()[1])
-    assert same_weights(first, model_weights(tiny_run / "results" / "tiny" / "model.keras")) is (
+    assert same_weights(first, model_weights(tiny_run / "results" / "mnist" / "tiny" / "model.keras")) is (
         auto["kernels"] == kernels
     )
 
@@ -84,7 +84,7 @@ def test_mixed_bfloat16_precision_trains(tiny_mnist, tmp_path):
 
 
 def test_every_analysis_output_is_made(tiny_run):
-    run = tiny_run / "results" / "tiny"
+    run = tiny_run / "results" / "mnist" / "tiny"
     for path in ["activations.h5", "rankings.csv", "figures/samples.png", "figures/filters.png",
                  "figures/training_curve.png", "figures/top_patches/conv1_overview.png"]:
         assert (run / path).is_file(), path
@@ -100,11 +100,11 @@ def test_ranked_patches_come_from_the_test_images(tiny_run, tiny_mnist):
     from mnist_filters.idx import read_idx
 
     test_images = to_model_input(read_idx(tiny_mnist / FILES["test_images"]))[..., 0]
-    with open(tiny_run / "results" / "tiny" / "rankings.csv") as handle:
+    with open(tiny_run / "results" / "mnist" / "tiny" / "rankings.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 25 * 12
     assert [int(r["rank"]) for r in rows[:12]] == list(range(1, 13))
-    with h5py.File(tiny_run / "results" / "tiny" / "activations.h5") as h5:
+    with h5py.File(tiny_run / "results" / "mnist" / "tiny" / "activations.h5") as h5:
         kernel, bias = h5["weights/conv1/kernel"][:, :, 0, :], h5["weights/conv1/bias"][:]
         for r in rows:
             f, image = int(r["filter"]), int(r["image_index"])
@@ -145,7 +145,7 @@ def test_the_model_opens_in_plain_keras_and_gives_the_workflows_logits(tiny_run,
     import h5py
     import numpy as np
 
-    run = tiny_run / "results" / "tiny"
+    run = tiny_run / "results" / "mnist" / "tiny"
     subprocess.run([sys.executable, "-I", "-c", PLAIN_KERAS, str(run / "model.keras"),
                     str(tiny_mnist / "t10k-images-idx3-ubyte.gz"), str(tmp_path / "logits.npy")],
                    cwd=tmp_path, check=True, capture_output=True,

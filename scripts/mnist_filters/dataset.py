@@ -1,9 +1,11 @@
-"""MNIST as arrays: which files make it up, and the structural checks every copy must pass."""
+"""The 28x28 data sets in MNIST's format: which files make one up, where each comes from,
+its class names, and the structural checks every copy must pass."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import numpy as np
 from mnist_filters.errors import IdxFormatError
 from mnist_filters.idx import read_idx
 
-# Output key -> the file name every MNIST mirror uses.
+# Output key -> the file name every mirror of every data set below uses.
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
     "train_labels": "train-labels-idx1-ubyte.gz",
@@ -20,6 +22,67 @@ FILES = {
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
 NUM_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """A drop-in for MNIST: the same four IDX files, 28x28 greyscale images, 10 classes."""
+
+    name: str  # the value of data.set, and the folder under resources/, results/, logs/
+    title: str
+    classes: tuple[str, ...]  # class name by label
+    canonical: dict[str, tuple[int, str]]  # file name -> (size in bytes, md5) of the official files
+    mirrors: tuple[str, ...]  # base URLs serving the four files, tried in order
+
+
+def label_text(label: int, classes: Sequence[str]) -> str:
+    """'label 9 (Ankle boot)'; where the class name is the label itself (MNIST's digits): 'label 9'."""
+    name = classes[label]
+    return f"label {label}" if name == str(label) else f"label {label} ({name})"
+
+
+DATA_SETS = {
+    data_set.name: data_set
+    for data_set in (
+        DataSet(
+            "mnist", "MNIST", tuple(str(digit) for digit in range(10)),
+            # sizes and md5s of the files LeCun et al. published
+            {"train-images-idx3-ubyte.gz": (9912422, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+             "train-labels-idx1-ubyte.gz": (28881, "d53e105ee54ea40749a09fcbcd1e9432"),
+             "t10k-images-idx3-ubyte.gz": (1648877, "9fb629c4189551a2d022fa330f9573f3"),
+             "t10k-labels-idx1-ubyte.gz": (4542, "ec29112dd5afa0611ce80d1b7f02629c")},
+            ("https://ossci-datasets.s3.amazonaws.com/mnist",
+             "https://storage.googleapis.com/cvdf-datasets/mnist",
+             "http://yann.lecun.com/exdb/mnist"),
+        ),
+        DataSet(
+            "fashion-mnist", "Fashion-MNIST",
+            ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+             "Ankle boot"),
+            # md5s and class names: the README of github.com/zalandoresearch/fashion-mnist; it gives
+            # sizes in MB only, so the byte counts are those its download server sends
+            {"train-images-idx3-ubyte.gz": (26421880, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+             "train-labels-idx1-ubyte.gz": (29515, "25c81989df183df01b3e8a0aad5dffbe"),
+             "t10k-images-idx3-ubyte.gz": (4422102, "bef4ecab320f06d8554ea6380940ec79"),
+             "t10k-labels-idx1-ubyte.gz": (5148, "bb300cfdad3c16e7a12a480ee83cd310")},
+            ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com",
+             "https://storage.googleapis.com/tensorflow/tf-keras-datasets"),
+        ),
+        DataSet(
+            "kmnist", "Kuzushiji-MNIST",
+            # one hiragana per row of the syllabary (お き す つ な は ま や れ を), romanised:
+            # the figures' fonts have no kana
+            ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+            # the README of github.com/rois-codh/kmnist links the files but lists neither sizes
+            # nor sums: these are the sizes its server sends and the md5s torchvision checks
+            {"train-images-idx3-ubyte.gz": (18165135, "bdb82020997e1d708af4cf47b453dcf7"),
+             "train-labels-idx1-ubyte.gz": (29497, "e144d726b3acfaa3e44228e80efcd344"),
+             "t10k-images-idx3-ubyte.gz": (3041136, "5c965bf0a639b31b8f53240b1b52f4d7"),
+             "t10k-labels-idx1-ubyte.gz": (5120, "7320c461ea6c1c855c0b718fb2a4b134")},
+            ("http://codh.rois.ac.jp/kmnist/dataset/kmnist",),
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)

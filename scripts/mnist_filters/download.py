@@ -1,4 +1,4 @@
-"""Fetch the MNIST files from an ordered list of mirrors, verifying size and md5."""
+"""Fetch a file from an ordered list of mirrors, verifying its size and md5."""
 
 from __future__ import annotations
 
@@ -17,13 +17,6 @@ from mnist_filters.errors import DownloadError
 
 log = logging.getLogger(__name__)
 
-# Canonical MNIST files: (size in bytes, md5).
-CANONICAL = {
-    "train-images-idx3-ubyte.gz": (9912422, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-    "train-labels-idx1-ubyte.gz": (28881, "d53e105ee54ea40749a09fcbcd1e9432"),
-    "t10k-images-idx3-ubyte.gz": (1648877, "9fb629c4189551a2d022fa330f9573f3"),
-    "t10k-labels-idx1-ubyte.gz": (4542, "ec29112dd5afa0611ce80d1b7f02629c"),
-}
 USER_AGENT = "mnist-filters (+reproducible workflow)"
 
 
@@ -112,6 +105,6 @@ def download(
     raise DownloadError(
         f"could not download {name} from any mirror:\n"
         + "\n".join(failures)
-        + "\nTo run offline, put the four MNIST files in a folder and set `mnist.local_dir` "
-        "to it in config.yaml (or pass --config 'mnist={local_dir: /path/to/folder}')."
+        + "\nTo run offline, put the data set's four files in a folder and set `data.local_dir` "
+        "to it in config.yaml (or pass --config 'data={local_dir: /path/to/folder}')."
     )

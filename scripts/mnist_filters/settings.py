@@ -23,10 +23,11 @@ from mnist_filters.sweeps import PLAIN_RUNS, expand_sweeps, nested, setting_sche
 # Snakemake start, dry runs and no-op reruns included.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SAFE_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+~-]{0,127}$")
-# results/sweeps/ holds the comparisons of sweeps and of the `runs:` map.
+# results/<data set>/sweeps/ holds the comparisons of sweeps and of the `runs:` map.
 RESERVED_RUN_NAMES = {"sweeps"}
 # Keys that moved out of the run settings, because they cannot change a result: old -> new.
 MOVED = {
+    "mnist": "data",
     "checkpoint_dir": "checkpoints.dir",
     "training.checkpoint_every": "checkpoints.every",
     "training.keep_checkpoints": "checkpoints.keep",
@@ -35,7 +36,7 @@ MOVED = {
 
 def check_moved_keys(config: dict) -> None:
     """Name the new place of each key an older config.yaml still uses."""
-    found = [("checkpoint_dir", MOVED["checkpoint_dir"])] if "checkpoint_dir" in config else []
+    found = [(key, MOVED[key]) for key in ("mnist", "checkpoint_dir") if key in config]
     blocks = [("defaults", config.get("defaults"))]
     blocks += [(f"runs.{name}", overrides) for name, overrides in (config.get("runs") or {}).items()]
     for where, settings in blocks:
@@ -45,6 +46,7 @@ def check_moved_keys(config: dict) -> None:
                 found.append((f"{where}.training.{key}", MOVED[f"training.{key}"]))
     if found:
         raise ConfigError("\n".join(
+            f"{where}: renamed `data` (it now also chooses the data set: data.set)" if where == "mnist" else
             f"{where}: moved to `{new}` at the top level of the config (it cannot change a result, "
             "so it is no longer a run setting)" for where, new in found
         ))
@@ -187,11 +189,11 @@ def coerce_scalars(data: Any, schema: dict, definitions: dict | None = None) -> 
 def check_run_name(name: Any, where: str = "runs") -> None:
     if not isinstance(name, str) or not SAFE_RUN_NAME.match(name):
         raise ConfigError(
-            f"{where}: {name!r} is not a usable run name: it names the folder results/<run>/, so it must be "
+            f"{where}: {name!r} is not a usable run name: it names the folder results/<data set>/<run>/, so it must be "
             "1-128 letters, digits, '_', '-', '.', '+' or '~', starting with a letter or digit (no '/', no '..')"
         )
     if name in RESERVED_RUN_NAMES:
-        raise ConfigError(f"{where}: {name!r} is not a usable run name: results/{name}/ holds the comparisons")
+        raise ConfigError(f"{where}: {name!r} is not a usable run name: results/<data set>/{name}/ holds the comparisons")
 
 
 def resolve_runs(config: dict, run_schema: dict, swept: dict | None = None) -> dict[str, dict]:
@@ -246,7 +248,7 @@ def sweep_runs(config: dict, run_schema: dict) -> dict[str, tuple[str, dict, dic
     coerced = {}
     for name, sweep in (config.get("sweeps") or {}).items():
         if name == PLAIN_RUNS:
-            raise ConfigError(f"sweeps: '{name}' is not a usable sweep name: results/sweeps/{name}/ compares `runs:`")
+            raise ConfigError(f"sweeps: '{name}' is not a usable sweep name: results/<data set>/sweeps/{name}/ compares `runs:`")
         grid = {}
         for path, values in sweep["grid"].items():
             schema = setting_schema(run_schema, path, f"sweeps.{name}.grid")

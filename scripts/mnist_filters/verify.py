@@ -14,7 +14,10 @@ For each it prints `identical` and a sha256 of the content, or where it first di
 are only read. The thread counts of the original jobs are reused (metrics.json and the
 HDF5 file record them), because they change the last bits of the sums.
 
-    python -m mnist_filters.verify RUN [--directory DIR] [--keep] [-- SNAKEMAKE ARGS]
+    python -m mnist_filters.verify [SET/]RUN [--directory DIR] [--keep] [-- SNAKEMAKE ARGS]
+
+RUN is a folder of results/<data set>/; the data set may be left out when only one has
+a run of that name.
 
 The Snakemake arguments are those the run was made with (`--configfile`, `--config`,
 `--profile profiles/slurm` to retrain on the cluster, ...).
@@ -26,7 +29,6 @@ import argparse
 import csv
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -37,8 +39,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from mnist_filters.runlog import startup_noise_left_out
+
 WORKFLOW = Path(__file__).resolve().parents[2]
-# What is compared, by file of results/<run>/.
+# What is compared, by file of results/<data set>/<run>/.
 COMPARED = {"weights": "model.keras", "activations": "activations.h5", "rankings": "rankings.csv"}
 READ_ROWS = 1000
 
@@ -86,7 +90,6 @@ def _compare_arrays(what: str, named_a: dict, named_b: dict, read) -> Outcome:
 
 def compare_weights(cached: Path, retrained: Path) -> Outcome:
     """model.keras files by their weight tensors (named by their Keras paths, e.g. conv1/kernel)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up banners, not its errors
     import keras
 
     def tensors(path):
@@ -152,25 +155,42 @@ def split_config_arguments(arguments: list[str]) -> tuple[list[str], list[str], 
     return known.configfile, known.config, known.set_threads, rest
 
 
-def scratch_command(run: str, workdir: Path, scratch: Path, snakefile: Path, arguments: list[str],
-                    threads: dict[str, int]) -> list[str]:
-    """Snakemake in `scratch`, with the user's arguments, data from the cached run's resources/mnist,
-    its own checkpoints (never resuming the user's), and the original jobs' thread counts."""
+def config_items(items: list[str], **blocks: dict) -> list[str]:
+    """`--config` items with `blocks` merged into theirs: a second `data=...` would replace the first."""
     import yaml
 
+    overrides = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in items)}
+    for key, values in blocks.items():
+        overrides[key] = {**(overrides.get(key) if isinstance(overrides.get(key), dict) else {}), **values}
+    return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+
+
+def locate(workdir: Path, name: str) -> tuple[str, str]:
+    """(data set, run) of `name`, given as <set>/<run> or as <run> when one data set has it."""
+    if "/" in name:
+        data_set, run = name.split("/", 1)
+        return data_set, run
+    found = sorted(path.parent.name for path in workdir.glob(f"results/*/{name}") if path.is_dir())
+    if len(found) > 1:
+        raise SystemExit(f"verify: run {name} exists for {', '.join(found)}; name one: "
+                         + " or ".join(f"RUN={data_set}/{name}" for data_set in found))
+    return (found[0] if found else "mnist"), name
+
+
+def scratch_command(data_set: str, run: str, workdir: Path, scratch: Path, snakefile: Path, arguments: list[str],
+                    threads: dict[str, int]) -> list[str]:
+    """Snakemake in `scratch`, with the user's arguments, data from the cached run's resources/<set>/,
+    its own checkpoints (never resuming the user's), and the original jobs' thread counts."""
     configfiles, items, thread_items, rest = split_config_arguments(arguments)
     own = workdir / "config.yaml"
     configfiles = [str(own)] * own.is_file() + [str(Path(f).resolve()) for f in configfiles]
-    overrides = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in items)}
-    mnist = overrides.get("mnist") if isinstance(overrides.get("mnist"), dict) else {}
-    overrides["mnist"] = {**mnist, "local_dir": str((workdir / "resources" / "mnist").resolve())}
-    overrides["checkpoints"] = {"dir": "checkpoints", "keep": False}
+    data = {"set": data_set, "local_dir": str((workdir / "resources" / data_set).resolve())}
     # the targets first: options such as --configfile take all the words that follow them
     return [
-        sys.executable, "-m", "snakemake", *(f"results/{run}/{name}" for name in COMPARED.values()),
+        sys.executable, "-m", "snakemake", *(f"results/{data_set}/{run}/{name}" for name in COMPARED.values()),
         "--snakefile", str(snakefile), "--directory", str(scratch),
         *(["--configfile", *configfiles] if configfiles else []),
-        "--config", *(f"{key}={json.dumps(value)}" for key, value in overrides.items()),
+        "--config", *config_items(items, data=data, checkpoints={"dir": "checkpoints", "keep": False}),
         "--set-threads", *thread_items, *(f"{rule}={count}" for rule, count in threads.items()),
         *rest,
     ]
@@ -187,10 +207,15 @@ def recorded_threads(cached: Path) -> dict[str, int]:
     return threads
 
 
-def up_to_date(run: str, workdir: Path, snakefile: Path, arguments: list[str]) -> str | None:
+def up_to_date(data_set: str, run: str, workdir: Path, snakefile: Path, arguments: list[str]) -> str | None:
     """None when Snakemake would make nothing for the run's compared results; else its plan."""
-    command = [sys.executable, "-m", "snakemake", *(f"results/{run}/{name}" for name in COMPARED.values()),
-               "--snakefile", str(snakefile), "--directory", str(workdir), "--dry-run", *arguments]
+    configfiles, items, thread_items, rest = split_config_arguments(arguments)
+    command = [sys.executable, "-m", "snakemake",
+               *(f"results/{data_set}/{run}/{name}" for name in COMPARED.values()),
+               "--snakefile", str(snakefile), "--directory", str(workdir), "--dry-run",
+               *(["--configfile", *configfiles] if configfiles else []),
+               "--config", *config_items(items, data={"set": data_set}),
+               *(["--set-threads", *thread_items] if thread_items else []), *rest]
     result = subprocess.run(command, capture_output=True, text=True)
     output = result.stdout + result.stderr
     if result.returncode == 0 and "Nothing to be done" in output:
@@ -200,7 +225,7 @@ def up_to_date(run: str, workdir: Path, snakefile: Path, arguments: list[str]) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", help="the run to check (a folder of results/)")
+    parser.add_argument("run", help="the run to check: <data set>/<run>, a folder of results/ (or just <run>)")
     parser.add_argument("--directory", type=Path, default=Path.cwd(), help="the workflow's working directory")
     parser.add_argument("--snakefile", type=Path, default=WORKFLOW / "Snakefile")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory even when identical")
@@ -209,23 +234,24 @@ def main(argv: list[str] | None = None) -> int:
     split = argv.index("--") if "--" in argv else len(argv)
     args, arguments = parser.parse_args(argv[:split]), argv[split + 1:]
     workdir = args.directory.resolve()
-    cached = workdir / "results" / args.run
+    data_set, run = locate(workdir, args.run)
+    where = f"results/{data_set}/{run}"
+    cached = workdir / where
     missing = [name for name in (*COMPARED.values(), "metrics.json") if not (cached / name).is_file()]
     if missing:
-        print(f"verify: results/{args.run}/ lacks {', '.join(missing)}: make the run first (make run)",
-              file=sys.stderr)
+        print(f"verify: {where}/ lacks {', '.join(missing)}: make the run first (make run)", file=sys.stderr)
         return 2
-    plan = up_to_date(args.run, workdir, args.snakefile, arguments)
+    plan = up_to_date(data_set, run, workdir, args.snakefile, arguments)
     if plan is not None:
-        print(f"verify: the cached results of run {args.run} are not up to date with the configuration, so they "
+        print(f"verify: the cached results of run {run} are not up to date with the configuration, so they "
               f"cannot be checked against it; make them first (make run). Snakemake's plan:\n{plan[-3000:]}",
               file=sys.stderr)
         return 2
-    scratch = workdir / ".snakemake" / "mnist-filters" / "verify" / args.run
+    scratch = workdir / ".snakemake" / "mnist-filters" / "verify" / data_set / run
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    command = scratch_command(args.run, workdir, scratch, args.snakefile, arguments, recorded_threads(cached))
-    print(f"verify {args.run}: retraining in {scratch} ...", flush=True)
+    command = scratch_command(data_set, run, workdir, scratch, args.snakefile, arguments, recorded_threads(cached))
+    print(f"verify {run}: retraining in {scratch} ...", flush=True)
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True)
     (scratch / "snakemake.log").write_text(result.stdout + result.stderr)
@@ -233,16 +259,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"verify: the retraining failed (its output: {scratch / 'snakemake.log'}):\n"
               f"{(result.stdout + result.stderr)[-3000:]}", file=sys.stderr)
         return 2
-    print(f"verify {args.run}: remade in {time.monotonic() - started:.0f} s; compared with results/{args.run}/:")
-    outcomes = compare_results(cached, scratch / "results" / args.run)
+    print(f"verify {run}: remade in {time.monotonic() - started:.0f} s; compared with {where}/:")
+    with startup_noise_left_out():  # Keras, to read the weights, starts TensorFlow
+        outcomes = compare_results(cached, scratch / where)
     for outcome in outcomes:
         print(outcome.line())
     if all(outcome.identical for outcome in outcomes):
         if not args.keep:
             shutil.rmtree(scratch)
-        print(f"verify {args.run}: reproduced bit for bit")
+        print(f"verify {run}: reproduced bit for bit")
         return 0
-    print(f"verify {args.run}: NOT reproduced; the remade results are in {scratch / 'results' / args.run}")
+    print(f"verify {run}: NOT reproduced; the remade results are in {scratch / where}")
     return 1
 
 

@@ -1,6 +1,6 @@
 """The activation dump: test-set activations of chosen layers, streamed to one HDF5 file.
 
-Layout of results/{run}/activations.h5:
+Layout of results/<data set>/{run}/activations.h5:
   /<layer>                 float32 (N, H, W, C), chunked by whole images; attributes give
                            the layer's receptive-field geometry in input pixels
   /labels                  uint8 (N,) test labels
@@ -26,7 +26,9 @@ from mnist_filters.atomic import atomic_output
 from mnist_filters.errors import IdxFormatError
 from mnist_filters.dataset import check_images, check_labels, sha256_file, to_model_input
 from mnist_filters.idx import iter_idx, read_idx
+from mnist_filters.progress import PROGRESS_AFTER_SECONDS, PROGRESS_EVERY_SECONDS, Progress
 from mnist_filters.receptive_field import geometries
+from mnist_filters.runlog import terminal
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,8 @@ def images_per_chunk(row_shape: tuple[int, ...], chunk_bytes: int) -> int:
 
 def dump_activations(model_path: str, test_images: str, test_labels: str, output: str, *,
                      layers: list[str], batch_size: int, compression: str, chunk_bytes: int,
-                     image_shape=(28, 28), settings: dict | None = None, threads: int = 1) -> None:
+                     image_shape=(28, 28), settings: dict | None = None, threads: int = 1, run: str = "") -> None:
+    """`run` names the progress lines the terminal gets when the dump takes more than a few seconds."""
     configure_tensorflow(threads, "float32")
     import keras
     import tensorflow as tf
@@ -106,11 +109,16 @@ def dump_activations(model_path: str, test_images: str, test_labels: str, output
         classes = int(model.outputs[0].shape[-1])
         logits = h5.create_dataset("logits", shape=(count, classes), dtype="float32")
         logits.attrs["description"] = "the model's outputs before softmax; argmax is the predicted digit"
+        progress = Progress(f"{run} dump_activations".lstrip(), count, terminal(), after_seconds=PROGRESS_AFTER_SECONDS,
+                            every_seconds=PROGRESS_EVERY_SECONDS)
         for index, images in enumerate(image_batches):
             start = index * batch_size
             outputs = forward(tf.constant(to_model_input(images)))
             for dataset, values in zip([*datasets.values(), logits], outputs):
                 dataset[start : start + len(values)] = np.asarray(values, dtype=np.float32)
+            done = start + len(images)
+            pace = progress.per_second(done)
+            progress.update(done, f"{done}/{count} images", f"{pace:.0f} images/s" if pace else "-- images/s")
         h5.create_dataset("labels", data=labels)
         h5.create_dataset("image_index", data=np.arange(count, dtype=np.int64))
         for name in dict.fromkeys(["conv1", *layers]):

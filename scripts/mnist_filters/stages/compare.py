@@ -4,7 +4,7 @@ runs.csv has one row per run, in the sweep's order: the run's name, the settings
 differ among the runs (one column each, named by their dotted path), then what each run
 measured (MEASURES). Plain CSV: floats exact, lists as JSON, missing values empty.
 
-`python -m mnist_filters.stages.compare results/sweeps/*/runs.csv` (`make compare`)
+`python -m mnist_filters.stages.compare results/*/sweeps/*/runs.csv` (`make compare`)
 prints each table aligned and sorted by test accuracy, best first.
 """
 
@@ -120,7 +120,7 @@ def _is_number(text: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print comparison tables (runs.csv) aligned, best test accuracy first.")
-    parser.add_argument("tables", nargs="*", type=Path, help="runs.csv files (results/sweeps/<name>/runs.csv)")
+    parser.add_argument("tables", nargs="*", type=Path, help="runs.csv files (results/<data set>/sweeps/<name>/runs.csv)")
     args = parser.parse_args(argv)
     missing = [str(path) for path in args.tables if not path.is_file()]
     if missing:
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     tables = args.tables
     if not tables:
-        print("No comparison yet: `make run` writes results/sweeps/<sweep>/runs.csv for each sweep in the config "
+        print("No comparison yet: `make run` writes results/<data set>/sweeps/<sweep>/runs.csv for each sweep in the config "
               "(and for `runs:` when it has two or more runs).", file=sys.stderr)
         return 1
     for number, path in enumerate(tables):

@@ -1,4 +1,4 @@
-"""The data stage: the four MNIST files in resources/, downloaded or copied, always checked."""
+"""The data stage: a data set's four files in resources/<set>/, downloaded or copied, always checked."""
 
 from __future__ import annotations
 
@@ -6,17 +6,19 @@ import logging
 import shutil
 
 from mnist_filters.atomic import atomic_outputs
-from mnist_filters.dataset import FILES, check_mnist_files, local_files, md5_file, sha256_file
-from mnist_filters.download import CANONICAL, Expected, download
+from mnist_filters.dataset import FILES, DataSet, check_mnist_files, local_files, md5_file, sha256_file
+from mnist_filters.download import Expected, download
 from mnist_filters.errors import IdxFormatError
 
 log = logging.getLogger(__name__)
 
 
-def get_mnist(outputs: dict[str, str], *, local_dir: str | None, mirrors: list[str], timeout: float,
-              retries: int, retry_wait: float, image_shape: tuple[int, int],
+def get_mnist(outputs: dict[str, str], *, data_set: DataSet, local_dir: str | None, mirrors: list[str],
+              timeout: float, retries: int, retry_wait: float, image_shape: tuple[int, int],
               content_md5: dict[str, str] | None = None) -> dict[str, str]:
-    """Fill `outputs` (key -> path, keys as in FILES) and return each file's sha256.
+    """Fill `outputs` (key -> path, keys as in FILES) with `data_set`'s files; return each one's sha256.
+
+    Downloads from `mirrors` are checked against the data set's canonical sizes and md5s.
 
     Files are written under temporary names and renamed into place only after all four
     pass the structural checks (and, given `content_md5` (file name -> md5), hold exactly
@@ -30,7 +32,7 @@ def get_mnist(outputs: dict[str, str], *, local_dir: str | None, mirrors: list[s
             for key, source in sources.items():
                 if not source.is_file():
                     raise FileNotFoundError(
-                        f"{source}: not found; mnist.local_dir must hold {', '.join(FILES.values())}"
+                        f"{source}: not found; data.local_dir must hold {', '.join(FILES.values())}"
                     )
             # Checked where they lie, so that an error names the user's file.
             counts = check_mnist_files(sources, image_shape)
@@ -39,11 +41,11 @@ def get_mnist(outputs: dict[str, str], *, local_dir: str | None, mirrors: list[s
                 shutil.copyfile(source, staged[key])
         else:
             for key in keys:
-                size, md5 = CANONICAL[FILES[key]]
+                size, md5 = data_set.canonical[FILES[key]]
                 download(FILES[key], mirrors, staged[key], timeout=timeout, retries=retries,
                          retry_wait=retry_wait, expected=Expected(size, md5))
             counts = check_mnist_files(staged, image_shape)
-        log.info("checked: %d training and %d test images", counts["train"], counts["test"])
+        log.info("%s checked: %d training and %d test images", data_set.title, counts["train"], counts["test"])
         # downloads were checked against the canonical md5 already; a local copy is
         # checked against the md5 the workflow was planned with
         for key, name in FILES.items() if local_dir and content_md5 else ():

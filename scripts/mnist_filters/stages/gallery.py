@@ -1,4 +1,4 @@
-"""A browsable gallery of every projected filter: results/{run}/gallery/index.html.
+"""A browsable gallery of every projected filter: results/<data set>/{run}/gallery/index.html.
 
 One self-contained page that opens from disk (no server, no network): a section per layer,
 an anchor per filter (`#conv2-f05`), and for each of the filter's top hits the whole test
@@ -14,12 +14,14 @@ import base64
 import csv
 import html
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from mnist_filters.atomic import atomic_directory
+from mnist_filters.dataset import label_text
 from mnist_filters.idx import read_idx
 
 PAGE = """<!DOCTYPE html>
@@ -94,7 +96,7 @@ function hitView(layer, hit, methods) {{
     box.appendChild(canvas(fw, fh, (i) => signed(values[i])));
   }}
   const caption = document.createElement("div");
-  caption.textContent = `#${{hit.rank}} act ${{hit.activation}} label ${{hit.label}} image ${{hit.image}}`;
+  caption.textContent = `#${{hit.rank}} act ${{hit.activation}} ${{hit.label}} image ${{hit.image}}`;
   box.appendChild(caption);
   return box;
 }}
@@ -128,8 +130,10 @@ def _b64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
 
 
-def gallery(rankings: str, test_images: str, projections: str, output: str, *, run: str) -> None:
-    """Write `output`/index.html for the projected filters of rankings.csv."""
+def gallery(rankings: str, test_images: str, projections: str, output: str, *, run: str,
+            classes: Sequence[str]) -> None:
+    """Write `output`/index.html for the projected filters of rankings.csv (`classes`: the class
+    name of each label)."""
     images = read_idx(test_images)
     with open(rankings, newline="") as handle:
         ranked = list(csv.DictReader(handle))
@@ -153,7 +157,7 @@ def gallery(rankings: str, test_images: str, projections: str, output: str, *, r
                     used.add(int(row["image_index"]))
                     hits.append({
                         "rank": int(row["rank"]), "activation": f"{float(row['activation']):.3g}",
-                        "label": int(row["label"]), "image": int(row["image_index"]),
+                        "label": label_text(int(row["label"]), classes), "image": int(row["image_index"]),
                         "box": [int(row[k]) for k in ("y0", "x0", "y1", "x1")],
                         "origin": [int(v) for v in origins[p]],
                         "projections": {m: _b64(np.round(maps[m][p] / scales[m] * 127).astype(np.int8))

@@ -1,6 +1,6 @@
 """The projection stage: every ranked unit of rankings.csv projected back to pixels.
 
-Layout of results/{run}/projections.h5:
+Layout of results/<data set>/{run}/projections.h5:
   /<layer>/<method>   float32 (that layer's rows of rankings.csv, in the file's order;
                       receptive-field rows; receptive-field cols): d unit / d pixel over the
                       unit's whole receptive field, zero where the field leaves the image
@@ -21,8 +21,10 @@ from mnist_filters import __version__
 from mnist_filters.atomic import atomic_output
 from mnist_filters.dataset import sha256_file, to_model_input
 from mnist_filters.idx import read_idx
-from mnist_filters.projection import Network, crop_to_field, project
+from mnist_filters.backprojection import Network, crop_to_field, project
+from mnist_filters.progress import PROGRESS_AFTER_SECONDS, PROGRESS_EVERY_SECONDS, Progress
 from mnist_filters.receptive_field import geometries
+from mnist_filters.runlog import terminal
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,9 @@ def ranked_units(rankings: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.nd
 
 
 def project_rankings(model_path: str, test_images: str, rankings: str, output: str, *, layers: list[str],
-                     methods: list[str], batch_size: int, image_shape=(28, 28), threads: int = 1) -> None:
+                     methods: list[str], batch_size: int, image_shape=(28, 28), threads: int = 1,
+                     run: str = "") -> None:
+    """`run` names the progress lines the terminal gets when the projections take more than a few seconds."""
     configure_tensorflow(threads, "float32")
     from mnist_filters.stages.activations import load_trained_model, model_settings_of
 
@@ -53,6 +57,16 @@ def project_rankings(model_path: str, test_images: str, rankings: str, output: s
     if missing:
         raise ValueError(f"{rankings} ranks no unit of {', '.join(missing)} (it ranks "
                          f"{', '.join(units_by_layer) or 'nothing'}); add the layer to activations.layers")
+    total = sum(len(units_by_layer[layer][0]) for layer in layers) * len(methods)
+    progress = Progress(f"{run} project_patches".lstrip(), total, terminal(), after_seconds=PROGRESS_AFTER_SECONDS,
+                        every_seconds=PROGRESS_EVERY_SECONDS)
+    finished = 0
+
+    def report(done_in_call):
+        pace = progress.per_second(finished + done_in_call)
+        progress.update(finished + done_in_call, f"{finished + done_in_call}/{total} projected patches",
+                        f"{pace:.0f} patches/s" if pace else "-- patches/s")
+
     with atomic_output(output) as temporary, h5py.File(temporary, "w") as h5:
         for layer in layers:
             numbers, units, boxes = units_by_layer[layer]
@@ -63,7 +77,8 @@ def project_rankings(model_path: str, test_images: str, rankings: str, output: s
                 "input pixel (y, x) where each unit's receptive field begins (negative: before the image)")
             inputs = to_model_input(images[units[:, 0]])
             for method in methods:
-                maps = project(network, inputs, layer, units, method, batch_size)
+                maps = project(network, inputs, layer, units, method, batch_size, on_batch=report)
+                finished += len(units)
                 dataset = h5.create_dataset(f"{layer}/{method}",
                                             data=crop_to_field(maps, boxes, (field.rows.size, field.cols.size), starts))
                 dataset.attrs.update({"layer": layer, "method": method, "rows": numbers,

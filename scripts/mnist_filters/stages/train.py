@@ -14,7 +14,8 @@ from mnist_filters.cpu import choose_kernels, cpu_info, describe, features
 from mnist_filters.dataset import FILES, load_split, sha256_file, to_model_input
 from mnist_filters.errors import Diverged, Interrupted
 from mnist_filters.interrupts import StopSignals
-from mnist_filters.runlog import provenance
+from mnist_filters.progress import Progress
+from mnist_filters.runlog import provenance, terminal
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     import tensorflow as tf
 
     from mnist_filters.model import build_model, portable, weights_sha256
-    from mnist_filters.training import CSV_COLUMNS, Trainer, TrainingLog, batched_logits, evaluation, make_optimizer
+    from mnist_filters.trainer import CSV_COLUMNS, Trainer, TrainingLog, batched_logits, evaluation, make_optimizer
 
     train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
     test = load_split(inputs["test_images"], inputs["test_labels"], image_shape)
@@ -88,8 +89,20 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     else:
         log.info("no checkpoint in %s: training from step 0", store.folder)
 
-    def report(row):
-        log.info("step %d, training accuracy %g", row[0], row[1])
+    progress = Progress(f"{run} train", training["steps"], terminal(), start=start)
+    since = {"step": start, "train_seconds": history.train_seconds}
+
+    def report(row, so_far):
+        step, batch_accuracy, _loss, validation_accuracy, _elapsed = row
+        log.info("step %d, training accuracy %g", step, batch_accuracy)
+        seconds = so_far.train_seconds - since["train_seconds"]
+        speed = (step - since["step"]) * training["batch_size"] / seconds if seconds > 0 else None
+        since.update(step=step, train_seconds=so_far.train_seconds)
+        progress.update(
+            step, f"step {step}/{training['steps']}", f"batch accuracy {batch_accuracy:.3f}",
+            f"validation accuracy {validation_accuracy:.4f}" if held_out else "validation accuracy -",
+            f"{speed:.0f} examples/s" if speed else "-- examples/s",
+        )
 
     def save_checkpoint(step, so_far):
         weights, variables = trainer.state()

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import csv
 import multiprocessing
+import textwrap
+from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import h5py
 import numpy as np
 
 from mnist_filters.atomic import atomic_directory
+from mnist_filters.dataset import label_text
 from mnist_filters.idx import read_idx
 from mnist_filters.stages.figures.style import GREY, bare, plt, save
 from mnist_filters.stages.figures.top_patches import crop
@@ -55,10 +59,10 @@ def field_patch(images: np.ndarray, row: dict, origin: np.ndarray, size: tuple[i
     return patch
 
 
-def projection_figures(rankings: str, test_images: str, projections: str, output: str, *, dpi: int,
-                       workers: int = 1) -> None:
+def projection_figures(rankings: str, test_images: str, projections: str, output: str, *, classes: Sequence[str],
+                       dpi: int, workers: int = 1) -> None:
     """Per projected filter one figure (drawn by `workers` processes; the same for any number),
-    per layer and method one overview."""
+    per layer and method one overview. `classes`: the class name of each label."""
     images = read_idx(test_images)
     by_filter = read_hits(rankings)
     sheets, overviews = [], []
@@ -70,7 +74,8 @@ def projection_figures(rankings: str, test_images: str, projections: str, output
             position = {int(number): i for i, number in enumerate(h5[f"{layer}/{methods[0]}"].attrs["rows"])}
             filters = sorted(f for ranked_layer, f in by_filter if ranked_layer == layer)
             for f in filters:
-                sheets.append(filter_sheet(layer, f, by_filter[(layer, f)], images, maps, origins, position))
+                sheets.append(filter_sheet(layer, f, by_filter[(layer, f)], images, maps, origins, position,
+                                           classes))
             for method in methods:
                 overviews.append((layer, method, filters, [
                     [maps[method][position[int(hit["row_number"])]] for hit in by_filter[(layer, f)]]
@@ -90,7 +95,7 @@ def projection_figures(rankings: str, test_images: str, projections: str, output
             draw_overview(folder, dpi, *overview)
 
 
-def filter_sheet(layer, f, hits, images, maps, origins, position):
+def filter_sheet(layer, f, hits, images, maps, origins, position, classes):
     """(file name, title, patch row, [(row label, projection row, its scale)]) of one filter."""
     indices = [position[int(hit["row_number"])] for hit in hits]
     size = next(iter(maps.values())).shape[1:]
@@ -100,8 +105,10 @@ def filter_sheet(layer, f, hits, images, maps, origins, position):
         chosen = [values[i] for i in indices]
         limit = float(max(np.abs(m).max() for m in chosen)) or 1.0
         rows.append((f"{method}\n±{limit:.3g}", tiles(chosen, np.nan), limit))
-    labels = ", ".join(hit["label"] for hit in hits)
-    title = (f"{layer} filter {f}: top {len(hits)} patches (labels {labels}) and their projections\n"
+    counts = Counter(int(hit["label"]) for hit in hits).most_common()
+    labels = ", ".join(f"{label_text(label, classes)} ×{count}" for label, count in counts)
+    title = (f"{layer} filter {f}: top {len(hits)} patches and their projections\n"
+             f"{textwrap.shorten(labels, width=110, placeholder=', ...')}\n"
              "red: raises the activation, blue: lowers it; each row on its own scale (beside it)")
     return f"{layer}_filter{f:02d}.png", title, patches, rows
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import multiprocessing
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from mnist_filters.atomic import atomic_directory
+from mnist_filters.dataset import label_text
 from mnist_filters.idx import read_idx
 from mnist_filters.stages.figures.style import GREY, bare, grid, plt, save
 
@@ -82,8 +84,10 @@ def draw_sheets(folder: Path, dpi: int, sheets: list[tuple[str, str, list[np.nda
         plt.close(layout.figure)
 
 
-def top_patches(rankings: str, test_images: str, output_dir: str, *, dpi: int, workers: int = 1) -> None:
-    """Per filter: its top patches from the *test* images; per layer: an overview grid.
+def top_patches(rankings: str, test_images: str, output_dir: str, *, classes: Sequence[str], dpi: int,
+                workers: int = 1) -> None:
+    """Per filter: its top patches from the *test* images, each captioned with its activation and
+    label (`classes`: the class name of each label); per layer: an overview grid.
 
     The per-filter figures are drawn by `workers` processes (the figures are the same
     for any number).
@@ -93,7 +97,7 @@ def top_patches(rankings: str, test_images: str, output_dir: str, *, dpi: int, w
     sheets = [
         (f"{layer}_filter{f:02d}.png", f"{layer} filter {f}: top {len(rows)} test-set patches",
          [crop(images, row) for row in rows],
-         [f"#{row['rank']}: {float(row['activation']):.2f}, label {row['label']}" for row in rows])
+         [f"#{row['rank']}: {float(row['activation']):.2f}\n{label_text(int(row['label']), classes)}" for row in rows])
         for (layer, f), rows in by_filter.items()
     ]
     with atomic_directory(output_dir) as folder:

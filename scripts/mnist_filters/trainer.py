@@ -141,7 +141,7 @@ class Trainer:
         checkpoint_every: int | None = None,
         resume: TrainingLog | None = None,
         start_step: int = 0,
-        on_log: Callable[[tuple], None] | None = None,
+        on_log: Callable[[tuple, TrainingLog], None] | None = None,
         on_checkpoint: Callable[[int, TrainingLog], None] | None = None,
         stop_requested: Callable[[], bool] = lambda: False,
     ) -> TrainingLog:
@@ -149,7 +149,7 @@ class Trainer:
 
         A row at step s describes the model after s steps: its accuracy and loss on batch s
         (the batch it is about to train on, as the notebook measured) and on the validation
-        split. `on_checkpoint(step, log)` runs every `checkpoint_every` steps, and when
+        split; `on_log(row, log)` sees it and the log so far. `on_checkpoint(step, log)` runs every `checkpoint_every` steps, and when
         `stop_requested()` turns true between chunks, the last chunk included; training then
         stops at the step reached. A non-finite training loss at a log point raises Diverged.
         """
@@ -172,7 +172,7 @@ class Trainer:
                 row = (step, probe.accuracy, probe.loss, validation_accuracy, time.perf_counter() - started)
                 result.rows.append(row)
                 if on_log:
-                    on_log(row)
+                    on_log(row, result)
             if step >= steps:
                 break
             stop = min([steps] + [(step // n + 1) * n for n in every])

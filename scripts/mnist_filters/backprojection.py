@@ -18,6 +18,7 @@ through their transposed filters (the gradient again), as a deconvnet does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -85,11 +86,12 @@ def forward(network: Network, images, layer: str, relu):
 
 
 def project(network: Network, images: np.ndarray, layer: str, units: np.ndarray, method: str,
-            batch_size: int = 256) -> np.ndarray:
+            batch_size: int = 256, on_batch: Callable[[int], None] = lambda done: None) -> np.ndarray:
     """For each (image, row, col, filter) in `units`, d unit / d image: (N, H, W) float32 maps.
 
     `images` are the model's inputs, one per unit (N, H, W, 1), float32 in [0, 1]. Each
     batch element is its own image, so the gradient of the batch's sum is each unit's own.
+    `on_batch(done)` hears how many units are done after each batch.
     """
     import tensorflow as tf
 
@@ -104,6 +106,7 @@ def project(network: Network, images: np.ndarray, layer: str, units: np.ndarray,
             selected = tf.gather_nd(forward(network, batch, layer, relu), index)
             total = tf.reduce_sum(selected)
         maps[start : start + len(chosen)] = tape.gradient(total, batch).numpy()[..., 0]
+        on_batch(start + len(chosen))
     return maps
 
 

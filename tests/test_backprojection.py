@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist_filters.projection import METHODS, Network, crop_to_field, project
+from mnist_filters.backprojection import METHODS, Network, crop_to_field, project
 from mnist_filters.receptive_field import geometries
 
 SETTINGS = {"conv1": {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"},
