@@ -71,3 +71,15 @@ class Progress:
         self.stream.flush()
         self.last_line = now
         return True
+
+    def count(self, done: int, unit: str) -> bool:
+        """`update` with `<done>/<total> <unit>, <rate> <unit>/s`."""
+        pace = self.per_second(done)
+        return self.update(done, f"{done}/{self.total} {unit}", f"{pace:.0f} {unit}/s" if pace else f"-- {unit}/s")
+
+
+def stage_progress(run: str, stage: str, total: int, stream: TextIO | None = None) -> Progress:
+    """Progress of a stage that is often quick: silent for its first PROGRESS_AFTER_SECONDS, then
+    a line every PROGRESS_EVERY_SECONDS, each named `<run> <stage>`."""
+    return Progress(f"{run} {stage}" if run else stage, total, stream, after_seconds=PROGRESS_AFTER_SECONDS,
+                    every_seconds=PROGRESS_EVERY_SECONDS)

@@ -26,7 +26,7 @@ from mnist_filters.atomic import atomic_output
 from mnist_filters.errors import IdxFormatError
 from mnist_filters.dataset import check_images, check_labels, sha256_file, to_model_input
 from mnist_filters.idx import iter_idx, read_idx
-from mnist_filters.progress import PROGRESS_AFTER_SECONDS, PROGRESS_EVERY_SECONDS, Progress
+from mnist_filters.progress import stage_progress
 from mnist_filters.receptive_field import geometries
 from mnist_filters.runlog import terminal
 from mnist_filters.tensorflow_setup import configure_tensorflow
@@ -109,16 +109,13 @@ def dump_activations(model_path: str, test_images: str, test_labels: str, output
         classes = int(model.outputs[0].shape[-1])
         logits = h5.create_dataset("logits", shape=(count, classes), dtype="float32")
         logits.attrs["description"] = "the model's outputs before softmax; argmax is the predicted digit"
-        progress = Progress(f"{run} dump_activations".lstrip(), count, terminal(), after_seconds=PROGRESS_AFTER_SECONDS,
-                            every_seconds=PROGRESS_EVERY_SECONDS)
+        progress = stage_progress(run, "dump_activations", count, terminal())
         for index, images in enumerate(image_batches):
             start = index * batch_size
             outputs = forward(tf.constant(to_model_input(images)))
             for dataset, values in zip([*datasets.values(), logits], outputs):
                 dataset[start : start + len(values)] = np.asarray(values, dtype=np.float32)
-            done = start + len(images)
-            pace = progress.per_second(done)
-            progress.update(done, f"{done}/{count} images", f"{pace:.0f} images/s" if pace else "-- images/s")
+            progress.count(start + len(images), "images")
         h5.create_dataset("labels", data=labels)
         h5.create_dataset("image_index", data=np.arange(count, dtype=np.int64))
         for name in dict.fromkeys(["conv1", *layers]):

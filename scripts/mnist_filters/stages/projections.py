@@ -22,7 +22,7 @@ from mnist_filters.atomic import atomic_output
 from mnist_filters.dataset import sha256_file, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.backprojection import Network, crop_to_field, project
-from mnist_filters.progress import PROGRESS_AFTER_SECONDS, PROGRESS_EVERY_SECONDS, Progress
+from mnist_filters.progress import stage_progress
 from mnist_filters.receptive_field import geometries
 from mnist_filters.runlog import terminal
 from mnist_filters.tensorflow_setup import configure_tensorflow
@@ -58,14 +58,11 @@ def project_rankings(model_path: str, test_images: str, rankings: str, output: s
         raise ValueError(f"{rankings} ranks no unit of {', '.join(missing)} (it ranks "
                          f"{', '.join(units_by_layer) or 'nothing'}); add the layer to activations.layers")
     total = sum(len(units_by_layer[layer][0]) for layer in layers) * len(methods)
-    progress = Progress(f"{run} project_patches".lstrip(), total, terminal(), after_seconds=PROGRESS_AFTER_SECONDS,
-                        every_seconds=PROGRESS_EVERY_SECONDS)
+    progress = stage_progress(run, "project_patches", total, terminal())
     finished = 0
 
     def report(done_in_call):
-        pace = progress.per_second(finished + done_in_call)
-        progress.update(finished + done_in_call, f"{finished + done_in_call}/{total} projected patches",
-                        f"{pace:.0f} patches/s" if pace else "-- patches/s")
+        progress.count(finished + done_in_call, "projected patches")
 
     with atomic_output(output) as temporary, h5py.File(temporary, "w") as h5:
         for layer in layers:
