@@ -3,8 +3,9 @@
 
 Times, at the notebook's batch of 50 and with op determinism on (as training runs):
 each layer's forward pass, and its forward plus the gradients training needs (conv1:
-its weights only; the others: weights and input), plus the Adam update of all weights
-and the whole training step. Each piece runs as one tf.function, XLA-compiled (`xla`)
+its weights only; the others: weights and input), plus training's Adam update of all
+weights and the whole training step. TensorFlow runs with oneDNN's operations on, as
+every stage does (tensorflow_setup). Each piece runs as one tf.function, XLA-compiled (`xla`)
 or on TensorFlow's own oneDNN kernels (`onednn`), in that order and then reversed,
 `--repeats` times; medians in milliseconds per step with ranges, and the CPU.
 
@@ -33,6 +34,7 @@ def pieces(tf, keras, np):
     import yaml
 
     from mnist_filters.model import build_model
+    from mnist_filters.optimizers import make_optimizer
 
     rng = np.random.default_rng(0)
 
@@ -64,13 +66,14 @@ def pieces(tf, keras, np):
         result[f"{name}: forward"] = forward
         result[f"{name}: forward + backward"] = with_gradients(forward, wrt)
 
-    settings = yaml.safe_load((REPO / "config.yaml").read_text())["defaults"]["model"]
+    defaults = yaml.safe_load((REPO / "config.yaml").read_text())["defaults"]
+    settings = defaults["model"]
     models = {}
 
     def step(kernels):
         if kernels not in models:
             model = build_model(settings, 0, portable=kernels != "xla")
-            optimizer = keras.optimizers.Adam(1e-4, epsilon=1e-8)
+            optimizer = make_optimizer(defaults["training"])  # training's own: the fused Adam
             optimizer.build(model.trainable_variables)
             models[kernels] = model, optimizer
         model, optimizer = models[kernels]

@@ -3,14 +3,17 @@
 
 In a scratch copy of this workflow (data already present, as the copy stage leaves it):
 - alternately, the peer's whole process (`../shared/peers/seed_tf1.py`: import, train,
-  test) and a whole Snakemake run from data to every figure (train, dump, rank, four
-  figure rules; HDF5, figures and provenance written), each timed as a whole process;
+  test) and a whole Snakemake run from data to every default output (train, dump, rank,
+  projections, every figure and the gallery; HDF5 and provenance written), each timed as
+  a whole process;
   the workflow twice: as configured, and with `validation_size: 0` (no held-out images
   and no validation passes: the peer's use of the data);
 - then, on the finished run: a complete rerun (plans nothing), a dry run, and a dpi
   change of each figure (redraws that figure only), with Snakemake's own floor beside
   them (a 3-rule workflow of shell commands: a no-op run, and a run of its last rule).
-Prints the CPU, medians with ranges, and the ratios the README reports.
+Prints the CPU, medians with ranges, the ratios the README reports, and each rule's seconds
+in the whole-workflow runs (from Snakemake's benchmark files), with its start and end on
+the run's clock: where the time beyond the peer's goes.
 
 usage: .venv/bin/python bench/workflow_vs_peer.py [--data DIR] [--repeats 3] [--json OUT]
 """
@@ -31,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 SHARED = REPO.parent / "shared"
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-FIGURES = ("samples", "filters", "training_curve", "top_patches")
+FIGURES = ("samples", "filters", "training_curve", "top_patches", "projections")
 
 from mnist_filters.cpu import cpu_info, describe  # noqa: E402
 
@@ -71,6 +74,18 @@ rule c:
 """
 
 
+def rule_times(work: Path, started: float) -> dict[str, tuple[float, float, float]]:
+    """{rule: (seconds, start, end)} of a finished run: the benchmark file's wall clock, and
+    its start and end in seconds after `started` (the file is written as the job ends)."""
+    times = {}
+    for path in sorted((work / "benchmarks").rglob("*.tsv")):
+        header, values = (line.split("\t") for line in path.read_text().splitlines()[:2])
+        seconds = float(values[header.index("s")])
+        end = path.stat().st_mtime - started
+        times[path.stem] = (seconds, end - seconds, end)
+    return times
+
+
 def summary(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} s ({min(values):.1f} to {max(values):.1f})"
 
@@ -96,13 +111,18 @@ def main() -> None:
         timed([str(SNAKEMAKE), "--cores", "1"], floor)
 
         samples: dict[str, list[float]] = {"peer process": [], "workflow": [], "workflow, validation_size 0": []}
+        per_rule: dict[str, list[tuple[float, float, float]]] = {}
         for repeat in range(args.repeats):
             samples["peer process"].append(timed([sys.executable, str(args.peer), str(data)], work))
             for name, extra in (("workflow, validation_size 0", ["defaults={training: {validation_size: 0}}"]),
                                 ("workflow", [])):
                 for folder in ("results", "logs", "benchmarks", "checkpoints"):
                     shutil.rmtree(work / folder, ignore_errors=True)
+                started = time.time()
                 samples[name].append(timed([*snakemake, *extra], work))
+                if name == "workflow":
+                    for rule, measured in rule_times(work, started).items():
+                        per_rule.setdefault(rule, []).append(measured)
             print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
         reruns = {"Snakemake's floor: no-op, 3 rules": [], "Snakemake's floor: 1 of 3 shell rules reruns": [],
                   "no-op rerun": [], "dry run": []}
@@ -133,9 +153,16 @@ def main() -> None:
         ratio = f"{statistics.median(values) / peer:.2f}x" if name.startswith(("peer", "workflow")) else ""
         print(f"| {name} | {summary(values)} | {ratio} |")
     print(f"\nworkflow / peer process: {workflow / peer:.2f}x")
+    print("\nEach rule in the whole-workflow runs (median seconds; start and end after Snakemake started):\n")
+    print("| rule | seconds | range | starts at | ends at |")
+    print("|---|---|---|---|---|")
+    for rule, measured in sorted(per_rule.items(), key=lambda item: statistics.median(m[1] for m in item[1])):
+        seconds = [m[0] for m in measured]
+        print(f"| {rule} | {statistics.median(seconds):.1f} | {min(seconds):.1f} to {max(seconds):.1f} | "
+              f"{statistics.median(m[1] for m in measured):.1f} | {statistics.median(m[2] for m in measured):.1f} |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(samples, indent=1))
+        args.json.write_text(json.dumps({**samples, "per rule (seconds, start, end)": per_rule}, indent=1))
 
 
 if __name__ == "__main__":

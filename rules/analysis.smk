@@ -12,7 +12,9 @@ rule dump_activations:
         "<benchmarks>/{run}/dump_activations.tsv"
     conda:
         "../envs/tensorflow.yaml"
-    threads: 2
+    # One core: most of the job is TensorFlow's import, which uses one anyway, while the
+    # figures that need only the data or the training log are drawn on the other.
+    threads: 1
     resources:
         # measured (bench/activations.py): 15 s and 651 MB peak for 200,000 images,
         # streamed, so memory does not grow with the test set
@@ -77,7 +79,8 @@ rule project_patches:
         "<benchmarks>/{run}/project_patches.tsv"
     conda:
         "../envs/tensorflow.yaml"
-    threads: 2
+    # One core: the job is mostly TensorFlow's import; plot_top_patches runs beside it.
+    threads: 1
     resources:
         mem_mb=1500,
         runtime=20,

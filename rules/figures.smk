@@ -85,8 +85,8 @@ rule plot_top_patches:
     localrule: True
     conda:
         "../envs/analysis.yaml"
-    # The per-filter figures are drawn in parallel (the same figures for any count).
-    threads: 2
+    # One core, beside project_patches (the figures are the same for any count).
+    threads: 1
     resources:
         # measured (benchmarks/seed/plot_top_patches.tsv): under 6 s and 125 MB peak
         mem_mb=500,

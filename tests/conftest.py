@@ -11,10 +11,19 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mnist_filters.tensorflow_setup import ONEDNN_OPERATIONS
+
+# TensorFlow in this process (tests that train or load a model here) runs the kernels the
+# stages run, whichever test imports it first.
+os.environ.update(ONEDNN_OPERATIONS)
+
 REPO = Path(__file__).resolve().parents[1]
 # The real MNIST subset that CI and developers have beside the repository (users do not).
 SHARED_MNIST = Path(os.environ.get("MNIST_SUBSET_DIR", REPO.parent / "shared" / "data" / "mnist-subset"))
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+# The cluster environment (`make test` builds it): .venv plus the SLURM executor plugin,
+# which the local environment leaves out so that local runs never import it.
+SLURM_PYTHON = Path(os.environ.get("MNIST_FILTERS_SLURM_PYTHON", REPO / ".venv-slurm" / "bin" / "python"))
 
 # Small settings for workflow tests on generated digits: the notebook's model, fewer steps.
 TINY_DEFAULTS = {
@@ -97,9 +106,11 @@ def tiny_config(data_dir: Path, runs: dict | None = None, **defaults) -> dict:
 
 
 def snakemake(workdir: Path, config: dict | None, *args: str, timeout: int = 600, check: bool = True,
-              snakefile: Path = REPO / "Snakefile"):
-    """Run the repository's workflow in `workdir` with `config` as its only config."""
-    command = [*SNAKEMAKE, "--snakefile", str(snakefile), "--directory", str(workdir),
+              snakefile: Path = REPO / "Snakefile", python: Path | None = None):
+    """Run the repository's workflow in `workdir` with `config` as its only config
+    (with `python`'s Snakemake: the test's own environment's unless given)."""
+    snakemake_command = [str(python), "-m", "snakemake"] if python else SNAKEMAKE
+    command = [*snakemake_command, "--snakefile", str(snakefile), "--directory", str(workdir),
                "--cores", "2", "--show-failed-logs"]
     if config is not None:
         command += ["--configfile", str(write_config(workdir, config)), "--replace-workflow-config"]

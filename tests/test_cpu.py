@@ -11,7 +11,7 @@ EPYC_AVX512 = "model name\t: AMD EPYC 9B14\nflags\t\t: avx2 fma avx512f avx512bw
 
 
 @pytest.mark.parametrize("text, model, kernels, bf16", [
-    (EPYC_AVX2, "AMD EPYC", "xla", False),
+    (EPYC_AVX2, "AMD EPYC", "onednn", False),
     (XEON_AMX, "Intel(R) Xeon(R) Platinum 8581C", "onednn", True),
     (EPYC_AVX512, "AMD EPYC 9B14", "onednn", True),
 ], ids=["avx2", "amx", "avx512"])
@@ -34,7 +34,7 @@ def test_description_names_the_model_and_the_flags_that_matter(tmp_path):
 def test_an_unreadable_cpuinfo_means_no_flags_and_the_portable_choice(tmp_path):
     model, flags = cpu_info(tmp_path / "missing")
     assert flags == frozenset() and model
-    assert choose_kernels("auto", flags) == "xla"
+    assert choose_kernels("auto", flags) == "onednn"
     assert "none of" in describe(model, flags)
 
 

@@ -1,17 +1,21 @@
-"""Each rule's conda environment lists every third-party module that rule's code imports.
+"""The environments: each rule's conda environment lists every third-party module that
+rule's code imports, and a local run's environment leaves the SLURM plugin out.
 
-Conda cannot run here, so this reads instead: the rule's `conda:` file, and its script
+Conda cannot run here, so the first reads instead: the rule's `conda:` file, and its script
 with every library module that script runs (the closure its code digest covers).
 """
 
 import ast
+import os
 import re
+import shutil
+import subprocess
 import sys
 
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, SLURM_PYTHON
 from mnist_filters.code_digest import closure
 
 # Import name -> the conda-forge (or pip) package that provides it.
@@ -68,3 +72,29 @@ def test_environment_lists_what_the_rule_imports(rule):
     assert needed, f"{rule}: found no third-party imports, which cannot be right"
     missing = needed - listed(conda)
     assert not missing, f"rule {rule}: {conda} lacks {', '.join(sorted(missing))}"
+
+
+def imported_modules(make_arguments, tmp_path):
+    """The modules a `make run` dry run imports (Python's -X importtime, through the Makefile)."""
+    environment = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    shutil.copy(REPO / "config.yaml", tmp_path)  # the Snakefile's configfile, found in --directory
+    result = subprocess.run(["make", "-s", "-C", str(REPO), "run", *make_arguments,
+                             f"ARGS=--dry-run --directory {tmp_path}"],
+                            capture_output=True, text=True, env=environment, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "This was a dry-run" in result.stdout, result.stdout[-2000:]
+    return {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_a_local_run_never_imports_the_slurm_plugin(tmp_path):
+    """Snakemake imports every installed executor plugin on every start; the SLURM one costs
+    about 0.8 s (it imports pandas), 9 s where SLURM's client finds no controller."""
+    modules = imported_modules([], tmp_path)
+    assert "snakemake" in modules
+    assert not {m for m in modules if m.startswith(("snakemake_executor_plugin_slurm", "pandas"))}
+
+
+@pytest.mark.skipif(not SLURM_PYTHON.exists(), reason=f"no cluster environment at {SLURM_PYTHON} (make test builds it)")
+def test_the_cluster_environment_has_the_plugin_and_the_workflow(tmp_path):
+    modules = imported_modules(["PROFILE=slurm"], tmp_path)
+    assert {m for m in modules if m.startswith("snakemake_executor_plugin_slurm.")}

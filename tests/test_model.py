@@ -30,6 +30,21 @@ def test_layers_and_shapes_are_the_notebooks(model):
     }
 
 
+def test_mixed_precision_computes_in_bfloat16_but_conv1_and_the_logits(seed_settings):
+    """conv1 (one input channel) and the logits stay float32; the weights are float32 in every layer."""
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mixed = build_model(seed_settings["model"], seed=0)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    compute = {layer.name: layer.compute_dtype for layer in mixed.layers if layer.weights}
+    assert compute == {"conv1": "float32", "conv2": "bfloat16", "fc1": "bfloat16", "logits": "float32"}
+    assert {w.dtype for w in mixed.weights} == {"float32"}
+    outputs = mixed(np.zeros((2, 28, 28, 1), np.float32))
+    assert outputs.dtype == "float32"
+
+
 def test_parameter_count(model):
     conv1 = 12 * 12 * 1 * 25 + 25
     conv2 = 5 * 5 * 25 * 64 + 64

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import ONE_THREAD_TRAINING, REPO, snakemake, sweep_config, tiny_config
+from conftest import ONE_THREAD_TRAINING, REPO, SLURM_PYTHON, snakemake, sweep_config, tiny_config
 from helpers import model_weights, same_weights
 
 pytestmark = [
@@ -29,13 +29,18 @@ def cluster_is_up():
 def cluster():
     if not cluster_is_up():
         pytest.fail("sinfo is installed but no SLURM node is usable; start one with .ci/local-slurm/start.sh")
+    found = subprocess.run([str(SLURM_PYTHON), "-c", "import snakemake_executor_plugin_slurm"],
+                           capture_output=True, text=True)
+    if found.returncode:
+        pytest.fail(f"{SLURM_PYTHON} cannot import the SLURM executor plugin (make test builds .venv-slurm; "
+                    f"MNIST_FILTERS_SLURM_PYTHON chooses another):\n{found.stderr[-1000:]}")
 
 
 def on_slurm(workdir, config, *args, check=True):
     # the test's own timeout: a wrong status command makes the plugin wait forever
     return snakemake(workdir, config, "--profile", str(REPO / "profiles" / "slurm"),
                      "--slurm-init-seconds-before-status-checks", "5", "--latency-wait", "5",
-                     "--retries", "0", *args, timeout=900, check=check)
+                     "--retries", "0", *args, timeout=900, check=check, python=SLURM_PYTHON)
 
 
 def test_workflow_runs_its_jobs_as_slurm_jobs(cluster, tiny_mnist, tiny_run, tmp_path):

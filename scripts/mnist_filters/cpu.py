@@ -2,17 +2,23 @@
 
 Two ways to run a training step, with equal maths and different kernels:
 - `xla`: the step XLA-compiled, max-pooling as a reshape (model.BlockMaxPooling2D). XLA
-  fuses the small element-wise work around the convolutions and matrix products. On a
-  2-core AMD EPYC with AVX2 and no AVX-512 it trains about 1.5x faster than `onednn`
-  (README, "Speed").
+  fuses the small element-wise work around the convolutions and matrix products, but its
+  CPU backend runs them through kernels built for the wheel's baseline instructions.
 - `onednn`: TensorFlow's own kernels, which are oneDNN's on x86. oneDNN generates its
   convolution and matrix kernels for the CPU it runs on: AVX-512, AVX512_BF16 and AMX
-  included. On a 2-core Intel Xeon with AMX, TensorFlow's kernels trained 1.3x to 1.4x
-  faster than the XLA step (issue 9's measurement), and only they reach bfloat16 matrix units.
+  included, and only this path reaches bfloat16 matrix units.
 
-So AVX-512 machines take `onednn`, the others `xla`. The choice is a pure function of the
-CPU's flags, so one machine always takes the same path, and its weights are reproducible
-bit for bit; `training.kernels` overrides it.
+Measured (README, "Speed", one row per CPU kind), with oneDNN's operations on
+(tensorflow_setup) and Adam as one fused kernel per variable (optimizers.FusedAdam):
+- 2-core AMD EPYC, AVX2 only: `onednn` 2,857 examples/s, `xla` 2,657 (before both
+  changes `xla` won by 1.5x: TensorFlow leaves oneDNN's operations off on such CPUs);
+- 2-core AMD EPYC Zen 4, AVX-512 and AVX512_BF16: `xla` 2,823, `onednn` 2,641 before the
+  fused Adam, which made `onednn` 1.2x faster on the AVX2 machine and left `xla` as it was;
+- 2-core Intel Xeon with AMX: `onednn` 1.3x to 1.4x faster than `xla`.
+So `auto` takes `onednn` on every CPU kind. The choice is a pure function of the CPU's
+flags (constant for now; a kind measured to differ gets its rule here), so one machine
+always takes the same path and its weights are reproducible bit for bit;
+`training.kernels` overrides it.
 """
 
 from __future__ import annotations
@@ -62,4 +68,4 @@ def choose_kernels(setting: str, flags: frozenset[str]) -> str:
     """The kernels a run trains with: the setting, or for `auto` the CPU's best."""
     if setting != "auto":
         return setting
-    return "onednn" if "avx512f" in flags else "xla"
+    return "onednn"

@@ -16,22 +16,7 @@ from mnist_filters.errors import Diverged
 
 log = logging.getLogger(__name__)
 
-OPTIMIZERS = {
-    # TF1's AdamOptimizer, which the notebook used, has epsilon 1e-8 (Keras defaults to 1e-7).
-    "adam": lambda s: keras.optimizers.Adam(s["learning_rate"], epsilon=s["adam_epsilon"]),
-    "sgd": lambda s: keras.optimizers.SGD(s["learning_rate"]),
-    "rmsprop": lambda s: keras.optimizers.RMSprop(s["learning_rate"]),
-}
 CSV_COLUMNS = ("step", "train_batch_accuracy", "train_loss", "validation_accuracy", "elapsed_seconds")
-
-
-def make_optimizer(settings: dict) -> keras.optimizers.Optimizer:
-    try:
-        return OPTIMIZERS[settings["optimizer"]](settings)
-    except KeyError:
-        raise ValueError(
-            f"unknown optimizer {settings['optimizer']!r}; choose one of {', '.join(OPTIMIZERS)}"
-        ) from None
 
 
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:

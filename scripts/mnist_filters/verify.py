@@ -20,7 +20,8 @@ RUN is a folder of results/<data set>/; the data set may be left out when only o
 a run of that name.
 
 The Snakemake arguments are those the run was made with (`--configfile`, `--config`,
-`--profile profiles/slurm` to retrain on the cluster, ...).
+`--profile profiles/slurm` to retrain on the cluster, from the cluster environment's
+Python, as `make verify PROFILE=slurm` does, ...).
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     import tensorflow as tf
 
     from mnist_filters.model import build_model, portable, weights_sha256
-    from mnist_filters.trainer import CSV_COLUMNS, Trainer, TrainingLog, batched_logits, evaluation, make_optimizer
+    from mnist_filters.optimizers import make_optimizer
+    from mnist_filters.trainer import CSV_COLUMNS, Trainer, TrainingLog, batched_logits, evaluation
 
     train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
     test = load_split(inputs["test_images"], inputs["test_labels"], image_shape)
@@ -72,11 +73,14 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     keras.utils.set_random_seed(seed)
     # XLA cannot compile MaxPool's gradient under op determinism: its model pools by reshaping.
     model = build_model(model_settings, seed, image_shape, portable=kernels != "xla")
-    trainer = Trainer(model, make_optimizer(training), x_train, y_train, seed=seed, batch_size=training["batch_size"],
+    optimizer = make_optimizer(training)
+    trainer = Trainer(model, optimizer, x_train, y_train, seed=seed, batch_size=training["batch_size"],
                       eval_batch_size=training["eval_batch_size"], kernels=kernels)
 
     input_sha256 = {FILES[k]: sha256_file(inputs[k]) for k in FILES}
-    versions = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}
+    # The optimiser's class too: two implementations of one update round differently.
+    versions = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
+                "optimizer": f"{type(optimizer).__module__}.{type(optimizer).__qualname__}"}
     key = checkpoint_key(seed, model_settings, {**training, "kernels": kernels}, input_sha256, versions)
     store = CheckpointStore(checkpoint_dir, key)
     checkpoint = store.latest(training["steps"])
