@@ -18,6 +18,7 @@ from mnist_filters.errors import ConfigError
 from mnist_filters.idx import read_idx_dims
 from mnist_filters.settings import (
     check_against_data,
+    check_image_shape,
     check_config,
     check_duplicate_keys,
     check_moved_keys,
@@ -64,9 +65,21 @@ if LOCAL_DATA:
                 f"data.local_dir: {_path} not found; the folder must hold "
                 + ", ".join(FILES.values())
             )
-    TRAIN_COUNT = read_idx_dims(local_files(LOCAL_DATA)["train_images"])[0]
-    TEST_COUNT = read_idx_dims(local_files(LOCAL_DATA)["test_images"])[0]
+    _dims = {
+        _key: read_idx_dims(local_files(LOCAL_DATA)[_key])
+        for _key in ("train_images", "test_images")
+    }
+    # A header of another rank is the data stage's format error, with its own message.
+    check_image_shape(
+        config["data"]["image_shape"],
+        {str(local_files(LOCAL_DATA)[_key]): _d[1:] for _key, _d in _dims.items() if len(_d) == 3},
+    )
+    TRAIN_COUNT, TEST_COUNT = _dims["train_images"][0], _dims["test_images"][0]
 else:
+    check_image_shape(
+        config["data"]["image_shape"],
+        {f"the {DATA_SET.name} download": DATA_SET.image_shape},
+    )
     TRAIN_COUNT, TEST_COUNT = 60000, 10000
 for _name, _settings in RUNS.items():
     check_against_data(

@@ -41,7 +41,7 @@ def corrupt(folder, case):
         return labels, "labels are outside 0..9"
     if case == "not-28x28":
         write_idx(folder / images, np.zeros((2000, 32, 32), np.uint8))
-        return images, "images are 32x32 pixels; the model takes 28x28"
+        return images, "holds 32x32 images; set data.image_shape: [32, 32]"  # found at parse time
     if case == "empty":
         (folder / labels).write_bytes(b"")
         return labels, "file is empty"

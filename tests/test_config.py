@@ -66,6 +66,21 @@ def test_workflow_rejects_bad_config_before_any_job(tiny_mnist, tmp_path, defaul
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize("local", [True, False], ids=["local-copy", "download"])
+def test_an_image_shape_the_data_does_not_have_fails_a_dry_run(tiny_mnist, tmp_path, local):
+    """28x28 images with data.image_shape [32, 32]: named before any job, not when the data job runs."""
+    config = tiny_config(tiny_mnist)
+    config["data"]["image_shape"] = [32, 32]
+    if not local:
+        config["data"]["local_dir"] = None
+    result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
+    source = str(tiny_mnist / "train-images-idx3-ubyte.gz") if local else "the mnist download"
+    assert result.returncode != 0
+    assert f"data.image_shape is [32, 32], but {source} holds 28x28 images; set data.image_shape: [28, 28]" in (
+        result.stdout + result.stderr), result.stderr[-3000:]
+    assert not (tmp_path / "resources").exists()
+
+
 def test_missing_local_data_is_named(tmp_path):
     config = tiny_config(tmp_path / "nowhere")
     result = snakemake(tmp_path, config, "-n", check=False, timeout=120)

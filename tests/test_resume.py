@@ -2,14 +2,16 @@
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 
+import h5py
 import pytest
 
 from conftest import REPO, SNAKEMAKE, snakemake, tiny_config, write_config
-from helpers import metrics, model_weights, same_weights
+from helpers import damage_in_place, metrics, model_weights, same_weights
 
 pytestmark = pytest.mark.slow
 TRAINING = {"validation_size": 200, "steps": 1500, "batch_size": 50, "log_every": 50}
@@ -113,3 +115,50 @@ def test_checkpoint_settings_change_no_output(tiny_mnist, tmp_path, uninterrupte
     logs = [(workdir / "results" / "mnist" / "tiny" / "training_log.csv").read_text().splitlines()
             for workdir in (reference, other)]
     assert [row.rsplit(",", 1)[0] for row in logs[0]] == [row.rsplit(",", 1)[0] for row in logs[1]]  # all but time
+
+
+@pytest.fixture(scope="module")
+def kept_run(tiny_mnist, tmp_path_factory):
+    """The uninterrupted run's settings with checkpoints kept: step-1300 and step-1400 remain."""
+    workdir = tmp_path_factory.mktemp("kept")
+    snakemake(workdir, config(tiny_mnist, checkpoints={"keep": True}), "--until", "train")
+    assert [p.name for p in checkpoints(workdir)] == ["step-000001300.h5", "step-000001400.h5"]
+    return workdir
+
+
+def retrain_a_copy(kept_run, tmp_path, tiny_mnist, damage):
+    """A copy of the kept run, its checkpoints damaged by `damage`, retrained; (log of the retrain, weights)."""
+    workdir = tmp_path / "work"
+    shutil.copytree(kept_run, workdir, symlinks=True)
+    damage(*checkpoints(workdir))
+    snakemake(workdir, config(tiny_mnist, checkpoints={"keep": True}), "--until", "train", "--forcerun", "train")
+    log = (workdir / "logs" / "mnist" / "tiny" / "train.log").read_text().split("stage train on host")[-1]
+    return workdir, log, model_weights(workdir / "results" / "mnist" / "tiny" / "model.keras")
+
+
+def test_a_damaged_newest_checkpoint_is_named_and_the_older_one_resumed(kept_run, tmp_path, tiny_mnist, uninterrupted):
+    def damage(older, newest):
+        damage_in_place(newest)
+
+    workdir, log, weights = retrain_a_copy(kept_run, tmp_path, tiny_mnist, damage)
+    newest = checkpoints(workdir)[-1]
+    assert f"not resuming from {newest.relative_to(workdir)}: its content has changed since it was written" in log
+    assert "resuming from step 1300" in log
+    assert same_weights(weights, uninterrupted)
+
+
+def test_no_unverified_checkpoint_is_resumed_and_the_retrain_is_bitwise_the_same(kept_run, tmp_path, tiny_mnist,
+                                                                                   uninterrupted):
+    """The newest damaged in place (same size), the older one without a digest (as an older
+    version wrote them): both named, training starts from step 0."""
+    def damage(older, newest):
+        damage_in_place(newest, "optimizer")
+        with h5py.File(older, "r+") as h5:
+            del h5.attrs["sha256"]
+
+    workdir, log, weights = retrain_a_copy(kept_run, tmp_path, tiny_mnist, damage)
+    older, newest = (p.relative_to(workdir) for p in checkpoints(workdir))
+    assert f"not resuming from {newest}: its content has changed since it was written" in log
+    assert f"not resuming from {older}: it records no content digest" in log
+    assert "training from step 0" in log and "resuming from step" not in log
+    assert same_weights(weights, uninterrupted)

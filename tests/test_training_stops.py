@@ -96,3 +96,35 @@ def test_divergence_stops_with_a_clear_error_and_no_model(tiny_mnist, tmp_path):
     assert "learning rate too high for sgd (training.learning_rate is 1e+06)" in message
     assert not any(tmp_path.glob("*.keras")) and not (tmp_path / "metrics.json").exists()
     assert not (tmp_path / "checkpoints").exists()  # the same settings would only diverge again
+
+
+def test_a_resumed_run_that_diverges_says_so_and_keeps_its_checkpoints(tiny_mnist, tmp_path):
+    """A checkpoint that verifies but holds bad weights (damaged before its digest was taken):
+    the message names the step it resumed from and the folder to delete, which is kept."""
+    import numpy as np
+
+    from mnist_filters.checkpoints import CheckpointStore
+    from mnist_filters.stages.train import train_run
+
+    def run(folder, steps, keep):
+        folder.mkdir()
+        outputs = {key: str(folder / name) for key, name in
+                   [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "training_log.csv")]}
+        return train_run({k: str(v) for k, v in local_files(tiny_mnist).items()}, outputs, run="tiny", seed=0,
+                         model_settings=MODEL, training={**TRAINING, "steps": steps},
+                         checkpoint_dir=str(tmp_path / "checkpoints"), checkpoint_every=100, keep_checkpoints=keep,
+                         threads=2)
+
+    run(tmp_path / "first", 200, keep=True)
+    (folder,) = (tmp_path / "checkpoints").iterdir()
+    store = CheckpointStore(folder.parent, folder.name)
+    checkpoint = store.latest(100)
+    checkpoint.model_weights[-2][...] = np.nan  # the logits kernel: no ReLU after it to hide a NaN
+    store.save(checkpoint)
+    with pytest.raises(Diverged) as error:
+        run(tmp_path / "second", 300, keep=False)
+    message = str(error.value)
+    assert "after resuming from the checkpoint at step 100 in" in message and str(folder) in message
+    assert "learning rate too high for adam" in message and f"delete {folder} to train from step 0" in message
+    assert folder.is_dir() and list(folder.glob("step-*.h5"))
+    assert not (tmp_path / "second" / "model.keras").exists()

@@ -5,6 +5,12 @@ its step counter), the step reached and the training-log rows so far. Because th
 of every step is a pure function of (seed, step), training resumed from one ends with
 the weights an uninterrupted run would have, bit for bit. A checkpoint whose key differs
 (other settings, other data, other TensorFlow) is never used.
+
+Each file records the sha256 of its content (content_sha256), written with it in one atomic
+rename. A checkpoint is resumed only if its content still matches: a file damaged in place
+(a faulty disk, a shared file system) or written before digests existed is passed over
+with a warning that names it, for the newest earlier one that verifies, or step 0. The
+newest two are kept, so that a damaged newest one leaves a verified one to resume from.
 """
 
 from __future__ import annotations
@@ -50,10 +56,24 @@ class Checkpoint:
     rows: list[tuple]
     train_seconds: float
     validation_seconds: float
+    path: Path | None = None  # the file it was read from
+
+
+def content_sha256(key: str, step: int, rows_json: str, train_seconds: float, validation_seconds: float,
+                   arrays: dict[str, list[np.ndarray]]) -> str:
+    """The sha256 of everything a checkpoint resumes: its key, step, log rows (as stored),
+    timings and every array's dtype, shape and bytes, group by group in order."""
+    layout = {group: [[str(a.dtype), list(a.shape)] for a in group_arrays] for group, group_arrays in arrays.items()}
+    header = [key, int(step), rows_json, repr(float(train_seconds)), repr(float(validation_seconds)), layout]
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
+    for group in sorted(arrays):
+        for array in arrays[group]:
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 class CheckpointStore:
-    """The checkpoints of one run and key: <root>/<key>/step-NNNNNNNNN.h5, newest kept."""
+    """The checkpoints of one run and key: <root>/<key>/step-NNNNNNNNN.h5, the newest two kept."""
 
     def __init__(self, root: str | Path, key: str):
         self.key = key
@@ -71,37 +91,62 @@ class CheckpointStore:
 
     def save(self, checkpoint: Checkpoint) -> Path:
         path = self.folder / f"step-{checkpoint.step:09d}.h5"
+        rows_json = json.dumps(checkpoint.rows)
+        arrays = {"model": checkpoint.model_weights, "optimizer": checkpoint.optimizer_variables}
         with atomic_output(path) as temporary, h5py.File(temporary, "w") as h5:
             h5.attrs["key"] = self.key
             h5.attrs["step"] = checkpoint.step
             h5.attrs["train_seconds"] = checkpoint.train_seconds
             h5.attrs["validation_seconds"] = checkpoint.validation_seconds
-            h5.attrs["rows"] = json.dumps(checkpoint.rows)
-            for group, arrays in (("model", checkpoint.model_weights), ("optimizer", checkpoint.optimizer_variables)):
-                for i, array in enumerate(arrays):
+            h5.attrs["rows"] = rows_json
+            h5.attrs["sha256"] = content_sha256(self.key, checkpoint.step, rows_json, checkpoint.train_seconds,
+                                                checkpoint.validation_seconds, arrays)
+            for group, group_arrays in arrays.items():
+                for i, array in enumerate(group_arrays):
                     h5.create_dataset(f"{group}/{i:04d}", data=array)
-        for step, older in self._files():
-            if step != checkpoint.step:
+        # This one and the newest before it; later ones came from a longer run of these settings.
+        earlier = [older for step, older in self._files() if step < checkpoint.step]
+        keep = {path, *earlier[-1:]}
+        for _, older in self._files():
+            if older not in keep:
                 older.unlink(missing_ok=True)
         return path
 
     def latest(self, max_step: int) -> Checkpoint | None:
-        """The newest readable checkpoint at or before `max_step` with this store's key."""
+        """The newest checkpoint at or before `max_step` with this store's key whose content
+        matches its digest; each one passed over is named in a warning."""
         for step, path in reversed(self._files()):
             if step > max_step:
                 continue
             try:
-                with h5py.File(path, "r") as h5:
-                    if h5.attrs["key"] != self.key or int(h5.attrs["step"]) != step:
-                        log.warning("ignoring %s: it belongs to another run", path)
-                        continue
-                    read = lambda group: [h5[group][name][()] for name in sorted(h5[group])]  # noqa: E731
-                    return Checkpoint(step, read("model"), read("optimizer"),
-                                      [tuple(row) for row in json.loads(h5.attrs["rows"])],
-                                      float(h5.attrs["train_seconds"]), float(h5.attrs["validation_seconds"]))
-            except (OSError, KeyError, ValueError) as error:
-                log.warning("ignoring unreadable checkpoint %s (%s)", path, error)
+                checkpoint = self._verified(path, step)
+            except Exception as error:  # noqa: BLE001 - damaged bytes can fail anywhere in h5py
+                log.warning("not resuming from %s: it cannot be read (%s: %s)", path, type(error).__name__, error)
+                continue
+            if checkpoint:
+                return checkpoint
         return None
+
+    def _verified(self, path: Path, step: int) -> Checkpoint | None:
+        with h5py.File(path, "r") as h5:
+            if h5.attrs["key"] != self.key or int(h5.attrs["step"]) != step:
+                log.warning("not resuming from %s: it belongs to another run", path)
+                return None
+            recorded = h5.attrs.get("sha256")
+            if recorded is None:
+                log.warning("not resuming from %s: it records no content digest (written by an older version), "
+                            "so it cannot be verified", path)
+                return None
+            arrays = {group: [h5[group][name][()] for name in sorted(h5[group])] for group in ("model", "optimizer")}
+            rows_json = h5.attrs["rows"]
+            train_seconds, validation_seconds = float(h5.attrs["train_seconds"]), float(h5.attrs["validation_seconds"])
+        actual = content_sha256(self.key, step, rows_json, train_seconds, validation_seconds, arrays)
+        if actual != recorded:
+            log.warning("not resuming from %s: its content has changed since it was written (sha256 %s, "
+                        "recorded %s)", path, actual, recorded)
+            return None
+        return Checkpoint(step, arrays["model"], arrays["optimizer"], [tuple(row) for row in json.loads(rows_json)],
+                          train_seconds, validation_seconds, path)
 
     def remove(self) -> None:
         """Delete this run's checkpoints, those of its earlier settings too."""

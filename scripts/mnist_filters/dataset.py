@@ -33,6 +33,7 @@ class DataSet:
     classes: tuple[str, ...]  # class name by label
     canonical: dict[str, tuple[int, str]]  # file name -> (size in bytes, md5) of the official files
     mirrors: tuple[str, ...]  # base URLs serving the four files, tried in order
+    image_shape: tuple[int, int] = (28, 28)  # rows, columns of the official files' images
 
 
 def label_text(label: int, classes: Sequence[str]) -> str:

@@ -276,6 +276,18 @@ def _run_settings(defaults: dict, overrides: dict, run_schema: dict, where: str)
     return settings
 
 
+def check_image_shape(image_shape, found: dict[str, tuple[int, ...]]) -> None:
+    """data.image_shape against the images' shape in each source ({source: (rows, columns)}),
+    before any job starts."""
+    wanted = tuple(image_shape)
+    for source, shape in found.items():
+        if tuple(shape) != wanted:
+            raise ConfigError(
+                f"data.image_shape is {list(wanted)}, but {source} holds "
+                f"{'x'.join(map(str, shape))} images; set data.image_shape: {list(shape)}"
+            )
+
+
 def check_against_data(name: str, settings: dict, train_count: int, test_count: int,
                        image_shape: tuple[int, int]) -> None:
     """Checks that need the data's sizes, made before any job starts."""

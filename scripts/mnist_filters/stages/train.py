@@ -89,7 +89,7 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
         trainer.restore(checkpoint.model_weights, checkpoint.optimizer_variables)
         history = TrainingLog(checkpoint.rows, checkpoint.train_seconds, checkpoint.validation_seconds)
         start = checkpoint.step
-        log.info("resuming from step %d (checkpoint in %s)", start, store.folder)
+        log.info("resuming from step %d (checkpoint %s, verified)", start, checkpoint.path)
     else:
         log.info("no checkpoint in %s: training from step 0", store.folder)
 
@@ -122,13 +122,20 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
             on_checkpoint=save_checkpoint, stop_requested=lambda: stop.received is not None,
         )
     except Diverged as error:
+        hint = (f"a learning rate too high for {training['optimizer']} (training.learning_rate is "
+                f"{training['learning_rate']:g}): lower it and run again")
+        if start:
+            # The checkpoint verified, but its weights may still be what diverged: keep the
+            # evidence, and say how to rule it out.
+            raise Diverged(
+                f"run {run} diverged: {error} of {training['steps']}, after resuming from the checkpoint at "
+                f"step {start} in {store.folder} (kept). The cause is {hint}, or that checkpoint's weights: "
+                f"delete {store.folder} to train from step 0. No model was written."
+            ) from None
         if not keep_checkpoints:
-            store.remove()  # the same settings would diverge again from them
-        raise Diverged(
-            f"run {run} diverged: {error} of {training['steps']}. The likely cause is a learning rate too "
-            f"high for {training['optimizer']} (training.learning_rate is {training['learning_rate']:g}); "
-            "lower it and run again. No model was written."
-        ) from None
+            store.remove()  # trained from step 0 with these settings: they would diverge again
+        raise Diverged(f"run {run} diverged: {error} of {training['steps']}. The likely cause is {hint}. "
+                       "No model was written.") from None
     if history.stopped_at is not None:
         raise Interrupted(
             f"stopped by {stop.received} at step {history.stopped_at} of {training['steps']}; "
