@@ -1,16 +1,26 @@
 # Configuration checks and helpers shared by the rules.
 
 import math
+import os
 import re
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 min_version("9.0")
 
-# The rule scripts' library, also importable here for config checks.
-sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+# This repository, found from this file (in a Snakemake module, workflow.basedir is the
+# user's project), and its rule scripts' library, importable here for the config checks.
+if not isinstance(workflow.current_basedir, os.PathLike):
+    raise WorkflowError(
+        f"mnist-filters must be used from a folder on disk, not from {workflow.current_basedir}: "
+        "its rules import the workflow's own Python library while Snakemake reads them. Clone "
+        "the repository (at the tag you want) and give the module the clone's Snakefile."
+    )
+REPO = Path(workflow.current_basedir).parent
+sys.path.insert(0, str(REPO / "scripts"))
 
 from mnist_filters.code_digest import code_digest
 from mnist_filters.dataset import DATA_SETS, FILES, local_files, md5_file
@@ -18,9 +28,9 @@ from mnist_filters.errors import ConfigError
 from mnist_filters.idx import read_idx_dims
 from mnist_filters.settings import (
     check_against_data,
-    check_image_shape,
     check_config,
     check_duplicate_keys,
+    check_image_shape,
     check_moved_keys,
     coerce_scalars,
     load_yaml,
@@ -29,10 +39,10 @@ from mnist_filters.settings import (
 )
 from mnist_filters.sweeps import PLAIN_RUNS, compared_settings, flatten
 
-SCRIPTS = Path(workflow.basedir) / "scripts"
+SCRIPTS = REPO / "scripts"
 # What each library file parses to, by content: spares every start the parsing.
 CODE_DIGEST_CACHE = Path(".snakemake") / "mnist-filters" / "code-digests.json"
-SCHEMAS = Path(workflow.basedir) / "schemas"
+SCHEMAS = REPO / "schemas"
 for _path in workflow.configfiles:
     check_duplicate_keys(_path)
 check_moved_keys(config)

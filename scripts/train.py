@@ -27,5 +27,6 @@ run_stage(
         threads=snakemake.threads,
     ),
     snakemake.output.provenance,
-    gpus_wanted=snakemake.resources.gpu > 0,
+    # the setting, not the `gpu` resource: a user's `use rule ... with: resources:` may drop it
+    gpus_wanted=snakemake.params.training["gpus"] > 0,
 )

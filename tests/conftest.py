@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,15 @@ def planned(workdir: Path, config: dict, workflow: Path = REPO) -> set[tuple[str
             run = None if parts[0] != "results" else "/".join(parts[2:4]) if parts[2] == "sweeps" else parts[2]
             jobs.add((fields[2], run))
     return jobs
+
+
+def copy_of_the_workflow(target: Path) -> Path:
+    """The workflow's own files copied to `target` (no data, results, venvs or tests), as a
+    user's clone that a test may edit."""
+    shutil.copytree(REPO, target, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", ".snakemake", "results", "resources", "logs", "benchmarks", "checkpoints", "bench",
+        "tests", "__pycache__", "report.html"))
+    return target
 
 
 def write_config(workdir: Path, config: dict) -> Path:

@@ -1,5 +1,6 @@
 """Helpers for tests that look at a run's outputs."""
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -37,3 +38,15 @@ def damage_in_place(path: Path, group: str = "model", size: int = 4096) -> None:
         handle.seek(offset + stored // 2)
         handle.write(bytes(b ^ 0x5A for b in original))
     assert path.stat().st_size == before
+
+
+@contextlib.contextmanager
+def edited(path: Path, old: str, new: str):
+    """`path` with `old` replaced by `new` for the duration; restored afterwards."""
+    original = path.read_text()
+    assert old in original, (path, old)
+    path.write_text(original.replace(old, new, 1))
+    try:
+        yield
+    finally:
+        path.write_text(original)

@@ -1,13 +1,13 @@
 """Changing one thing reruns exactly what depends on it (asserted on Snakemake's own plan)."""
 
-import contextlib
 import copy
 import os
 import shutil
 
 import pytest
 
-from conftest import REPO, planned, snakemake, tiny_config
+from conftest import copy_of_the_workflow, planned, snakemake, tiny_config
+from helpers import edited
 
 pytestmark = pytest.mark.slow
 FIGURES = {"plot_samples", "plot_filters", "plot_top_patches", "plot_training_curve"}
@@ -22,11 +22,7 @@ COMPARED = {(rule, "sweeps/runs") for rule in ("compare_runs", "plot_comparison_
 @pytest.fixture(scope="module")
 def workflow(tmp_path_factory):
     """A copy of the workflow's own files, so that a test may edit a script."""
-    copy_ = tmp_path_factory.mktemp("workflow") / "mnist-filters"
-    shutil.copytree(REPO, copy_, ignore=shutil.ignore_patterns(
-        ".git", ".venv", ".snakemake", "results", "resources", "logs", "benchmarks", "checkpoints", "bench",
-        "tests", "__pycache__", "report.html"))
-    return copy_
+    return copy_of_the_workflow(tmp_path_factory.mktemp("workflow") / "mnist-filters")
 
 
 @pytest.fixture(scope="module")
@@ -87,18 +83,6 @@ def test_touching_a_plotting_script_redraws_without_retraining(done, base_config
                                                          ("plot_training_curve", "other")}
     finally:  # leave the workflow as the other tests expect it
         os.utime(script, ns=(before.st_atime_ns, before.st_mtime_ns))
-
-
-@contextlib.contextmanager
-def edited(path, old, new):
-    """`path` with `old` replaced by `new` for the duration; restored afterwards."""
-    original = path.read_text()
-    assert old in original, (path, old)
-    path.write_text(original.replace(old, new, 1))
-    try:
-        yield
-    finally:
-        path.write_text(original)
 
 
 LIBRARY = ("scripts", "mnist_filters")
