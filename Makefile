@@ -1,6 +1,7 @@
 # `make run` (the workflow), `make compare` (the runs side by side), `make verify RUN=<run>`
-# (retrain a run and check its bytes), `make test` (the test suite). Each builds .venv from
-# the pinned requirements on first use.
+# (retrain a run and check its bytes), `make tensorboard` (the training curves in
+# TensorBoard), `make test` (the test suite). Each builds .venv from the pinned requirements
+# on first use.
 
 PYTHON ?= python3
 VENV := .venv
@@ -29,8 +30,13 @@ CONFIG_ARGS := $(if $(CONFIG),--configfile $(CONFIG)) $(if $(DATA_BLOCK),--confi
 SWEEP ?=
 # make verify RUN=[<data set>/]<run>: the run to retrain and check.
 RUN ?=
+# make tensorboard [SET=...] [PORT=6006] [RESULTS=folder]: every run's training curves in
+# TensorBoard, on this machine only (127.0.0.1). RESULTS: another working directory's
+# results/ (a project that uses the workflow as a module).
+PORT ?= 6006
+RESULTS ?= results
 
-.PHONY: run test lint report compare verify
+.PHONY: run test lint report compare verify tensorboard
 
 $(BIN)/.installed: requirements.txt constraints.txt
 	$(PYTHON) -m venv --clear $(VENV)
@@ -68,3 +74,6 @@ verify: $(SNAKEMAKE_ENV)
 	@test -n "$(RUN)" || { echo "usage: make verify RUN=[<data set>/]<run> (a folder of results/<data set>/)" >&2; exit 2; }
 	PYTHONPATH=scripts $(SNAKEMAKE_PYTHON) -m mnist_filters.verify $(RUN) -- \
 	  $(if $(filter-out default,$(PROFILE)),--profile profiles/$(PROFILE)) $(CONFIG_ARGS) $(ARGS)
+
+tensorboard: $(BIN)/.installed
+	$(BIN)/tensorboard --logdir $(RESULTS)/$(or $(SET),mnist) --host 127.0.0.1 --port $(PORT)

@@ -10,6 +10,8 @@ rule train:
             labels={"figure": "metrics"},
         ),
         training_log="<results>/{run}/training_log.csv",
+        # TensorBoard event files of the training log (make tensorboard shows every run's)
+        tensorboard=directory("<results>/{run}/tensorboard"),
         provenance="<results>/{run}/provenance/train.json",
     log:
         "<logs>/{run}/train.log",

@@ -50,3 +50,36 @@ def edited(path: Path, old: str, new: str):
         yield
     finally:
         path.write_text(original)
+
+
+def event_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    """{tag: [(step, value), ...]} of the event files in `folder`, read by TensorBoard's own reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    events = EventAccumulator(str(folder), size_guidance={"tensors": 0})  # 0: every point, not a sample of 10
+    events.Reload()
+    # TensorFlow 2's tf.summary.scalar stores each point as a tensor summary of one value.
+    return {tag: [(e.step, float(make_ndarray(e.tensor_proto))) for e in events.Tensors(tag)]
+            for tag in events.Tags()["tensors"]}
+
+
+def training_log_scalars(path: Path) -> dict[str, list[tuple[int, float]]]:
+    """The same series from a training_log.csv (values as written: 6 significant digits)."""
+    import csv
+    import math
+
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    series = {}
+    for tag in ("train_batch_accuracy", "train_loss", "validation_accuracy"):
+        points = [(int(r["step"]), float(r[tag])) for r in rows if not math.isnan(float(r[tag]))]
+        if points:
+            series[tag] = points
+    return series
+
+
+def same_series(events: list[tuple[int, float]], logged: list[tuple[int, float]]) -> bool:
+    """Equal steps, in order and each once; values equal to the CSV's 6 significant digits."""
+    return [s for s, _ in events] == [s for s, _ in logged] and all(
+        abs(a - b) <= 1e-5 * max(1.0, abs(b)) for (_, a), (_, b) in zip(events, logged))

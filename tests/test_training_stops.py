@@ -23,7 +23,8 @@ def train(tiny_mnist, workdir, **training):
     from mnist_filters.stages.train import train_run
 
     outputs = {key: str(workdir / name) for key, name in
-               [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "training_log.csv")]}
+               [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "training_log.csv"),
+                ("tensorboard", "tensorboard")]}
     return train_run({k: str(v) for k, v in local_files(tiny_mnist).items()}, outputs, run="tiny", seed=0,
                      model_settings=MODEL, training={**TRAINING, **training},
                      checkpoint_dir=str(workdir / "checkpoints"), checkpoint_every=500, threads=2)
@@ -109,7 +110,8 @@ def test_a_resumed_run_that_diverges_says_so_and_keeps_its_checkpoints(tiny_mnis
     def run(folder, steps, keep):
         folder.mkdir()
         outputs = {key: str(folder / name) for key, name in
-                   [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "training_log.csv")]}
+                   [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "training_log.csv"),
+                    ("tensorboard", "tensorboard")]}
         return train_run({k: str(v) for k, v in local_files(tiny_mnist).items()}, outputs, run="tiny", seed=0,
                          model_settings=MODEL, training={**TRAINING, "steps": steps},
                          checkpoint_dir=str(tmp_path / "checkpoints"), checkpoint_every=100, keep_checkpoints=keep,

@@ -8,7 +8,7 @@ import logging
 
 import numpy as np
 
-from mnist_filters.atomic import atomic_output, write_json_atomic, write_text_atomic
+from mnist_filters.atomic import atomic_directory, atomic_output, write_json_atomic, write_text_atomic
 from mnist_filters.checkpoints import Checkpoint, CheckpointStore, checkpoint_key
 from mnist_filters.cpu import choose_kernels, cpu_info, describe, features
 from mnist_filters.dataset import FILES, load_split, sha256_file, to_model_input
@@ -51,6 +51,7 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
 
     from mnist_filters.model import build_model, portable, weights_sha256
     from mnist_filters.optimizers import make_optimizer
+    from mnist_filters.tensorboard_events import write_events
     from mnist_filters.trainer import CSV_COLUMNS, Trainer, TrainingLog, batched_logits, evaluation
 
     train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
@@ -96,12 +97,12 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     progress = Progress(f"{run} train", training["steps"], terminal(), start=start)
     since = {"step": start, "train_seconds": history.train_seconds}
 
-    def report(row, so_far):
-        step, batch_accuracy, _loss, validation_accuracy, _elapsed = row
+    def report(row, _so_far):
+        step, batch_accuracy, _loss, validation_accuracy, _elapsed, train_seconds = row
         log.info("step %d, training accuracy %g", step, batch_accuracy)
-        seconds = so_far.train_seconds - since["train_seconds"]
+        seconds = train_seconds - since["train_seconds"]
         speed = (step - since["step"]) * training["batch_size"] / seconds if seconds > 0 else None
-        since.update(step=step, train_seconds=so_far.train_seconds)
+        since.update(step=step, train_seconds=train_seconds)
         progress.update(
             step, f"step {step}/{training['steps']}", f"batch accuracy {batch_accuracy:.3f}",
             f"validation accuracy {validation_accuracy:.4f}" if held_out else "validation accuracy -",
@@ -151,6 +152,8 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     with atomic_output(outputs["model"]) as temporary:
         saved.save(temporary)
     write_text_atomic(outputs["training_log"], csv_text(history.rows, CSV_COLUMNS))
+    with atomic_directory(outputs["tensorboard"]) as folder:
+        write_events(folder, history.rows, training["batch_size"])
     examples = (training["steps"]) * training["batch_size"]
     metrics = {
         "test_accuracy": test_result.accuracy,

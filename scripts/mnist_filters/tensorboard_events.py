@@ -1,0 +1,36 @@
+"""A run's training log as TensorBoard event files: one scalar series per column of
+training_log.csv, under the same step numbers, plus the training speed between log points.
+
+They are written once training has ended, from the log's rows: a resumed run's rows come
+from its checkpoint and then its own log points, so its events equal an uninterrupted
+run's, with no step twice and none missing, and writing them costs training nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+# Tags: the training_log.csv columns they come from, and the speed derived from two of them.
+SCALARS = ("train_batch_accuracy", "train_loss", "validation_accuracy")
+SPEED = "train_examples_per_second"
+
+
+def write_events(folder: str | Path, rows: list[tuple], batch_size: int) -> None:
+    """Event files in `folder` for `rows` (trainer.CSV_COLUMNS order). `SPEED` at a log point is
+    the examples trained since the previous one over the training seconds they took; a row
+    without validation (NaN) has no validation point."""
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(str(folder))
+    with writer.as_default():
+        previous = None
+        for step, batch_accuracy, loss, validation_accuracy, _elapsed, train_seconds in rows:
+            values = dict(zip(SCALARS, (batch_accuracy, loss, validation_accuracy)))
+            for tag, value in values.items():
+                if not math.isnan(value):
+                    tf.summary.scalar(tag, value, step=step)
+            if previous and train_seconds > previous[1]:
+                tf.summary.scalar(SPEED, (step - previous[0]) * batch_size / (train_seconds - previous[1]), step=step)
+            previous = (step, train_seconds)
+    writer.close()
