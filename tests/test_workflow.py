@@ -28,7 +28,12 @@ def test_training_log_has_a_row_every_log_step(tiny_run):
     with open(tiny_run / "results" / "mnist" / "tiny" / "training_log.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [int(r["step"]) for r in rows] == [0, 100, 200, 300]
-    assert list(rows[0]) == ["step", "train_batch_accuracy", "train_loss", "validation_accuracy", "elapsed_seconds"]
+    assert list(rows[0]) == ["step", "train_batch_accuracy", "train_loss", "validation_accuracy", "elapsed_seconds",
+                             "train_seconds"]
+    # training time is part of the elapsed time (validation passes are the rest), and grows
+    assert float(rows[0]["train_seconds"]) == 0
+    assert all(0 < float(r["train_seconds"]) <= float(r["elapsed_seconds"]) for r in rows[1:])
+    assert sorted(float(r["train_seconds"]) for r in rows) == [float(r["train_seconds"]) for r in rows]
     assert float(rows[-1]["validation_accuracy"]) > float(rows[0]["validation_accuracy"])
     log = (tiny_run / "logs" / "mnist" / "tiny" / "train.log").read_text()
     for step in (0, 100, 200):
