@@ -66,6 +66,20 @@ def test_a_code_change_changes_the_digest_of_the_rules_that_run_it(tree):
     assert after["train.py"] == before["train.py"] and after["plot_samples.py"] == before["plot_samples.py"]
 
 
+def test_the_dump_and_the_projections_share_model_loading_but_not_each_others_code(tree):
+    """An edit to the dump's stage changes the dump's digest only; one to the shared model
+    loading changes both (their outputs still follow by data, as Snakemake plans)."""
+    scripts = ("dump_activations.py", "project_patches.py")
+    before = {s: code_digest(tree / s, tree) for s in scripts}
+    edited(tree, "mnist_filters/stages/activations.py", "return max(1, chunk_bytes", "return max(2, chunk_bytes")
+    after = {s: code_digest(tree / s, tree) for s in scripts}
+    assert after["dump_activations.py"] != before["dump_activations.py"]
+    assert after["project_patches.py"] == before["project_patches.py"]
+    edited(tree, "mnist_filters/model_file.py", 'SPATIAL_LAYERS = ("conv1", "conv2", "pool2")',
+           'SPATIAL_LAYERS = ("conv1", "conv2")')
+    assert all(code_digest(tree / s, tree) != after[s] for s in scripts)
+
+
 def test_relative_imports_are_followed(tree):
     (tree / "mnist_filters" / "extra.py").write_text("VALUE = 1\n")
     edited(tree, "mnist_filters/ranking.py", "import numpy as np\n", "import numpy as np\n\nfrom .extra import VALUE\n")

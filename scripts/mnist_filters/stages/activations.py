@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import zipfile
 
 import h5py
 import numpy as np
@@ -26,43 +25,13 @@ from mnist_filters.atomic import atomic_output
 from mnist_filters.errors import IdxFormatError
 from mnist_filters.dataset import check_images, check_labels, sha256_file, to_model_input
 from mnist_filters.idx import iter_idx, read_idx
+from mnist_filters.model_file import load_trained_model, model_settings_of
 from mnist_filters.progress import stage_progress
 from mnist_filters.receptive_field import geometries
 from mnist_filters.runlog import terminal
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
-SPATIAL_LAYERS = ("conv1", "conv2", "pool2")
-
-
-def model_settings_of(model) -> dict:
-    """The geometry settings of a loaded model, read from its own layers."""
-    def conv(name):
-        cfg = model.get_layer(name).get_config()
-        return {"kernel_size": cfg["kernel_size"][0], "strides": cfg["strides"][0],
-                "padding": cfg["padding"], "filters": cfg["filters"]}
-
-    pool = model.get_layer("pool2").get_config()
-    return {"conv1": conv("conv1"), "conv2": conv("conv2"),
-            "pool2": {"pool_size": int(np.ravel(pool["pool_size"])[0]), "padding": pool["padding"]}}
-
-
-def load_trained_model(path: str):
-    """Load a model.keras in safe mode (plain Keras layers only), with a clear error for anything else."""
-    import keras
-
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path}: not a Keras model archive (truncated, or not a .keras file)")
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as error:
-        raise ValueError(f"{path}: cannot be loaded as a Keras model ({type(error).__name__}: {error})") from None
-    missing = [name for name in SPATIAL_LAYERS if name not in {layer.name for layer in model.layers}]
-    if missing:
-        raise ValueError(f"{path}: not a model of this workflow (it has no layer {', '.join(missing)})")
-    return model
-
-
 def images_per_chunk(row_shape: tuple[int, ...], chunk_bytes: int) -> int:
     return max(1, chunk_bytes // (int(np.prod(row_shape)) * 4))
 

@@ -21,6 +21,7 @@ from mnist_filters import __version__
 from mnist_filters.atomic import atomic_output
 from mnist_filters.dataset import sha256_file, to_model_input
 from mnist_filters.idx import read_idx
+from mnist_filters.model_file import load_trained_model, model_settings_of
 from mnist_filters.backprojection import Network, crop_to_field, project
 from mnist_filters.progress import stage_progress
 from mnist_filters.receptive_field import geometries
@@ -46,7 +47,6 @@ def project_rankings(model_path: str, test_images: str, rankings: str, output: s
                      run: str = "") -> None:
     """`run` names the progress lines the terminal gets when the projections take more than a few seconds."""
     configure_tensorflow(threads, "float32")
-    from mnist_filters.stages.activations import load_trained_model, model_settings_of
 
     model = load_trained_model(model_path)
     network = Network.of(model)
