@@ -22,15 +22,16 @@ def write_events(folder: str | Path, rows: list[tuple], batch_size: int) -> None
     without validation (NaN) has no validation point."""
     import tensorflow as tf
 
+    from mnist_filters.trainer import examples_per_second
+
     writer = tf.summary.create_file_writer(str(folder))
     with writer.as_default():
-        previous = None
-        for step, batch_accuracy, loss, validation_accuracy, _elapsed, train_seconds in rows:
-            values = dict(zip(SCALARS, (batch_accuracy, loss, validation_accuracy)))
-            for tag, value in values.items():
+        for previous, row in zip([None, *rows], rows):
+            step, batch_accuracy, loss, validation_accuracy = row[:4]
+            for tag, value in zip(SCALARS, (batch_accuracy, loss, validation_accuracy)):
                 if not math.isnan(value):
                     tf.summary.scalar(tag, value, step=step)
-            if previous and train_seconds > previous[1]:
-                tf.summary.scalar(SPEED, (step - previous[0]) * batch_size / (train_seconds - previous[1]), step=step)
-            previous = (step, train_seconds)
+            speed = examples_per_second(previous, row, batch_size) if previous else None
+            if speed:
+                tf.summary.scalar(SPEED, speed, step=step)
     writer.close()

@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 CSV_COLUMNS = ("step", "train_batch_accuracy", "train_loss", "validation_accuracy", "elapsed_seconds", "train_seconds")
 
 
+def examples_per_second(earlier: tuple, later: tuple, batch_size: int) -> float | None:
+    """The examples trained between two log rows over the training seconds they took."""
+    seconds = later[CSV_COLUMNS.index("train_seconds")] - earlier[CSV_COLUMNS.index("train_seconds")]
+    return (later[0] - earlier[0]) * batch_size / seconds if seconds > 0 else None
+
+
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Per-example softmax cross-entropy, in float64 for a stable reference value."""
     logits = logits.astype(np.float64)

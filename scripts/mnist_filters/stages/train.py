@@ -52,7 +52,8 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     from mnist_filters.model import build_model, portable, weights_sha256
     from mnist_filters.optimizers import make_optimizer
     from mnist_filters.tensorboard_events import write_events
-    from mnist_filters.trainer import CSV_COLUMNS, Trainer, TrainingLog, batched_logits, evaluation
+    from mnist_filters.trainer import (CSV_COLUMNS, Trainer, TrainingLog, batched_logits, evaluation,
+                                       examples_per_second)
 
     train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
     test = load_split(inputs["test_images"], inputs["test_labels"], image_shape)
@@ -95,14 +96,11 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
         log.info("no checkpoint in %s: training from step 0", store.folder)
 
     progress = Progress(f"{run} train", training["steps"], terminal(), start=start)
-    since = {"step": start, "train_seconds": history.train_seconds}
 
-    def report(row, _so_far):
-        step, batch_accuracy, _loss, validation_accuracy, _elapsed, train_seconds = row
+    def report(row, so_far):
+        step, batch_accuracy, _loss, validation_accuracy, _elapsed, _train_seconds = row
         log.info("step %d, training accuracy %g", step, batch_accuracy)
-        seconds = train_seconds - since["train_seconds"]
-        speed = (step - since["step"]) * training["batch_size"] / seconds if seconds > 0 else None
-        since.update(step=step, train_seconds=train_seconds)
+        speed = examples_per_second(so_far.rows[-2], row, training["batch_size"]) if len(so_far.rows) > 1 else None
         progress.update(
             step, f"step {step}/{training['steps']}", f"batch accuracy {batch_accuracy:.3f}",
             f"validation accuracy {validation_accuracy:.4f}" if held_out else "validation accuracy -",
