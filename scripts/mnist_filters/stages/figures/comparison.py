@@ -14,7 +14,6 @@ from collections import defaultdict
 import h5py
 import numpy as np
 
-from mnist_filters.stages.compare import read_table
 from mnist_filters.stages.figures.style import GREY, bare, grid, plt, save
 from mnist_filters.sweeps import short_keys, value_token
 
@@ -115,8 +114,8 @@ def curves(training_logs: list[str], output: str, *, swept: dict[str, dict], dpi
 def effects(table: str, output: str, *, swept: dict[str, dict], dpi: int) -> None:
     """Test accuracy against each swept setting: one panel per setting, one line per combination
     of the other settings, each point the mean over seeds with a min-to-max bar."""
-    _columns, rows = read_table(table)
-    accuracy = {row["run"]: float(row["test_accuracy"]) for row in rows}
+    with open(table, newline="") as handle:
+        accuracy = {row["run"]: float(row["test_accuracy"]) for row in csv.DictReader(handle)}
     keys = [key for key in dict.fromkeys(k for s in swept.values() for k in s) if key != SEED] or [SEED]
     short = short_keys(keys)
     # values compared by repr (1 and 1.0 are different settings), shown as in run names
