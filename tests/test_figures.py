@@ -10,7 +10,8 @@ import pytest
 
 from mnist_filters.dataset import DATA_SETS, FILES
 from mnist_filters.idx import read_idx
-from mnist_filters.stages.figures import filters, samples, top_patches, training_curve
+from mnist_filters.stages.rank import read_rankings
+from mnist_filters.stages.figures import filters, samples, sheets, top_patches, training_curve
 
 DIGITS = DATA_SETS["mnist"].classes
 CLOTHES = DATA_SETS["fashion-mnist"].classes
@@ -58,7 +59,7 @@ def test_sample_titles_name_the_class(tiny_mnist, tmp_path, monkeypatch):
 
 
 def test_patch_titles_name_the_class(tiny_mnist, tmp_path, monkeypatch):
-    seen = titles_when_saved(monkeypatch, top_patches)
+    seen = titles_when_saved(monkeypatch, sheets)
     write_rankings(tmp_path / "rankings.csv", [["conv1", 0, r, r, label, 1, 2, 5.0 - r, 2, 4, 14, 16]
                                                for r, label in ((1, 9), (2, 0), (3, 5))])
     top_patches.top_patches(str(tmp_path / "rankings.csv"), str(tiny_mnist / FILES["test_images"]),
@@ -114,11 +115,12 @@ def test_top_patches_are_the_same_drawn_by_one_or_three_processes(tiny_mnist, tm
         np.testing.assert_array_equal(read_png(tmp_path / "by1" / name), read_png(tmp_path / "by3" / name))
 
 
-def test_crop_is_the_test_images_box(tiny_mnist):
+def test_crop_is_the_test_images_box(tiny_mnist, tmp_path):
     test_images = read_idx(tiny_mnist / FILES["test_images"])
     train_images = read_idx(tiny_mnist / FILES["train_images"])
-    row = {"image_index": "7", "y0": "3", "x0": "5", "y1": "15", "x1": "17"}
-    patch = top_patches.crop(test_images, row)
+    write_rankings(tmp_path / "rankings.csv", [["conv1", 0, 1, 7, 3, 1, 2, 5.0, 3, 5, 15, 17]])
+    (unit,) = read_rankings(str(tmp_path / "rankings.csv"))[("conv1", 0)]
+    patch = top_patches.crop(test_images, unit)
     np.testing.assert_array_equal(patch, test_images[7, 3:15, 5:17])
     assert not np.array_equal(patch, train_images[7, 3:15, 5:17])
 

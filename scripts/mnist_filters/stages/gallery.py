@@ -11,7 +11,6 @@ and a short script draws them into canvases.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import json
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ import numpy as np
 from mnist_filters.atomic import atomic_directory
 from mnist_filters.dataset import label_text
 from mnist_filters.idx import read_idx
+from mnist_filters.stages.rank import read_rankings
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -135,8 +135,7 @@ def gallery(rankings: str, test_images: str, projections: str, output: str, *, r
     """Write `output`/index.html for the projected filters of rankings.csv (`classes`: the class
     name of each label)."""
     images = read_idx(test_images)
-    with open(rankings, newline="") as handle:
-        ranked = list(csv.DictReader(handle))
+    ranked = {unit.number: unit for units in read_rankings(rankings).values() for unit in units}
     layers, used = {}, set()
     with h5py.File(projections, "r") as h5:
         methods = [str(m) for m in h5.attrs["methods"]]
@@ -146,19 +145,19 @@ def gallery(rankings: str, test_images: str, projections: str, output: str, *, r
             origins = h5[f"{layer}/field_origin"][:]
             by_filter: dict[int, list[int]] = {}
             for position, number in enumerate(rows):
-                by_filter.setdefault(int(ranked[int(number)]["filter"]), []).append(position)
+                by_filter.setdefault(ranked[int(number)].filter, []).append(position)
             filters = []
             for f, positions in sorted(by_filter.items()):
-                positions.sort(key=lambda p: int(ranked[int(rows[p])]["rank"]))
+                positions.sort(key=lambda p: ranked[int(rows[p])].rank)
                 scales = {m: float(np.abs(maps[m][positions]).max()) or 1.0 for m in methods}
                 hits = []
                 for p in positions:
-                    row = ranked[int(rows[p])]
-                    used.add(int(row["image_index"]))
+                    unit = ranked[int(rows[p])]
+                    used.add(unit.image_index)
                     hits.append({
-                        "rank": int(row["rank"]), "activation": f"{float(row['activation']):.3g}",
-                        "label": label_text(int(row["label"]), classes), "image": int(row["image_index"]),
-                        "box": [int(row[k]) for k in ("y0", "x0", "y1", "x1")],
+                        "rank": unit.rank, "activation": f"{unit.activation:.3g}",
+                        "label": label_text(unit.label, classes), "image": unit.image_index,
+                        "box": list(unit.box),
                         "origin": [int(v) for v in origins[p]],
                         "projections": {m: _b64(np.round(maps[m][p] / scales[m] * 127).astype(np.int8))
                                         for m in methods},

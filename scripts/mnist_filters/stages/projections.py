@@ -11,7 +11,6 @@ receptive_field_size, and `rows`: which rows of rankings.csv (0-based, header ex
 
 from __future__ import annotations
 
-import csv
 import logging
 
 import h5py
@@ -26,20 +25,24 @@ from mnist_filters.backprojection import Network, crop_to_field, project
 from mnist_filters.progress import stage_progress
 from mnist_filters.receptive_field import geometries
 from mnist_filters.runlog import terminal
+from mnist_filters.stages.rank import read_rankings
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
 
 
 def ranked_units(rankings: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per layer: its rows' numbers in rankings.csv, (image, row, col, filter) and (y0, x0, y1, x1)."""
+    """Per layer, in the file's order: its rows' numbers in rankings.csv, (image, row, col, filter) and
+    (y0, x0, y1, x1)."""
     by_layer: dict[str, list] = {}
-    with open(rankings, newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle)):
-            by_layer.setdefault(row["layer"], []).append(
-                (number, *(int(row[k]) for k in ("image_index", "row", "col", "filter", "y0", "x0", "y1", "x1"))))
-    return {layer: (np.array([r[0] for r in rows]), np.array([r[1:5] for r in rows]), np.array([r[5:9] for r in rows]))
-            for layer, rows in by_layer.items()}
+    for (layer, _), units in read_rankings(rankings).items():
+        by_layer.setdefault(layer, []).extend(units)
+    for units in by_layer.values():
+        units.sort(key=lambda unit: unit.number)
+    return {layer: (np.array([u.number for u in units]),
+                    np.array([(u.image_index, u.row, u.col, u.filter) for u in units]),
+                    np.array([u.box for u in units]))
+            for layer, units in by_layer.items()}
 
 
 def project_rankings(model_path: str, test_images: str, rankings: str, output: str, *, layers: list[str],

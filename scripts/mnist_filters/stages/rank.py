@@ -1,6 +1,7 @@
 """The ranking stage: the top-k test-set positions of every chosen filter, as a tidy CSV.
 
 Reads activations.h5 chunk by chunk (no TensorFlow), keeping O(k) state per filter.
+rankings.csv has one row per (layer, filter, rank); `read_rankings` is its one reader.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from dataclasses import dataclass
 
 import h5py
 import numpy as np
@@ -20,6 +22,35 @@ log = logging.getLogger(__name__)
 COLUMNS = ("layer", "filter", "rank", "image_index", "label", "row", "col", "activation", "y0", "x0", "y1", "x1")
 NOT_LAYERS = ("labels", "logits", "image_index", "weights")
 READ_BYTES = 16 << 20  # read whole chunks, about this many bytes at a time
+
+
+@dataclass(frozen=True)
+class RankedUnit:
+    """One row of rankings.csv. `number`: the row's place in the file (0-based, header excluded)."""
+
+    number: int
+    layer: str
+    filter: int
+    rank: int
+    image_index: int  # the test image's index in the test file
+    label: int
+    row: int
+    col: int
+    activation: float
+    box: tuple[int, int, int, int]  # the receptive field inside the image: y0, x0, y1, x1 (ends excluded)
+
+
+def read_rankings(path: str) -> dict[tuple[str, int], list[RankedUnit]]:
+    """rankings.csv's rows by (layer, filter), in the file's order, each filter's in rank order."""
+    by_filter: dict[tuple[str, int], list[RankedUnit]] = {}
+    with open(path, newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle)):
+            unit = RankedUnit(number, row["layer"], *(int(row[k]) for k in COLUMNS[1:7]), float(row["activation"]),
+                              tuple(int(row[k]) for k in COLUMNS[8:]))
+            by_filter.setdefault((unit.layer, unit.filter), []).append(unit)
+    for units in by_filter.values():
+        units.sort(key=lambda unit: unit.rank)
+    return by_filter
 
 
 def geometry_of(dataset: h5py.Dataset) -> Geometry:

@@ -8,12 +8,9 @@ filters x ranks, projections only, each filter's row on its own scale.
 
 from __future__ import annotations
 
-import csv
-import multiprocessing
 import textwrap
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import h5py
@@ -22,8 +19,10 @@ import numpy as np
 from mnist_filters.atomic import atomic_directory
 from mnist_filters.dataset import label_text
 from mnist_filters.idx import read_idx
+from mnist_filters.stages.figures.sheets import Sheet, draw_sheets
 from mnist_filters.stages.figures.style import GREY, bare, plt, save
 from mnist_filters.stages.figures.top_patches import crop
+from mnist_filters.stages.rank import RankedUnit, read_rankings
 
 SIGNED = "RdBu_r"  # blue < 0 < red, white at zero
 GAP = 2
@@ -38,23 +37,12 @@ def tiles(maps: list[np.ndarray], fill: float) -> np.ndarray:
     return row
 
 
-def read_hits(rankings: str) -> dict[tuple[str, int], list[dict]]:
-    """rankings.csv's rows by (layer, filter) in rank order, each with its 0-based `row_number`."""
-    by_filter: dict[tuple[str, int], list[dict]] = {}
-    with open(rankings, newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle)):
-            by_filter.setdefault((row["layer"], int(row["filter"])), []).append({**row, "row_number": number})
-    for hits in by_filter.values():
-        hits.sort(key=lambda hit: int(hit["rank"]))
-    return by_filter
-
-
-def field_patch(images: np.ndarray, row: dict, origin: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def field_patch(images: np.ndarray, unit: RankedUnit, origin: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The unit's whole receptive field from its test image (NaN where it leaves the image),
     aligned with its projection."""
     patch = np.full(size, np.nan, np.float32)
-    inside = crop(images, row).astype(np.float32)
-    dy, dx = int(row["y0"]) - int(origin[0]), int(row["x0"]) - int(origin[1])
+    inside = crop(images, unit).astype(np.float32)
+    dy, dx = unit.box[0] - int(origin[0]), unit.box[1] - int(origin[1])
     patch[dy : dy + inside.shape[0], dx : dx + inside.shape[1]] = inside
     return patch
 
@@ -64,7 +52,7 @@ def projection_figures(rankings: str, test_images: str, projections: str, output
     """Per projected filter one figure (drawn by `workers` processes; the same for any number),
     per layer and method one overview. `classes`: the class name of each label."""
     images = read_idx(test_images)
-    by_filter = read_hits(rankings)
+    by_filter = read_rankings(rankings)
     sheets, overviews = [], []
     with h5py.File(projections, "r") as h5:
         methods = [str(m) for m in h5.attrs["methods"]]
@@ -78,45 +66,44 @@ def projection_figures(rankings: str, test_images: str, projections: str, output
                                            classes))
             for method in methods:
                 overviews.append((layer, method, filters, [
-                    [maps[method][position[int(hit["row_number"])]] for hit in by_filter[(layer, f)]]
+                    [maps[method][position[unit.number]] for unit in by_filter[(layer, f)]]
                     for f in filters]))
     with atomic_directory(output) as folder:
-        folder = Path(folder)
-        if workers == 1:
-            draw_sheets(folder, dpi, sheets)
-        else:
-            # fork: the workers start with matplotlib imported and drawing begins at once
-            with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-                drawn = [pool.submit(draw_sheets, folder, dpi, sheets[i::workers]) for i in range(1, workers)]
-                draw_sheets(folder, dpi, sheets[::workers])
-                for future in drawn:
-                    future.result()
-        for overview in overviews:
-            draw_overview(folder, dpi, *overview)
+
+        def draw_overviews():
+            for overview in overviews:
+                draw_overview(Path(folder), dpi, *overview)
+
+        draw_sheets(ProjectionSheet, Path(folder), dpi, sheets, workers=workers, meanwhile=draw_overviews)
 
 
-def filter_sheet(layer, f, hits, images, maps, origins, position, classes):
-    """(file name, title, patch row, [(row label, projection row, its scale)]) of one filter."""
-    indices = [position[int(hit["row_number"])] for hit in hits]
+def filter_sheet(layer, f, units, images, maps, origins, position, classes):
+    """(file name, (title, patch row, [(row label, projection row, its scale)])) of one filter."""
+    indices = [position[unit.number] for unit in units]
     size = next(iter(maps.values())).shape[1:]
-    patches = tiles([field_patch(images, hit, origins[i], size) for hit, i in zip(hits, indices)], np.nan)
+    patches = tiles([field_patch(images, unit, origins[i], size) for unit, i in zip(units, indices)], np.nan)
     rows = []
     for method, values in maps.items():
         chosen = [values[i] for i in indices]
         limit = float(max(np.abs(m).max() for m in chosen)) or 1.0
         rows.append((f"{method}\n±{limit:.3g}", tiles(chosen, np.nan), limit))
-    counts = Counter(int(hit["label"]) for hit in hits).most_common()
+    counts = Counter(unit.label for unit in units).most_common()
     labels = ", ".join(f"{label_text(label, classes)} ×{count}" for label, count in counts)
-    title = (f"{layer} filter {f}: top {len(hits)} patches and their projections\n"
+    title = (f"{layer} filter {f}: top {len(units)} patches and their projections\n"
              f"{textwrap.shorten(labels, width=110, placeholder=', ...')}\n"
              "red: raises the activation, blue: lowers it; each row on its own scale (beside it)")
-    return f"{layer}_filter{f:02d}.png", title, patches, rows
+    return f"{layer}_filter{f:02d}.png", (title, patches, rows)
 
 
-class ProjectionSheet:
-    """A figure of one patch row above one row per method, redrawn for each filter of the same shape."""
+class ProjectionSheet(Sheet):
+    """One patch row above one row per method."""
 
-    def __init__(self, patch_shape: tuple[int, int], methods: int):
+    @staticmethod
+    def layout_of(title, patches, rows) -> tuple[tuple[int, int], int]:
+        return patches.shape, len(rows)
+
+    def __init__(self, layout: tuple[tuple[int, int], int]):
+        patch_shape, methods = layout
         height, width = patch_shape
         # about 4 pixels per input pixel at 100 dpi, and room for the row labels and the title
         self.figure, panels = plt.subplots(1 + methods, 1, figsize=(max(6.0, width / 25 + 1.5),
@@ -142,18 +129,6 @@ class ProjectionSheet:
             image.set_data(values)
             image.set_clim(-limit, limit)
             image.axes.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
-
-
-def draw_sheets(folder: Path, dpi: int, sheets) -> None:
-    layouts: dict[tuple, ProjectionSheet] = {}
-    for name, title, patches, rows in sheets:
-        key = (patches.shape, len(rows))
-        if key not in layouts:
-            layouts[key] = ProjectionSheet(patches.shape, len(rows))
-        layouts[key].draw(title, patches, rows)
-        save(layouts[key].figure, folder / name, dpi, close=False)
-    for layout in layouts.values():
-        plt.close(layout.figure)
 
 
 def draw_overview(folder: Path, dpi: int, layer: str, method: str, filters: list[int], maps: list[list[np.ndarray]]):

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import multiprocessing
-from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -14,22 +10,15 @@ import numpy as np
 from mnist_filters.atomic import atomic_directory
 from mnist_filters.dataset import label_text
 from mnist_filters.idx import read_idx
+from mnist_filters.stages.rank import RankedUnit, read_rankings
+from mnist_filters.stages.figures.sheets import Sheet, draw_sheets
 from mnist_filters.stages.figures.style import GREY, bare, grid, plt, save
 
 
-def read_rankings(path: str) -> dict[tuple[str, int], list[dict]]:
-    by_filter = defaultdict(list)
-    with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
-            by_filter[(row["layer"], int(row["filter"]))].append(row)
-    for rows in by_filter.values():
-        rows.sort(key=lambda r: int(r["rank"]))
-    return dict(by_filter)
-
-
-def crop(images: np.ndarray, row: dict) -> np.ndarray:
+def crop(images: np.ndarray, unit: RankedUnit) -> np.ndarray:
     """The receptive field of a ranked unit, cut from the test image it came from."""
-    return images[int(row["image_index"])][int(row["y0"]) : int(row["y1"]), int(row["x0"]) : int(row["x1"])]
+    y0, x0, y1, x1 = unit.box
+    return images[unit.image_index][y0:y1, x0:x1]
 
 
 def mosaic(patches: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:
@@ -45,12 +34,12 @@ def mosaic(patches: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:
     return canvas
 
 
-class PatchSheet:
-    """One figure of `count` patch panels, redrawn for each filter with that many patches.
+class PatchSheet(Sheet):
+    """`count` patch panels, each captioned, under a title."""
 
-    Building a figure's axes costs more than drawing them, so each layout is built once
-    and only its images and titles change from filter to filter.
-    """
+    @staticmethod
+    def layout_of(title: str, patches: list[np.ndarray], captions: list[str]) -> int:
+        return len(patches)
 
     def __init__(self, count: int):
         nrows, ncols = grid(count, 4)
@@ -72,18 +61,6 @@ class PatchSheet:
         self.figure.suptitle(title)
 
 
-def draw_sheets(folder: Path, dpi: int, sheets: list[tuple[str, str, list[np.ndarray], list[str]]]) -> None:
-    """Each (file name, title, patches, captions) as one PNG in `folder`."""
-    layouts: dict[int, PatchSheet] = {}
-    for name, title, patches, captions in sheets:
-        if len(patches) not in layouts:
-            layouts[len(patches)] = PatchSheet(len(patches))
-        layouts[len(patches)].draw(title, patches, captions)
-        save(layouts[len(patches)].figure, folder / name, dpi, close=False)
-    for layout in layouts.values():
-        plt.close(layout.figure)
-
-
 def top_patches(rankings: str, test_images: str, output_dir: str, *, classes: Sequence[str], dpi: int,
                 workers: int = 1) -> None:
     """Per filter: its top patches from the *test* images, each captioned with its activation and
@@ -95,30 +72,21 @@ def top_patches(rankings: str, test_images: str, output_dir: str, *, classes: Se
     images = read_idx(test_images)
     by_filter = read_rankings(rankings)
     sheets = [
-        (f"{layer}_filter{f:02d}.png", f"{layer} filter {f}: top {len(rows)} test-set patches",
-         [crop(images, row) for row in rows],
-         [f"#{row['rank']}: {float(row['activation']):.2f}\n{label_text(int(row['label']), classes)}" for row in rows])
-        for (layer, f), rows in by_filter.items()
+        (f"{layer}_filter{f:02d}.png",
+         (f"{layer} filter {f}: top {len(units)} test-set patches", [crop(images, unit) for unit in units],
+          [f"#{unit.rank}: {unit.activation:.2f}\n{label_text(unit.label, classes)}" for unit in units]))
+        for (layer, f), units in by_filter.items()
     ]
     with atomic_directory(output_dir) as folder:
-        if workers == 1:
-            draw_sheets(folder, dpi, sheets)
-            draw_overviews(folder, dpi, images, by_filter)
-            return
-        # fork: the workers start with matplotlib imported and drawing begins at once
-        with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            drawn = [pool.submit(draw_sheets, folder, dpi, sheets[i::workers]) for i in range(1, workers)]
-            draw_sheets(folder, dpi, sheets[::workers])
-            draw_overviews(folder, dpi, images, by_filter)
-            for future in drawn:
-                future.result()
+        draw_sheets(PatchSheet, folder, dpi, sheets, workers=workers,
+                    meanwhile=lambda: draw_overviews(folder, dpi, images, by_filter))
 
 
-def draw_overviews(folder: Path, dpi: int, images: np.ndarray, by_filter: dict[tuple[str, int], list[dict]]) -> None:
+def draw_overviews(folder: Path, dpi: int, images: np.ndarray, by_filter: dict[tuple[str, int], list[RankedUnit]]) -> None:
     """Per layer: every ranked filter's patches in one grid, filters x ranks."""
     for layer in dict.fromkeys(layer for layer, _ in by_filter):
         keys = [key for key in by_filter if key[0] == layer]
-        canvas = mosaic([[crop(images, row) for row in by_filter[key]] for key in keys])
+        canvas = mosaic([[crop(images, unit) for unit in by_filter[key]] for key in keys])
         figure = plt.figure(figsize=(max(4.0, canvas.shape[1] / 25), max(3.0, canvas.shape[0] / 25) + 0.6))
         axes = figure.add_subplot(1, 1, 1)
         axes.imshow(canvas, cmap=GREY, vmin=0, vmax=255, interpolation="nearest")
