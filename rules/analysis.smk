@@ -94,3 +94,35 @@ rule project_patches:
         "Project the ranked units of {params.layers} back to pixels for run {wildcards.run}"
     script:
         "../scripts/project_patches.py"
+
+
+rule tally_mistakes:
+    input:
+        activations="<results>/{run}/activations.h5",
+    output:
+        confusion=report(
+            "<results>/{run}/confusion.csv",
+            caption="../report/confusion_table.rst",
+            category="{run}",
+            subcategory="mistakes",
+            labels={"figure": "confusion.csv"},
+        ),
+        mistakes="<results>/{run}/mistakes.csv",
+        provenance="<results>/{run}/provenance/tally_mistakes.json",
+    log:
+        "<logs>/{run}/tally_mistakes.log",
+    benchmark:
+        "<benchmarks>/{run}/tally_mistakes.tsv"
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        classes=DATA_SET.classes,
+        code=code_of("tally_mistakes.py"),
+    message:
+        "Tally what run {wildcards.run} gets wrong on the test set"
+    script:
+        "../scripts/tally_mistakes.py"

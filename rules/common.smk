@@ -183,6 +183,9 @@ def all_outputs():
             "<results>/{run}/figures/filters.png",
             "<results>/{run}/figures/training_curve.png",
             "<results>/{run}/figures/top_patches",
+            "<results>/{run}/confusion.csv",
+            "<results>/{run}/figures/confusion.png",
+            "<results>/{run}/figures/mistakes.png",
         ],
         run=RUNS,
     )

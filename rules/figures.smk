@@ -200,3 +200,67 @@ rule gallery:
         "Gallery: every projected filter's top hits, browsable, for run {wildcards.run}"
     script:
         "../scripts/make_gallery.py"
+
+
+rule plot_confusion:
+    input:
+        confusion="<results>/{run}/confusion.csv",
+    output:
+        figure=report(
+            "<results>/{run}/figures/confusion.png",
+            caption="../report/confusion.rst",
+            category="{run}",
+            subcategory="mistakes",
+            labels={"figure": "confusion matrix"},
+        ),
+        provenance="<results>/{run}/provenance/plot_confusion.json",
+    log:
+        "<logs>/{run}/plot_confusion.log",
+    benchmark:
+        "<benchmarks>/{run}/plot_confusion.tsv"
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        dpi=run_setting("figures", "confusion", "dpi"),
+        code=code_of("plot_confusion.py"),
+    message:
+        "Figure: the confusion matrix of run {wildcards.run}"
+    script:
+        "../scripts/plot_confusion.py"
+
+
+rule plot_mistakes:
+    input:
+        mistakes="<results>/{run}/mistakes.csv",
+        test_images=data_files()["test_images"],
+    output:
+        figure=report(
+            "<results>/{run}/figures/mistakes.png",
+            caption="../report/mistakes.rst",
+            category="{run}",
+            subcategory="mistakes",
+            labels={"figure": "most confident mistakes"},
+        ),
+        provenance="<results>/{run}/provenance/plot_mistakes.json",
+    log:
+        "<logs>/{run}/plot_mistakes.log",
+    benchmark:
+        "<benchmarks>/{run}/plot_mistakes.tsv"
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        image_count=run_setting("figures", "mistakes", "count"),
+        dpi=run_setting("figures", "mistakes", "dpi"),
+        code=code_of("plot_mistakes.py"),
+    message:
+        "Figure: the most confident mistakes of run {wildcards.run}"
+    script:
+        "../scripts/plot_mistakes.py"

@@ -126,7 +126,8 @@ def test_html_report(tiny_run):
               "--report", "report.html")
     html = (tiny_run / "report.html").read_text(errors="replace")
     assert len(html) > 100_000
-    for name in ["samples.png", "filters.png", "training_curve.png", "conv1_overview.png", "metrics.json"]:
+    for name in ["samples.png", "filters.png", "training_curve.png", "conv1_overview.png", "metrics.json",
+                 "confusion.png", "mistakes.png", "confusion.csv"]:
         assert name in html, name
 
 

@@ -1,0 +1,103 @@
+"""What the classifier gets wrong: the confusion matrix, each class's accuracy, and every mistake.
+
+Reads only the dump's /logits and /labels (no TensorFlow). Writes two plain CSV files:
+
+confusion.csv   one row per true label: `label`, `class`, `test_images`, `correct`,
+                `accuracy` (correct / test_images), then `predicted_<label>` for each
+                label: how many of the row's test images the model gave that label.
+mistakes.csv    one row per misclassified test image, most confident first (ties by
+                image index): `rank`, `image_index` (in the test file), `label`, `class`,
+                `predicted`, `predicted_class`, `probability_predicted` and
+                `probability_label` (softmax of the logits).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Sequence
+
+import h5py
+import numpy as np
+
+from mnist_filters.atomic import write_text_atomic
+
+log = logging.getLogger(__name__)
+MISTAKE_COLUMNS = ("rank", "image_index", "label", "class", "predicted", "predicted_class", "probability_predicted",
+                   "probability_label")
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (stable: shifted by each row's maximum)."""
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
+    """(classes, classes) counts: row = true label, column = predicted label."""
+    return np.bincount(labels.astype(np.int64) * classes + predicted, minlength=classes * classes).reshape(classes,
+                                                                                                          classes)
+
+
+def mistakes_by_confidence(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Indices of the misclassified rows, the most confident (highest predicted probability) first,
+    ties by index."""
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    confidence = probabilities[wrong, predicted[wrong]]
+    return wrong[np.lexsort((wrong, -confidence))]
+
+
+def tally_mistakes(activations: str, confusion_csv: str, mistakes_csv: str, *, classes: Sequence[str]) -> float:
+    """Write confusion.csv and mistakes.csv (`classes`: the class name of each label); return the accuracy."""
+    with h5py.File(activations, "r") as h5:
+        logits = h5["logits"][:]
+        labels = h5["labels"][:].astype(np.int64)
+        image_index = h5["image_index"][:]
+    if logits.shape[1] != len(classes):
+        raise ValueError(f"{activations}: /logits has {logits.shape[1]} classes, but the data set has {len(classes)}")
+    if not np.isfinite(logits).all():
+        raise ValueError(f"{activations}: /logits holds NaN or infinity: the model diverged")
+    probabilities = softmax(logits)
+    predicted = logits.argmax(axis=1)
+    matrix = confusion_matrix(labels, predicted, len(classes))
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["label", "class", "test_images", "correct", "accuracy",
+                     *(f"predicted_{label}" for label in range(len(classes)))])
+    for label, counts in enumerate(matrix):
+        total = int(counts.sum())
+        writer.writerow([label, classes[label], total, int(counts[label]),
+                         repr(float(counts[label] / total)) if total else "", *map(int, counts)])
+    write_text_atomic(confusion_csv, buffer.getvalue())
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(MISTAKE_COLUMNS)
+    for rank, row in enumerate(mistakes_by_confidence(probabilities, labels), start=1):
+        label, guess = int(labels[row]), int(predicted[row])
+        writer.writerow([rank, int(image_index[row]), label, classes[label], guess, classes[guess],
+                         repr(float(probabilities[row, guess])), repr(float(probabilities[row, label]))])
+    write_text_atomic(mistakes_csv, buffer.getvalue())
+    accuracy = float(np.trace(matrix) / len(labels))
+    log.info("%d of %d test images misclassified (accuracy %g)", len(labels) - int(np.trace(matrix)), len(labels),
+             accuracy)
+    return accuracy
+
+
+def read_mistakes(path: str) -> list[dict]:
+    """mistakes.csv's rows, most confident first, numbers as numbers."""
+    with open(path, newline="") as handle:
+        return [{**row, **{key: int(row[key]) for key in ("rank", "image_index", "label", "predicted")},
+                 **{key: float(row[key]) for key in ("probability_predicted", "probability_label")}}
+                for row in csv.DictReader(handle)]
+
+
+def read_confusion(path: str) -> tuple[np.ndarray, list[str]]:
+    """confusion.csv's counts (true label x predicted label) and class names."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return np.array([[int(row[f"predicted_{j}"]) for j in range(len(rows))] for row in rows]), [r["class"] for r in rows]
