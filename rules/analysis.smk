@@ -126,3 +126,77 @@ rule tally_mistakes:
         "Tally what run {wildcards.run} gets wrong on the test set"
     script:
         "../scripts/tally_mistakes.py"
+
+
+rule occlude:
+    input:
+        model="<results>/{run}/model.keras",
+        test_images=data_files()["test_images"],
+        test_labels=data_files()["test_labels"],
+        mistakes="<results>/{run}/mistakes.csv",
+    output:
+        occlusion="<results>/{run}/occlusion.h5",
+        provenance="<results>/{run}/provenance/occlude.json",
+    log:
+        "<logs>/{run}/occlude.log",
+    benchmark:
+        "<benchmarks>/{run}/occlude.tsv"
+    conda:
+        "../envs/tensorflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=20,
+    params:
+        images=run_setting("occlusion", "images"),
+        size=run_setting("occlusion", "size"),
+        stride=run_setting("occlusion", "stride"),
+        fill=run_setting("occlusion", "fill"),
+        layer=run_setting("occlusion", "layer"),
+        batch_size=run_setting("occlusion", "batch_size"),
+        code=code_of("occlude.py"),
+    message:
+        "Occlusion sensitivity of {params.layer} for run {wildcards.run}"
+    script:
+        "../scripts/occlude.py"
+
+
+rule measure_invariance:
+    input:
+        model="<results>/{run}/model.keras",
+        test_images=data_files()["test_images"],
+        test_labels=data_files()["test_labels"],
+    output:
+        invariance=report(
+            "<results>/{run}/invariance.csv",
+            caption="../report/invariance_table.rst",
+            category="{run}",
+            subcategory="invariance",
+            labels={"figure": "invariance.csv"},
+        ),
+        examples="<results>/{run}/invariance_examples.h5",
+        provenance="<results>/{run}/provenance/measure_invariance.json",
+    log:
+        "<logs>/{run}/measure_invariance.log",
+    benchmark:
+        "<benchmarks>/{run}/measure_invariance.tsv"
+    conda:
+        "../envs/tensorflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        images=run_setting("invariance", "images"),
+        seed=run_setting("invariance", "seed"),
+        layers=run_setting("invariance", "layers"),
+        ranges=lambda wildcards: {
+            key: RUNS[wildcards.run]["invariance"][key]
+            for key in ("vertical_shift", "horizontal_shift", "rotation", "scale")
+        },
+        batch_size=run_setting("invariance", "batch_size"),
+        code=code_of("measure_invariance.py"),
+    message:
+        "Invariance to shifts, rotation and scale for run {wildcards.run}"
+    script:
+        "../scripts/measure_invariance.py"

@@ -162,8 +162,22 @@ def train_runtime(wildcards, attempt):
     return max(10, math.ceil(minutes)) * attempt
 
 
+# What each optional analysis makes, by its setting block (made where `enabled`).
+OPTIONAL_OUTPUTS = {
+    "occlusion": ["<results>/{run}/occlusion.h5", "<results>/{run}/figures/occlusion"],
+    "invariance": ["<results>/{run}/invariance.csv", "<results>/{run}/figures/invariance"],
+}
+
+
 def all_outputs():
-    comparisons = expand(
+    outputs = [
+        path.format(run=run)
+        for run, settings in RUNS.items()
+        for analysis, paths in OPTIONAL_OUTPUTS.items()
+        if settings[analysis]["enabled"]
+        for path in paths
+    ]
+    outputs += expand(
         [
             "<results>/sweeps/{comparison}/runs.csv",
             "<results>/sweeps/{comparison}/curves.png",
@@ -172,7 +186,7 @@ def all_outputs():
         ],
         comparison=COMPARISONS,
     )
-    return comparisons + expand(
+    return outputs + expand(
         [
             "<results>/{run}/model.keras",
             "<results>/{run}/metrics.json",

@@ -264,3 +264,70 @@ rule plot_mistakes:
         "Figure: the most confident mistakes of run {wildcards.run}"
     script:
         "../scripts/plot_mistakes.py"
+
+
+rule plot_occlusion:
+    input:
+        occlusion="<results>/{run}/occlusion.h5",
+        test_images=data_files()["test_images"],
+    output:
+        figures=report(
+            directory("<results>/{run}/figures/occlusion"),
+            patterns=["{name}.png"],
+            caption="../report/occlusion.rst",
+            category="{run}",
+            subcategory="occlusion",
+            labels={"figure": "occlusion {name}"},
+        ),
+        provenance="<results>/{run}/provenance/plot_occlusion.json",
+    log:
+        "<logs>/{run}/plot_occlusion.log",
+    benchmark:
+        "<benchmarks>/{run}/plot_occlusion.tsv"
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        classes=DATA_SET.classes,
+        dpi=run_setting("figures", "occlusion", "dpi"),
+        code=code_of("plot_occlusion.py"),
+    message:
+        "Figures: occlusion sensitivity of run {wildcards.run}"
+    script:
+        "../scripts/plot_occlusion.py"
+
+
+rule plot_invariance:
+    input:
+        invariance="<results>/{run}/invariance.csv",
+        examples="<results>/{run}/invariance_examples.h5",
+    output:
+        figures=report(
+            directory("<results>/{run}/figures/invariance"),
+            patterns=["{name}.png"],
+            caption="../report/invariance.rst",
+            category="{run}",
+            subcategory="invariance",
+            labels={"figure": "invariance {name}"},
+        ),
+        provenance="<results>/{run}/provenance/plot_invariance.json",
+    log:
+        "<logs>/{run}/plot_invariance.log",
+    benchmark:
+        "<benchmarks>/{run}/plot_invariance.tsv"
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        dpi=run_setting("figures", "invariance", "dpi"),
+        code=code_of("plot_invariance.py"),
+    message:
+        "Figures: invariance of run {wildcards.run}"
+    script:
+        "../scripts/plot_invariance.py"

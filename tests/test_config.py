@@ -99,9 +99,19 @@ def test_missing_local_data_is_named(tmp_path):
         ({"activations": {"layers": ["conv3"]}}, "'conv3' is not one of ['conv1', 'conv2', 'pool2']"),
         ({"model": {"conv1": {"kernel_size": 40}}}, "model does not fit 28x28 images"),
         ({"figures": {"filters": {"dpi": "high"}}}, "figures.filters.dpi: 'high' is not of type 'integer'"),
+        ({"occlusion": {"enabled": True, "size": 29}}, "occlusion.size is 29, larger than the 28x28 images"),
+        ({"occlusion": {"images": [3, 500]}}, "occlusion.images [500] out of range: the test set has 500 images"),
+        ({"occlusion": {"layer": "fc1"}}, "occlusion.layer: 'fc1' is not one of ['conv1', 'conv2', 'pool2']"),
+        ({"invariance": {"images": 501}}, "invariance.images is 501 but the test set has 500 images"),
+        ({"invariance": {"rotation": {"min": 10, "max": -10, "count": 3}}}, "invariance.rotation: min 10 is above max -10"),
+        ({"invariance": {"scale": {"min": 0, "max": 2, "count": 3}}}, "invariance.scale.min is 0; a scale must be above 0"),
+        ({"invariance": {"layers": ["logits"]}}, "invariance.layers.0: 'logits' is not one of"),
+        ({"invariance": {"scale": {"min": 0.5, "max": 2}}}, "invariance.scale: 'count' is a required property"),
     ],
     ids=["zero-batch", "k-too-large", "k-too-large-one-per-image", "filter-out-of-range", "negative-filter",
-         "unknown-layer", "kernel-too-large", "wrong-type-figure"],
+         "unknown-layer", "kernel-too-large", "wrong-type-figure", "occluder-too-large", "occluded-image-out-of-range",
+         "occlusion-unknown-layer", "invariance-too-many-images", "invariance-empty-range",
+         "invariance-zero-scale", "invariance-unknown-layer", "invariance-range-without-count"],
 )
 def test_more_bad_settings_are_refused(tiny_mnist, tmp_path, defaults, message):
     config = tiny_config(tiny_mnist)

@@ -7,13 +7,19 @@ import shutil
 import pytest
 
 from conftest import copy_of_the_workflow, planned, snakemake, tiny_config
+from mnist_filters.settings import deep_merge
 from helpers import edited
 
 pytestmark = pytest.mark.slow
 FIGURES = {"plot_samples", "plot_filters", "plot_top_patches", "plot_training_curve"}
 # what follows the ranking: the patch figures, the projections, their figures and the gallery
 AFTER_RANKING = {"plot_top_patches", "project_patches", "plot_projections", "gallery"}
-AFTER_TRAINING = {"train", "dump_activations", "rank_patches", "plot_filters", "plot_training_curve"} | AFTER_RANKING
+MISTAKES = {"tally_mistakes", "plot_confusion", "plot_mistakes"}
+AFTER_TRAINING = {"train", "dump_activations", "rank_patches", "plot_filters", "plot_training_curve"} | AFTER_RANKING | MISTAKES
+# the analyses the run `tiny` turns on (OPTIONAL), each a stage and its figures
+OPTIONAL = {"occlusion": {"enabled": True}, "invariance": {"enabled": True, "images": 50}}
+OCCLUSION = {"occlude", "plot_occlusion"}
+INVARIANCE = {"measure_invariance", "plot_invariance"}
 # the comparison of the two runs of `runs:` (results/mnist/sweeps/runs/)
 COMPARED = {(rule, "sweeps/runs") for rule in ("compare_runs", "plot_comparison_curves", "plot_comparison_effects",
                                                "plot_comparison_filters")}
@@ -27,7 +33,7 @@ def workflow(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def base_config(tiny_mnist):
-    return tiny_config(tiny_mnist, runs={"tiny": {}, "other": {"seed": 1}})
+    return tiny_config(tiny_mnist, runs={"tiny": copy.deepcopy(OPTIONAL), "other": {"seed": 1}})
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +104,29 @@ def test_editing_the_model_code_retrains_every_run(done, base_config, workflow):
     with edited(workflow.joinpath(*LIBRARY, "model.py"), "return ops.max(blocks, axis=(2, 4))",
                 "return ops.max(ops.max(blocks, axis=4), axis=2)"):
         assert planned(done, base_config, workflow) == {
-            (rule, run) for rule in AFTER_TRAINING for run in ("tiny", "other")} | COMPARED
+            (rule, run) for rule in AFTER_TRAINING for run in ("tiny", "other")} | COMPARED | {
+            (rule, "tiny") for rule in OCCLUSION | INVARIANCE}
+
+
+@pytest.mark.parametrize("setting, rules", [
+    ({"occlusion": {"size": 6}}, OCCLUSION),
+    ({"occlusion": {"images": [1, 2]}}, OCCLUSION),
+    ({"occlusion": {"layer": "conv1"}}, OCCLUSION),
+    ({"figures": {"occlusion": {"dpi": 50}}}, {"plot_occlusion"}),
+    ({"figures": {"mistakes": {"count": 4}}}, {"plot_mistakes"}),
+    ({"invariance": {"rotation": {"min": -45, "max": 45, "count": 7}}}, INVARIANCE),
+    ({"invariance": {"seed": 3}}, INVARIANCE),
+    ({"figures": {"invariance": {"dpi": 50}}}, {"plot_invariance"}),
+], ids=["occluder-size", "occluded-images", "occlusion-layer", "occlusion-figures", "mistakes-shown",
+        "rotation-range", "invariance-sample", "invariance-figures"])
+def test_an_analysis_setting_reruns_only_its_stage_and_figures(done, base_config, workflow, setting, rules):
+    config = changed(base_config, tiny=deep_merge(OPTIONAL, setting))
+    assert planned(done, config, workflow) == {(rule, "tiny") for rule in rules}
+
+
+def test_turning_an_analysis_on_makes_only_it(done, base_config, workflow):
+    config = changed(base_config, other={"seed": 1, **OPTIONAL})
+    assert planned(done, config, workflow) == {(rule, "other") for rule in OCCLUSION | INVARIANCE}
 
 
 def test_editing_one_figures_code_redraws_only_that_figure(done, base_config, workflow):

@@ -331,3 +331,23 @@ def check_against_data(name: str, settings: dict, train_count: int, test_count: 
             f"runs.{name}: training.batch_size is {training['batch_size']}, larger than the "
             f"{remaining} training images left after holding out {held_out} for validation"
         )
+    occlusion = settings["occlusion"]
+    if occlusion["size"] > min(image_shape):
+        raise ConfigError(f"runs.{name}: occlusion.size is {occlusion['size']}, larger than the "
+                          f"{image_shape[0]}x{image_shape[1]} images")
+    bad = [i for i in occlusion["images"] or [] if i >= test_count]
+    if bad:
+        raise ConfigError(f"runs.{name}: occlusion.images {bad} out of range: the test set has {test_count} "
+                          f"images (0..{test_count - 1})")
+    invariance = settings["invariance"]
+    if invariance["images"] > test_count:
+        raise ConfigError(f"runs.{name}: invariance.images is {invariance['images']} but the test set has "
+                          f"{test_count} images")
+    for transformation in ("vertical_shift", "horizontal_shift", "rotation", "scale"):
+        values = invariance[transformation]
+        if values["min"] > values["max"]:
+            raise ConfigError(f"runs.{name}: invariance.{transformation}: min {values['min']} is above max "
+                              f"{values['max']}")
+    if invariance["scale"]["min"] <= 0:
+        raise ConfigError(f"runs.{name}: invariance.scale.min is {invariance['scale']['min']}; a scale must be "
+                          "above 0")

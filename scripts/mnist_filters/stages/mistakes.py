@@ -22,17 +22,11 @@ import h5py
 import numpy as np
 
 from mnist_filters.atomic import write_text_atomic
+from mnist_filters.model_outputs import softmax
 
 log = logging.getLogger(__name__)
 MISTAKE_COLUMNS = ("rank", "image_index", "label", "class", "predicted", "predicted_class", "probability_predicted",
                    "probability_label")
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64 (stable: shifted by each row's maximum)."""
-    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-    exponentials = np.exp(shifted)
-    return exponentials / exponentials.sum(axis=1, keepdims=True)
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:

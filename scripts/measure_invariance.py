@@ -1,0 +1,23 @@
+"""Rule `measure_invariance`: see mnist_filters.stages.invariance."""
+
+from mnist_filters.runlog import run_stage
+from mnist_filters.stages.invariance import invariance
+
+run_stage(
+    "measure_invariance",
+    snakemake.log[0],
+    lambda: invariance(
+        snakemake.input.model,
+        snakemake.input.test_images,
+        snakemake.input.test_labels,
+        snakemake.output.invariance,
+        snakemake.output.examples,
+        images=snakemake.params.images,
+        seed=snakemake.params.seed,
+        ranges=snakemake.params.ranges,
+        layers=snakemake.params.layers,
+        batch_size=snakemake.params.batch_size,
+        threads=snakemake.threads,
+    ),
+    snakemake.output.provenance,
+)

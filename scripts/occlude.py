@@ -1,0 +1,24 @@
+"""Rule `occlude`: see mnist_filters.stages.occlusion."""
+
+from mnist_filters.runlog import run_stage
+from mnist_filters.stages.occlusion import occlusion
+
+run_stage(
+    "occlude",
+    snakemake.log[0],
+    lambda: occlusion(
+        snakemake.input.model,
+        snakemake.input.test_images,
+        snakemake.input.test_labels,
+        snakemake.input.mistakes,
+        snakemake.output.occlusion,
+        images=snakemake.params.images,
+        size=snakemake.params.size,
+        stride=snakemake.params.stride,
+        fill=snakemake.params.fill,
+        layer=snakemake.params.layer,
+        batch_size=snakemake.params.batch_size,
+        threads=snakemake.threads,
+    ),
+    snakemake.output.provenance,
+)
