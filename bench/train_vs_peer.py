@@ -40,7 +40,7 @@ def ours(data: Path, steps: int, precision: str, kernels: str, workdir: Path) ->
     training = {**settings["training"], "steps": steps, "precision": precision, "kernels": kernels}
     outputs = {k: str(workdir / f) for k, f in
                [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "log.csv"),
-                ("tensorboard", "tensorboard")]}
+                ("tensorboard", "tensorboard"), ("snapshots", "snapshots.h5")]}
     inputs = {k: str(v) for k, v in local_files(data).items()}
     m = train_run(inputs, outputs, run="seed", seed=settings["seed"], model_settings=settings["model"],
                   training=training, checkpoint_dir=str(workdir / "checkpoints"), checkpoint_every=500,

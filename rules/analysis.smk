@@ -200,3 +200,38 @@ rule measure_invariance:
         "Invariance to shifts, rotation and scale for run {wildcards.run}"
     script:
         "../scripts/measure_invariance.py"
+
+
+rule trace_evolution:
+    input:
+        model="<results>/{run}/model.keras",
+        snapshots="<results>/{run}/snapshots.h5",
+        test_images=data_files()["test_images"],
+        test_labels=data_files()["test_labels"],
+    output:
+        evolution=report(
+            "<results>/{run}/evolution.csv",
+            caption="../report/evolution_table.rst",
+            category="{run}",
+            subcategory="features through training",
+            labels={"figure": "evolution.csv"},
+        ),
+        provenance="<results>/{run}/provenance/trace_evolution.json",
+    log:
+        "<logs>/{run}/trace_evolution.log",
+    benchmark:
+        "<benchmarks>/{run}/trace_evolution.tsv"
+    conda:
+        "../envs/tensorflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        layers=run_setting("evolution", "layers"),
+        batch_size=run_setting("evolution", "batch_size"),
+        code=code_of("trace_evolution.py"),
+    message:
+        "Each filter's strongest test patch at each kept training step of run {wildcards.run}"
+    script:
+        "../scripts/trace_evolution.py"

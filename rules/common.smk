@@ -35,6 +35,7 @@ from mnist_filters.settings import (
     coerce_scalars,
     load_yaml,
     resolve_runs,
+    snapshot_steps,
     sweep_runs,
 )
 from mnist_filters.sweeps import PLAIN_RUNS, compared_settings, flatten
@@ -135,6 +136,11 @@ def run_setting(*keys):
     return lookup
 
 
+def training_snapshots(wildcards):
+    """A params function: the training steps whose weights the job's run keeps."""
+    return snapshot_steps(RUNS[wildcards.run])
+
+
 def projected_layers(wildcards):
     """A params function: the layers whose ranked units are projected (null: every dumped layer)."""
     settings = RUNS[wildcards.run]
@@ -166,6 +172,7 @@ def train_runtime(wildcards, attempt):
 OPTIONAL_OUTPUTS = {
     "occlusion": ["<results>/{run}/occlusion.h5", "<results>/{run}/figures/occlusion"],
     "invariance": ["<results>/{run}/invariance.csv", "<results>/{run}/figures/invariance"],
+    "evolution": ["<results>/{run}/evolution.csv", "<results>/{run}/figures/evolution"],
 }
 
 

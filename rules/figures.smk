@@ -331,3 +331,37 @@ rule plot_invariance:
         "Figures: invariance of run {wildcards.run}"
     script:
         "../scripts/plot_invariance.py"
+
+
+rule plot_evolution:
+    input:
+        evolution="<results>/{run}/evolution.csv",
+        snapshots="<results>/{run}/snapshots.h5",
+        test_images=data_files()["test_images"],
+    output:
+        figures=report(
+            directory("<results>/{run}/figures/evolution"),
+            patterns=["{name}.png"],
+            caption="../report/evolution.rst",
+            category="{run}",
+            subcategory="features through training",
+            labels={"figure": "{name}"},
+        ),
+        provenance="<results>/{run}/provenance/plot_evolution.json",
+    log:
+        "<logs>/{run}/plot_evolution.log",
+    benchmark:
+        "<benchmarks>/{run}/plot_evolution.tsv"
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        dpi=run_setting("figures", "evolution", "dpi"),
+        code=code_of("plot_evolution.py"),
+    message:
+        "Figures: features through training of run {wildcards.run}"
+    script:
+        "../scripts/plot_evolution.py"

@@ -12,6 +12,8 @@ rule train:
         training_log="<results>/{run}/training_log.csv",
         # TensorBoard event files of the training log (make tensorboard shows every run's)
         tensorboard=directory("<results>/{run}/tensorboard"),
+        # conv1's and conv2's weights at evolution.steps (features through training)
+        snapshots="<results>/{run}/snapshots.h5",
         provenance="<results>/{run}/provenance/train.json",
     log:
         "<logs>/{run}/train.log",
@@ -29,6 +31,7 @@ rule train:
         seed=run_setting("seed"),
         model=run_setting("model"),
         training=run_setting("training"),
+        snapshot_steps=training_snapshots,
         image_shape=config["data"]["image_shape"],
         code=code_of("train.py"),
     message:

@@ -23,6 +23,7 @@ run_stage(
         checkpoint_dir=str(Path(checkpoints["dir"]) / snakemake.config["data"]["set"] / snakemake.wildcards.run),
         checkpoint_every=checkpoints["every"],
         keep_checkpoints=checkpoints["keep"],
+        snapshot_steps=snakemake.params.snapshot_steps,
         image_shape=tuple(snakemake.params.image_shape),
         threads=snakemake.threads,
     ),

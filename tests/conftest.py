@@ -33,6 +33,11 @@ TINY_DEFAULTS = {
 }
 
 
+# Every optional analysis on (the shared workflow run makes them once for every test).
+ANALYSES_ON = {"evolution": {"enabled": True}, "occlusion": {"enabled": True},
+               "invariance": {"enabled": True, "images": 50}}
+
+
 # A 2x2 sweep on the generated digits, trained one thread per job (two at once on 2 cores).
 TINY_SWEEP = {"lr": {"grid": {"training.learning_rate": [1e-4, 3e-4], "seed": [0, 1]}}}
 ONE_THREAD_TRAINING = ("--set-threads", "train=1")
@@ -57,9 +62,10 @@ def tiny_mnist(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_mnist, tmp_path_factory) -> Path:
-    """The whole workflow, run once locally on the generated digits (run name `tiny`)."""
+    """The whole workflow, run once locally on the generated digits (run name `tiny`), every
+    optional analysis included."""
     workdir = tmp_path_factory.mktemp("tiny-run")
-    result = snakemake(workdir, tiny_config(tiny_mnist))
+    result = snakemake(workdir, tiny_config(tiny_mnist, runs={"tiny": copy.deepcopy(ANALYSES_ON)}))
     (workdir / TERMINAL).write_text(result.stderr)
     return workdir
 

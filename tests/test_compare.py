@@ -22,7 +22,8 @@ RUNS = ["lr_learning_rate~0.0001_seed~0", "lr_learning_rate~0.0001_seed~1",
         "lr_learning_rate~0.0003_seed~0", "lr_learning_rate~0.0003_seed~1"]
 COMPARISON = ["compare_runs", "plot_comparison_curves", "plot_comparison_effects", "plot_comparison_filters"]
 PER_RUN = {"train", "dump_activations", "rank_patches", "plot_samples", "plot_filters", "plot_top_patches",
-           "plot_training_curve", "project_patches", "plot_projections", "gallery"}
+           "plot_training_curve", "project_patches", "plot_projections", "gallery", "tally_mistakes",
+           "plot_confusion", "plot_mistakes"}
 
 
 def rows(workdir, name="lr"):

@@ -107,11 +107,15 @@ def test_missing_local_data_is_named(tmp_path):
         ({"invariance": {"scale": {"min": 0, "max": 2, "count": 3}}}, "invariance.scale.min is 0; a scale must be above 0"),
         ({"invariance": {"layers": ["logits"]}}, "invariance.layers.0: 'logits' is not one of"),
         ({"invariance": {"scale": {"min": 0.5, "max": 2}}}, "invariance.scale: 'count' is a required property"),
+        ({"evolution": {"steps": [0, 301]}}, "evolution.steps [301] are past training.steps (300)"),
+        ({"evolution": {"steps": []}}, "evolution.steps: [] should be non-empty"),
+        ({"evolution": {"layers": ["fc1"]}}, "evolution.layers.0: 'fc1' is not one of ['conv1', 'conv2', 'pool2']"),
     ],
     ids=["zero-batch", "k-too-large", "k-too-large-one-per-image", "filter-out-of-range", "negative-filter",
          "unknown-layer", "kernel-too-large", "wrong-type-figure", "occluder-too-large", "occluded-image-out-of-range",
          "occlusion-unknown-layer", "invariance-too-many-images", "invariance-empty-range",
-         "invariance-zero-scale", "invariance-unknown-layer", "invariance-range-without-count"],
+         "invariance-zero-scale", "invariance-unknown-layer", "invariance-range-without-count",
+         "evolution-step-past-training", "evolution-no-steps", "evolution-unknown-layer"],
 )
 def test_more_bad_settings_are_refused(tiny_mnist, tmp_path, defaults, message):
     config = tiny_config(tiny_mnist)

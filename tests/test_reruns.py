@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import copy_of_the_workflow, planned, snakemake, tiny_config
+from conftest import ANALYSES_ON, copy_of_the_workflow, planned, snakemake, tiny_config
 from mnist_filters.settings import deep_merge
 from helpers import edited
 
@@ -17,9 +17,11 @@ AFTER_RANKING = {"plot_top_patches", "project_patches", "plot_projections", "gal
 MISTAKES = {"tally_mistakes", "plot_confusion", "plot_mistakes"}
 AFTER_TRAINING = {"train", "dump_activations", "rank_patches", "plot_filters", "plot_training_curve"} | AFTER_RANKING | MISTAKES
 # the analyses the run `tiny` turns on (OPTIONAL), each a stage and its figures
-OPTIONAL = {"occlusion": {"enabled": True}, "invariance": {"enabled": True, "images": 50}}
+OPTIONAL = ANALYSES_ON
 OCCLUSION = {"occlude", "plot_occlusion"}
 INVARIANCE = {"measure_invariance", "plot_invariance"}
+EVOLUTION = {"trace_evolution", "plot_evolution"}
+ANALYSES = OCCLUSION | INVARIANCE | EVOLUTION
 # the comparison of the two runs of `runs:` (results/mnist/sweeps/runs/)
 COMPARED = {(rule, "sweeps/runs") for rule in ("compare_runs", "plot_comparison_curves", "plot_comparison_effects",
                                                "plot_comparison_filters")}
@@ -105,7 +107,7 @@ def test_editing_the_model_code_retrains_every_run(done, base_config, workflow):
                 "return ops.max(ops.max(blocks, axis=4), axis=2)"):
         assert planned(done, base_config, workflow) == {
             (rule, run) for rule in AFTER_TRAINING for run in ("tiny", "other")} | COMPARED | {
-            (rule, "tiny") for rule in OCCLUSION | INVARIANCE}
+            (rule, "tiny") for rule in ANALYSES}
 
 
 @pytest.mark.parametrize("setting, rules", [
@@ -117,8 +119,10 @@ def test_editing_the_model_code_retrains_every_run(done, base_config, workflow):
     ({"invariance": {"rotation": {"min": -45, "max": 45, "count": 7}}}, INVARIANCE),
     ({"invariance": {"seed": 3}}, INVARIANCE),
     ({"figures": {"invariance": {"dpi": 50}}}, {"plot_invariance"}),
+    ({"evolution": {"layers": ["conv1"]}}, EVOLUTION),
+    ({"figures": {"evolution": {"dpi": 50}}}, {"plot_evolution"}),
 ], ids=["occluder-size", "occluded-images", "occlusion-layer", "occlusion-figures", "mistakes-shown",
-        "rotation-range", "invariance-sample", "invariance-figures"])
+        "rotation-range", "invariance-sample", "invariance-figures", "evolution-layers", "evolution-figures"])
 def test_an_analysis_setting_reruns_only_its_stage_and_figures(done, base_config, workflow, setting, rules):
     config = changed(base_config, tiny=deep_merge(OPTIONAL, setting))
     assert planned(done, config, workflow) == {(rule, "tiny") for rule in rules}
@@ -126,7 +130,13 @@ def test_an_analysis_setting_reruns_only_its_stage_and_figures(done, base_config
 
 def test_turning_an_analysis_on_makes_only_it(done, base_config, workflow):
     config = changed(base_config, other={"seed": 1, **OPTIONAL})
-    assert planned(done, config, workflow) == {(rule, "other") for rule in OCCLUSION | INVARIANCE}
+    assert planned(done, config, workflow) == {(rule, "other") for rule in ANALYSES}
+
+
+def test_other_kept_steps_retrain_that_run(done, base_config, workflow):
+    """The snapshots are an output of training: another list retrains (to the same final weights)."""
+    config = changed(base_config, tiny=deep_merge(OPTIONAL, {"evolution": {"steps": [0, 300]}}))
+    assert planned(done, config, workflow) == {(rule, "tiny") for rule in AFTER_TRAINING | ANALYSES} | COMPARED
 
 
 def test_editing_one_figures_code_redraws_only_that_figure(done, base_config, workflow):

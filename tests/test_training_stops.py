@@ -19,15 +19,16 @@ MODEL = DEFAULTS["model"]
 TRAINING = {**DEFAULTS["training"], **TINY_DEFAULTS["training"]}
 
 
-def train(tiny_mnist, workdir, **training):
+def train(tiny_mnist, workdir, snapshot_steps=(0,), **training):
     from mnist_filters.stages.train import train_run
 
     outputs = {key: str(workdir / name) for key, name in
                [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "training_log.csv"),
-                ("tensorboard", "tensorboard")]}
+                ("tensorboard", "tensorboard"), ("snapshots", "snapshots.h5")]}
     return train_run({k: str(v) for k, v in local_files(tiny_mnist).items()}, outputs, run="tiny", seed=0,
                      model_settings=MODEL, training={**TRAINING, **training},
-                     checkpoint_dir=str(workdir / "checkpoints"), checkpoint_every=500, threads=2)
+                     checkpoint_dir=str(workdir / "checkpoints"), checkpoint_every=500, threads=2,
+                     snapshot_steps=list(snapshot_steps))
 
 
 class SignalAt(logging.Handler):
@@ -111,7 +112,7 @@ def test_a_resumed_run_that_diverges_says_so_and_keeps_its_checkpoints(tiny_mnis
         folder.mkdir()
         outputs = {key: str(folder / name) for key, name in
                    [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "training_log.csv"),
-                    ("tensorboard", "tensorboard")]}
+                    ("tensorboard", "tensorboard"), ("snapshots", "snapshots.h5")]}
         return train_run({k: str(v) for k, v in local_files(tiny_mnist).items()}, outputs, run="tiny", seed=0,
                          model_settings=MODEL, training={**TRAINING, "steps": steps},
                          checkpoint_dir=str(tmp_path / "checkpoints"), checkpoint_every=100, keep_checkpoints=keep,

@@ -127,7 +127,8 @@ def test_html_report(tiny_run):
     html = (tiny_run / "report.html").read_text(errors="replace")
     assert len(html) > 100_000
     for name in ["samples.png", "filters.png", "training_curve.png", "conv1_overview.png", "metrics.json",
-                 "confusion.png", "mistakes.png", "confusion.csv"]:
+                 "confusion.png", "mistakes.png", "confusion.csv", "conv2_through_training.png",
+                 "rotation.png", "invariance.csv", "evolution.csv"]:
         assert name in html, name
 
 

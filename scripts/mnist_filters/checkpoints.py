@@ -20,7 +20,7 @@ import json
 import logging
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 # `steps` is left out too: a checkpoint at step s serves any run of at least s steps.
 NOT_IN_KEY = {"steps", "log_every", "eval_batch_size", "gpus"}
 NAME = re.compile(r"^step-(\d{9})\.h5$")
+SNAPSHOT = "snapshot-"  # group of the snapshot layers' weights at a step: snapshot-000000100
 
 
 def checkpoint_key(seed: int, model_settings: dict, training: dict, input_sha256: dict[str, str],
@@ -57,6 +58,8 @@ class Checkpoint:
     train_seconds: float
     validation_seconds: float
     path: Path | None = None  # the file it was read from
+    # step -> the snapshot layers' weights at each snapshot step reached (trainer.TrainingLog)
+    snapshots: dict[int, list[np.ndarray]] = field(default_factory=dict)
 
 
 def content_sha256(key: str, step: int, rows_json: str, train_seconds: float, validation_seconds: float,
@@ -92,7 +95,8 @@ class CheckpointStore:
     def save(self, checkpoint: Checkpoint) -> Path:
         path = self.folder / f"step-{checkpoint.step:09d}.h5"
         rows_json = json.dumps(checkpoint.rows)
-        arrays = {"model": checkpoint.model_weights, "optimizer": checkpoint.optimizer_variables}
+        arrays = {"model": checkpoint.model_weights, "optimizer": checkpoint.optimizer_variables,
+                  **{f"{SNAPSHOT}{step:09d}": weights for step, weights in checkpoint.snapshots.items()}}
         with atomic_output(path) as temporary, h5py.File(temporary, "w") as h5:
             h5.attrs["key"] = self.key
             h5.attrs["step"] = checkpoint.step
@@ -137,7 +141,8 @@ class CheckpointStore:
                 log.warning("not resuming from %s: it records no content digest (written by an older version), "
                             "so it cannot be verified", path)
                 return None
-            arrays = {group: [h5[group][name][()] for name in sorted(h5[group])] for group in ("model", "optimizer")}
+            groups = ["model", "optimizer", *sorted(name for name in h5 if name.startswith(SNAPSHOT))]
+            arrays = {group: [h5[group][name][()] for name in sorted(h5[group])] for group in groups}
             rows_json = h5.attrs["rows"]
             train_seconds, validation_seconds = float(h5.attrs["train_seconds"]), float(h5.attrs["validation_seconds"])
         actual = content_sha256(self.key, step, rows_json, train_seconds, validation_seconds, arrays)
@@ -146,7 +151,8 @@ class CheckpointStore:
                         "recorded %s)", path, actual, recorded)
             return None
         return Checkpoint(step, arrays["model"], arrays["optimizer"], [tuple(row) for row in json.loads(rows_json)],
-                          train_seconds, validation_seconds, path)
+                          train_seconds, validation_seconds, path,
+                          {int(group[len(SNAPSHOT):]): arrays[group] for group in groups[2:]})
 
     def remove(self) -> None:
         """Delete this run's checkpoints, those of its earlier settings too."""

@@ -351,3 +351,17 @@ def check_against_data(name: str, settings: dict, train_count: int, test_count: 
     if invariance["scale"]["min"] <= 0:
         raise ConfigError(f"runs.{name}: invariance.scale.min is {invariance['scale']['min']}; a scale must be "
                           "above 0")
+    late = [step for step in snapshot_steps(settings) if step > training["steps"]]
+    if late:
+        raise ConfigError(f"runs.{name}: evolution.steps {late} are past training.steps ({training['steps']}); "
+                          "training keeps weights only at the steps it reaches")
+
+
+def snapshot_steps(settings: dict) -> list[int]:
+    """The training steps whose weights a run keeps: evolution.steps, ascending, or without them
+    0 and 1/20, 1/10, 1/4, 1/2 and all of training.steps."""
+    chosen = settings["evolution"]["steps"]
+    if chosen is None:
+        steps = settings["training"]["steps"]
+        chosen = [0, *(round(steps * fraction) for fraction in (0.05, 0.1, 0.25, 0.5, 1.0))]
+    return sorted(set(chosen))

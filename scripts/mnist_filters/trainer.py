@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 # elapsed_seconds: since training started, validation passes included; train_seconds: the
 # optimiser steps' own time so far, what examples per second are measured against.
+# The layers whose weights training keeps at the snapshot steps: all that the test set's
+# conv1, conv2 and pool2 activations need (features through training), a few hundred KB.
+SNAPSHOT_LAYERS = ("conv1", "conv2")
 CSV_COLUMNS = ("step", "train_batch_accuracy", "train_loss", "validation_accuracy", "elapsed_seconds", "train_seconds")
 
 
@@ -58,6 +61,8 @@ class TrainingLog:
     train_seconds: float = 0.0
     validation_seconds: float = 0.0
     stopped_at: int | None = None  # set when training stopped early on request
+    # step -> the snapshot layers' weights (Trainer.snapshot) after that many steps
+    snapshots: dict[int, list[np.ndarray]] = field(default_factory=dict)
 
 
 class Trainer:
@@ -118,6 +123,10 @@ class Trainer:
         """The model's weights and the optimiser's variables (moments, step counter)."""
         return self.model.get_weights(), [v.numpy() for v in self.optimizer.variables]
 
+    def snapshot(self) -> list[np.ndarray]:
+        """The weights of SNAPSHOT_LAYERS (kernel, bias each), as they are now."""
+        return [w for name in SNAPSHOT_LAYERS for w in self.model.get_layer(name).get_weights()]
+
     def restore(self, model_weights: list[np.ndarray], optimizer_variables: list[np.ndarray]) -> None:
         if len(optimizer_variables) != len(self.optimizer.variables):
             raise ValueError("checkpoint does not match this optimiser")
@@ -137,6 +146,7 @@ class Trainer:
         on_log: Callable[[tuple, TrainingLog], None] | None = None,
         on_checkpoint: Callable[[int, TrainingLog], None] | None = None,
         stop_requested: Callable[[], bool] = lambda: False,
+        snapshot_steps: Sequence[int] = (),
     ) -> TrainingLog:
         """Train steps start_step..steps-1; record a row at every log point and at the end.
 
@@ -145,12 +155,17 @@ class Trainer:
         split; `on_log(row, log)` sees it and the log so far. `on_checkpoint(step, log)` runs every `checkpoint_every` steps, and when
         `stop_requested()` turns true between chunks, the last chunk included; training then
         stops at the step reached. A non-finite training loss at a log point raises Diverged.
+        At each of `snapshot_steps` the snapshot layers' weights are kept in the log's
+        `snapshots`; the chunks end there too, which changes no weight.
         """
         result = resume or TrainingLog()
         started = time.perf_counter() - result.train_seconds - result.validation_seconds
         images, labels = self.images.numpy(), self.labels.numpy()
         step = start_step
         every = [log_every] + ([checkpoint_every] if checkpoint_every else [])
+        snapshot_at = sorted(set(snapshot_steps))
+        if step in snapshot_at and step not in result.snapshots:
+            result.snapshots[step] = self.snapshot()
         while True:
             if step % log_every == 0 or step == steps:
                 rows = self.batch(step)
@@ -169,9 +184,11 @@ class Trainer:
                     on_log(row, result)
             if step >= steps:
                 break
-            stop = min([steps] + [(step // n + 1) * n for n in every])
+            stop = min([steps] + [(step // n + 1) * n for n in every] + [s for s in snapshot_at if s > step])
             self._chunk(tf.constant(step_batches(self.seed, step, stop, self.count, self.batch_size)))
             step = stop
+            if step in snapshot_at:
+                result.snapshots[step] = self.snapshot()
             result.train_seconds = time.perf_counter() - started - result.validation_seconds
             stopping = stop_requested()
             periodic = checkpoint_every and step % checkpoint_every == 0 and step < steps

@@ -32,18 +32,33 @@ def csv_text(rows: list[tuple], columns: tuple[str, ...]) -> str:
 
 def train_run(inputs: dict[str, str], outputs: dict[str, str], *, run: str, seed: int, model_settings: dict,
               training: dict, checkpoint_dir: str, checkpoint_every: int, keep_checkpoints: bool = False,
-              image_shape=(28, 28), threads: int = 1) -> dict:
+              snapshot_steps: list[int] = (0,), image_shape=(28, 28), threads: int = 1) -> dict:
     """Train one run, resuming from its latest matching checkpoint; stop cleanly on a signal.
 
-    `checkpoint_dir` is the run's own folder; checkpointing never changes the weights.
+    `checkpoint_dir` is the run's own folder; checkpointing never changes the weights, and
+    neither do the `snapshot_steps`, where conv1's and conv2's weights are kept (outputs["snapshots"]).
     """
     with StopSignals() as stop:
         return _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_dir, checkpoint_every,
-                          keep_checkpoints, image_shape, threads, stop)
+                          keep_checkpoints, sorted(set(snapshot_steps)), image_shape, threads, stop)
+
+
+def write_snapshots(path: str, snapshots: dict[int, list[np.ndarray]], layers: tuple[str, ...]) -> None:
+    """snapshots.h5: /steps (n,), and /<layer>/kernel, /<layer>/bias stacked by step (n, ...)."""
+    import h5py
+
+    steps = sorted(snapshots)
+    with atomic_output(path) as temporary, h5py.File(temporary, "w") as h5:
+        h5.create_dataset("steps", data=np.array(steps, np.int64)).attrs["description"] = (
+            "optimiser steps taken when each snapshot was kept (0: the initial weights)")
+        for i, layer in enumerate(layers):
+            for j, part in enumerate(("kernel", "bias")):
+                dataset = h5.create_dataset(f"{layer}/{part}", data=np.stack([snapshots[s][2 * i + j] for s in steps]))
+                dataset.attrs["description"] = f"{layer}'s {part} at each of /steps (first axis)"
 
 
 def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_dir, checkpoint_every,
-               keep_checkpoints, image_shape, threads, stop):
+               keep_checkpoints, snapshot_steps, image_shape, threads, stop):
     where = provenance()
     configure_tensorflow(threads, training["precision"])
     import keras
@@ -52,8 +67,8 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     from mnist_filters.model import build_model, portable, weights_sha256
     from mnist_filters.optimizers import make_optimizer
     from mnist_filters.tensorboard_events import write_events
-    from mnist_filters.trainer import (CSV_COLUMNS, Trainer, TrainingLog, batched_logits, evaluation,
-                                       examples_per_second)
+    from mnist_filters.trainer import (CSV_COLUMNS, SNAPSHOT_LAYERS, Trainer, TrainingLog, batched_logits,
+                                       evaluation, examples_per_second)
 
     train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
     test = load_split(inputs["test_images"], inputs["test_labels"], image_shape)
@@ -83,13 +98,15 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     # The optimiser's class too: two implementations of one update round differently.
     versions = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
                 "optimizer": f"{type(optimizer).__module__}.{type(optimizer).__qualname__}"}
-    key = checkpoint_key(seed, model_settings, {**training, "kernels": kernels}, input_sha256, versions)
+    key = checkpoint_key(seed, model_settings, {**training, "kernels": kernels, "snapshot_steps": snapshot_steps},
+                         input_sha256, versions)
     store = CheckpointStore(checkpoint_dir, key)
     checkpoint = store.latest(training["steps"])
     history, start = TrainingLog(), 0
     if checkpoint:
         trainer.restore(checkpoint.model_weights, checkpoint.optimizer_variables)
-        history = TrainingLog(checkpoint.rows, checkpoint.train_seconds, checkpoint.validation_seconds)
+        history = TrainingLog(checkpoint.rows, checkpoint.train_seconds, checkpoint.validation_seconds,
+                              snapshots=checkpoint.snapshots)
         start = checkpoint.step
         log.info("resuming from step %d (checkpoint %s, verified)", start, checkpoint.path)
     else:
@@ -110,7 +127,7 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     def save_checkpoint(step, so_far):
         weights, variables = trainer.state()
         path = store.save(Checkpoint(step, weights, variables, so_far.rows, so_far.train_seconds,
-                                     so_far.validation_seconds))
+                                     so_far.validation_seconds, snapshots=dict(so_far.snapshots)))
         log.info("checkpoint at step %d: %s", step, path)
 
     try:
@@ -119,6 +136,7 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
             validation=(x_valid, y_valid) if held_out else None, on_log=report,
             checkpoint_every=checkpoint_every, resume=history, start_step=start,
             on_checkpoint=save_checkpoint, stop_requested=lambda: stop.received is not None,
+            snapshot_steps=snapshot_steps,
         )
     except Diverged as error:
         hint = (f"a learning rate too high for {training['optimizer']} (training.learning_rate is "
@@ -150,6 +168,7 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     with atomic_output(outputs["model"]) as temporary:
         saved.save(temporary)
     write_text_atomic(outputs["training_log"], csv_text(history.rows, CSV_COLUMNS))
+    write_snapshots(outputs["snapshots"], history.snapshots, SNAPSHOT_LAYERS)
     with atomic_directory(outputs["tensorboard"]) as folder:
         write_events(folder, history.rows, training["batch_size"])
     examples = (training["steps"]) * training["batch_size"]

@@ -1,0 +1,82 @@
+"""Features through training (Zeiler & Fergus, Fig. 4): each filter's strongest test-set patch
+at each of the training steps whose weights training kept (snapshots.h5).
+
+For each kept step, conv1's and conv2's weights are set into the trained model's layers and
+the whole test set is ranked with the ranking stage's own code (top 1 per filter, the same
+ties: lower image index, then lower row and column).
+
+results/<data set>/{run}/evolution.csv: one row per (layer, filter, step): `layer`, `filter`,
+`step` (optimiser steps taken; 0: the initial weights), `image_index` (in the test file),
+`label`, `row`, `col` (the unit), `activation`, and the unit's receptive field in the
+image `y0`, `x0`, `y1`, `x1` (end-exclusive, clipped), as in rankings.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+
+import h5py
+import numpy as np
+
+from mnist_filters.atomic import write_text_atomic
+from mnist_filters.dataset import to_model_input
+from mnist_filters.idx import read_idx
+from mnist_filters.model_file import load_trained_model, model_settings_of
+from mnist_filters.model_outputs import Probe
+from mnist_filters.ranking import TopK
+from mnist_filters.receptive_field import geometries
+from mnist_filters.tensorflow_setup import configure_tensorflow
+
+log = logging.getLogger(__name__)
+COLUMNS = ("layer", "filter", "step", "image_index", "label", "row", "col", "activation", "y0", "x0", "y1", "x1")
+
+
+def read_snapshots(path: str) -> tuple[list[int], dict[str, list[tuple[np.ndarray, np.ndarray]]]]:
+    """The kept steps, and per layer its (kernel, bias) at each of them."""
+    with h5py.File(path, "r") as h5:
+        steps = [int(s) for s in h5["steps"][:]]
+        layers = {name: list(zip(h5[f"{name}/kernel"][:], h5[f"{name}/bias"][:])) for name in h5 if name != "steps"}
+    return steps, layers
+
+
+def trace_evolution(model_path: str, snapshots: str, test_images: str, test_labels: str, output: str, *,
+                    layers: list[str], batch_size: int, threads: int = 1) -> None:
+    configure_tensorflow(threads, "float32")
+    model = load_trained_model(model_path)
+    images = read_idx(test_images)
+    labels = read_idx(test_labels)
+    geometry = geometries(model_settings_of(model), images.shape[1:])
+    steps, weights = read_snapshots(snapshots)
+    probe = Probe(model, layers)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    rows = []
+    for i, step in enumerate(steps):
+        for name, values in weights.items():
+            model.get_layer(name).set_weights(list(values[i]))
+        rankers = {}
+        for start in range(0, len(images), batch_size):
+            maps, _ = probe(to_model_input(images[start : start + batch_size]), batch_size)
+            for layer in layers:
+                if layer not in rankers:
+                    rankers[layer] = TopK(1, list(range(maps[layer].shape[-1])), maps[layer].shape[1:3])
+                rankers[layer].update(maps[layer])
+        for layer in layers:
+            for hit in rankers[layer].hits():
+                box = geometry[layer].box(hit.row, hit.col, images.shape[1:])
+                rows.append((layer, hit.filter, step, hit.image, int(labels[hit.image]), hit.row, hit.col,
+                             f"{hit.activation:.9g}", *box))
+        log.info("ranked the test set at step %d", step)
+    rows.sort(key=lambda row: (layers.index(row[0]), row[1], row[2]))
+    writer.writerows(rows)
+    write_text_atomic(output, buffer.getvalue())
+
+
+def read_evolution(path: str) -> list[dict]:
+    """evolution.csv's rows, numbers as numbers."""
+    with open(path, newline="") as handle:
+        return [{**row, **{key: int(row[key]) for key in COLUMNS if key not in ("layer", "activation")},
+                 "activation": float(row["activation"])} for row in csv.DictReader(handle)]

@@ -1,0 +1,104 @@
+"""Features through training: the snapshots training keeps, and the rankings at each of them."""
+
+from __future__ import annotations
+
+import csv
+
+import h5py
+import numpy as np
+import pytest
+
+from mnist_filters.settings import snapshot_steps
+from mnist_filters.stages.evolution import read_evolution, read_snapshots
+
+
+def test_default_snapshot_steps_follow_the_training_length():
+    assert snapshot_steps({"evolution": {"steps": None}, "training": {"steps": 2000}}) == [0, 100, 200, 500, 1000, 2000]
+    assert snapshot_steps({"evolution": {"steps": None}, "training": {"steps": 300}}) == [0, 15, 30, 75, 150, 300]
+    assert snapshot_steps({"evolution": {"steps": [200, 0, 50]}, "training": {"steps": 300}}) == [0, 50, 200]
+
+
+def test_snapshots_are_the_initial_and_the_final_weights(tiny_run):
+    """Step 0 is the freshly built model's conv1 and conv2; the last kept step (training.steps)
+    is model.keras's, bitwise."""
+    import keras
+
+    from mnist_filters.model import build_model
+    from test_occlusion import NOTEBOOK
+
+    run = tiny_run / "results" / "mnist" / "tiny"
+    steps, weights = read_snapshots(str(run / "snapshots.h5"))
+    assert steps == [0, 15, 30, 75, 150, 300]
+    keras.utils.set_random_seed(0)
+    fresh = build_model(NOTEBOOK, seed=0, portable=True)
+    trained = keras.saving.load_model(run / "model.keras", compile=False)
+    for layer in ("conv1", "conv2"):
+        for (kernel, bias), model in ((weights[layer][0], fresh), (weights[layer][-1], trained)):
+            expected_kernel, expected_bias = model.get_layer(layer).get_weights()
+            np.testing.assert_array_equal(kernel, expected_kernel)
+            np.testing.assert_array_equal(bias, expected_bias)
+        assert not np.array_equal(weights[layer][1][0], weights[layer][0][0])
+
+
+def test_the_listed_steps_do_not_change_the_final_weights(tiny_mnist, tmp_path):
+    """Two other lists of kept steps (and so other chunk boundaries) train to the same bytes."""
+    from test_training_stops import train
+
+    first = train(tiny_mnist, tmp_path / "a", snapshot_steps=[0, 7, 123, 300])
+    second = train(tiny_mnist, tmp_path / "b", snapshot_steps=[0])
+    assert first["weights_sha256"] == second["weights_sha256"]
+    steps, weights = read_snapshots(str(tmp_path / "a" / "snapshots.h5"))
+    assert steps == [0, 7, 123, 300] and weights["conv1"][0][0].shape == (12, 12, 1, 25)
+    assert read_snapshots(str(tmp_path / "b" / "snapshots.h5"))[0] == [0]
+
+
+def test_the_last_steps_ranking_is_the_workflows_own(tiny_run):
+    """At training.steps the weights are the trained model's, so each conv1 filter's strongest
+    unit is rank 1 of rankings.csv, to the digit."""
+    run = tiny_run / "results" / "mnist" / "tiny"
+    evolution = [row for row in read_evolution(str(run / "evolution.csv")) if row["step"] == 300]
+    with open(run / "rankings.csv", newline="") as handle:
+        first = {int(row["filter"]): row for row in csv.DictReader(handle) if row["rank"] == "1"}
+    conv1 = [row for row in evolution if row["layer"] == "conv1"]
+    assert len(conv1) == 25
+    for row in conv1:
+        ranked = first[row["filter"]]
+        assert (row["image_index"], row["row"], row["col"]) == tuple(int(ranked[k]) for k in ("image_index", "row", "col"))
+        assert row["activation"] == float(ranked["activation"])
+    assert {row["layer"] for row in read_evolution(str(run / "evolution.csv"))} == {"conv1", "conv2"}
+    assert len(read_evolution(str(run / "evolution.csv"))) == (25 + 64) * 6
+    for name in ("conv1_through_training.png", "conv2_through_training.png", "conv1_filters_through_training.png"):
+        assert (run / "figures" / "evolution" / name).stat().st_size > 10_000
+
+
+def test_a_resumed_run_keeps_the_snapshots_taken_before_it_stopped(tiny_mnist, tmp_path, caplog):
+    """SIGTERM at the step-100 log point stops training at step 200, after kept steps 0, 50 and
+    200; resumed, the snapshots and the weights are an uninterrupted run's, bitwise."""
+    import logging
+    import signal
+
+    from mnist_filters.errors import Interrupted
+    from test_training_stops import SignalAt, train
+
+    kept = [0, 50, 200, 300]
+    reference = train(tiny_mnist, tmp_path / "reference", snapshot_steps=kept)
+    stopped = tmp_path / "stopped"
+    handler = SignalAt(100, signal.SIGTERM)
+    logger = logging.getLogger("mnist_filters.stages.train")
+    with caplog.at_level(logging.INFO, logger="mnist_filters"):
+        logger.addHandler(handler)
+        try:
+            with pytest.raises(Interrupted, match="at step 200 of 300"):
+                train(tiny_mnist, stopped, snapshot_steps=kept)
+        finally:
+            logger.removeHandler(handler)
+    resumed = train(tiny_mnist, stopped, snapshot_steps=kept)
+    assert resumed["resumed_from_step"] == 200
+    assert resumed["weights_sha256"] == reference["weights_sha256"]
+    steps, ours = read_snapshots(str(stopped / "snapshots.h5"))
+    _, theirs = read_snapshots(str(tmp_path / "reference" / "snapshots.h5"))
+    assert steps == kept
+    for layer in ours:
+        for (a_kernel, a_bias), (b_kernel, b_bias) in zip(ours[layer], theirs[layer], strict=True):
+            np.testing.assert_array_equal(a_kernel, b_kernel)
+            np.testing.assert_array_equal(a_bias, b_bias)
