@@ -176,6 +176,22 @@ OPTIONAL_OUTPUTS = {
 }
 
 
+def gallery_sections(wildcards):
+    """An input function: what the gallery shows beyond the projections, for the analyses the
+    job's run makes (OPTIONAL_OUTPUTS)."""
+    settings = RUNS[wildcards.run]
+    sections = {
+        "evolution": "<results>/{run}/evolution.csv",
+        "occlusion": "<results>/{run}/figures/occlusion",
+        "invariance": "<results>/{run}/figures/invariance",
+    }
+    return {
+        name: path.format(run=wildcards.run)
+        for name, path in sections.items()
+        if settings[name]["enabled"]
+    }
+
+
 def all_outputs():
     outputs = [
         path.format(run=run)

@@ -171,9 +171,11 @@ rule plot_projections:
 
 rule gallery:
     input:
+        unpack(gallery_sections),
         rankings="<results>/{run}/rankings.csv",
         test_images=data_files()["test_images"],
         projections="<results>/{run}/projections.h5",
+        mistakes="<results>/{run}/mistakes.csv",
     output:
         gallery=report(
             directory("<results>/{run}/gallery"),

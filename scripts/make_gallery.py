@@ -13,6 +13,9 @@ run_stage(
         snakemake.output.gallery,
         run=snakemake.wildcards.run,
         classes=snakemake.params.classes,
+        mistakes=snakemake.input.mistakes,
+        evolution=snakemake.input.get("evolution"),
+        figures={name: snakemake.input[name] for name in ("occlusion", "invariance") if name in snakemake.input.keys()},
     ),
     snakemake.output.provenance,
 )

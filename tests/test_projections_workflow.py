@@ -151,7 +151,9 @@ def test_the_gallery_opens_from_disk_in_chromium(deep_run, tmp_path):
     assert dom.count('class="filter"') == 25 + 64 + 64, result.stderr[-2000:]
     for layer, count in (("conv1", 25), ("conv2", 64)):
         assert all(f'id="{layer}-f{f:02d}"' in dom for f in range(count)), layer
-    assert dom.count("<canvas") == (25 + 64 + 64) * 6 * (2 + len(METHODS))
+    with open(deep_run / "results" / "mnist" / "tiny" / "mistakes.csv", newline="") as handle:
+        mistakes = len(list(csv.DictReader(handle)))
+    assert dom.count("<canvas") == (25 + 64 + 64) * 6 * (2 + len(METHODS)) + mistakes  # and each mistake's image
     console = [line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert not console, console
     shot = tmp_path / "gallery.png"

@@ -47,9 +47,10 @@ def done(workflow, base_config, tmp_path_factory):
 
 
 def changed(config, **runs):
+    """`config` with each named run's settings updated (deep-merged) by the given overrides."""
     config = copy.deepcopy(config)
     for name, overrides in runs.items():
-        config["runs"][name] = overrides
+        config["runs"][name] = deep_merge(config["runs"].get(name, {}), overrides)
     return config
 
 
@@ -97,9 +98,11 @@ LIBRARY = ("scripts", "mnist_filters")
 
 
 def test_editing_the_ranking_code_reranks_and_redoes_what_follows_only(done, base_config, workflow):
+    """The ranking code also ranks the test set through training (where a run traces it)."""
     with edited(workflow.joinpath(*LIBRARY, "ranking.py"), "group: int = 64", "group: int = 32"):
         assert planned(done, base_config, workflow) == {
-            (rule, run) for rule in {"rank_patches"} | AFTER_RANKING for run in ("tiny", "other")}
+            (rule, run) for rule in {"rank_patches"} | AFTER_RANKING for run in ("tiny", "other")} | {
+            (rule, "tiny") for rule in EVOLUTION}
 
 
 def test_editing_the_model_code_retrains_every_run(done, base_config, workflow):
@@ -111,31 +114,31 @@ def test_editing_the_model_code_retrains_every_run(done, base_config, workflow):
 
 
 @pytest.mark.parametrize("setting, rules", [
-    ({"occlusion": {"size": 6}}, OCCLUSION),
-    ({"occlusion": {"images": [1, 2]}}, OCCLUSION),
-    ({"occlusion": {"layer": "conv1"}}, OCCLUSION),
-    ({"figures": {"occlusion": {"dpi": 50}}}, {"plot_occlusion"}),
+    ({"occlusion": {"size": 6}}, OCCLUSION | {"gallery"}),
+    ({"occlusion": {"images": [1, 2]}}, OCCLUSION | {"gallery"}),
+    ({"occlusion": {"layer": "conv1"}}, OCCLUSION | {"gallery"}),
+    ({"figures": {"occlusion": {"dpi": 50}}}, {"plot_occlusion", "gallery"}),
     ({"figures": {"mistakes": {"count": 4}}}, {"plot_mistakes"}),
-    ({"invariance": {"rotation": {"min": -45, "max": 45, "count": 7}}}, INVARIANCE),
-    ({"invariance": {"seed": 3}}, INVARIANCE),
-    ({"figures": {"invariance": {"dpi": 50}}}, {"plot_invariance"}),
-    ({"evolution": {"layers": ["conv1"]}}, EVOLUTION),
+    ({"invariance": {"rotation": {"min": -45, "max": 45, "count": 7}}}, INVARIANCE | {"gallery"}),
+    ({"invariance": {"seed": 3}}, INVARIANCE | {"gallery"}),
+    ({"figures": {"invariance": {"dpi": 50}}}, {"plot_invariance", "gallery"}),
+    ({"evolution": {"layers": ["conv1"]}}, EVOLUTION | {"gallery"}),
     ({"figures": {"evolution": {"dpi": 50}}}, {"plot_evolution"}),
 ], ids=["occluder-size", "occluded-images", "occlusion-layer", "occlusion-figures", "mistakes-shown",
         "rotation-range", "invariance-sample", "invariance-figures", "evolution-layers", "evolution-figures"])
 def test_an_analysis_setting_reruns_only_its_stage_and_figures(done, base_config, workflow, setting, rules):
-    config = changed(base_config, tiny=deep_merge(OPTIONAL, setting))
+    config = changed(base_config, tiny=setting)
     assert planned(done, config, workflow) == {(rule, "tiny") for rule in rules}
 
 
 def test_turning_an_analysis_on_makes_only_it(done, base_config, workflow):
     config = changed(base_config, other={"seed": 1, **OPTIONAL})
-    assert planned(done, config, workflow) == {(rule, "other") for rule in ANALYSES}
+    assert planned(done, config, workflow) == {(rule, "other") for rule in ANALYSES | {"gallery"}}
 
 
 def test_other_kept_steps_retrain_that_run(done, base_config, workflow):
     """The snapshots are an output of training: another list retrains (to the same final weights)."""
-    config = changed(base_config, tiny=deep_merge(OPTIONAL, {"evolution": {"steps": [0, 300]}}))
+    config = changed(base_config, tiny={"evolution": {"steps": [0, 300]}})
     assert planned(done, config, workflow) == {(rule, "tiny") for rule in AFTER_TRAINING | ANALYSES} | COMPARED
 
 

@@ -38,8 +38,9 @@ def draw_layer(path, layer, by_filter, images, steps, dpi):
     groups = [filters[i : i + FILTERS_PER_COLUMN] for i in range(0, len(filters), FILTERS_PER_COLUMN)]
     size = max(row["y1"] - row["y0"] for rows in by_filter.values() for row in rows.values())
     cell = size + GAP
-    figure, panels = plt.subplots(1, len(groups), figsize=(len(groups) * (len(steps) * cell / 24 + 0.5) + 0.3,
-                                                           len(groups[0]) * cell / 24 + 1.2), squeeze=False)
+    # about 5 figure pixels per image pixel at 100 dpi, and room for the ticks and the title
+    width, height = len(steps) * (size + 2) / 20 + 0.7, len(groups[0]) * cell / 20 + 1.4
+    figure, panels = plt.subplots(1, len(groups), figsize=(len(groups) * width, height), squeeze=False)
     for axes, group in zip(panels[0], groups):
         # every column as tall as the first, so that the panels line up
         canvas = np.full((len(groups[0]) * cell, len(steps) * (size + 2)), 128, np.uint8)
@@ -53,7 +54,7 @@ def draw_layer(path, layer, by_filter, images, steps, dpi):
         for r, f in enumerate(group):
             for c, step in enumerate(steps):
                 axes.text(c * (size + 2) + size / 2 - 0.5, r * cell + size + GAP / 2 - 0.5,
-                          f"{by_filter[f][step]['activation']:.2f}", ha="center", va="center", fontsize=5.5,
+                          f"{by_filter[f][step]['activation']:.2f}", ha="center", va="center", fontsize=6,
                           color="white")
         axes.set_yticks([r * cell + size / 2 for r in range(len(group))], [str(f) for f in group], fontsize=6)
         axes.set_xticks([c * (size + 2) + size / 2 for c in range(len(steps))], [str(s) for s in steps], fontsize=6,
@@ -63,7 +64,7 @@ def draw_layer(path, layer, by_filter, images, steps, dpi):
         axes.tick_params(length=0)
     figure.suptitle(f"{layer}: each filter's strongest test-set patch at each kept step, its activation below",
                     fontsize=9)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.35 / height))
     save(figure, path, dpi)
 
 

@@ -1,0 +1,63 @@
+"""The gallery and the report of the shared run (every analysis on), opened in headless Chromium."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import snakemake
+from mnist_filters.stages.mistakes import read_mistakes
+from test_projections_workflow import chromium
+
+pytestmark = pytest.mark.slow
+
+
+def open_page(path, tmp_path, *extra):
+    command = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
+               "--virtual-time-budget=20000", *extra, path.as_uri()]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180)
+
+
+def screenshot_is_drawn(path, tmp_path):
+    import matplotlib.pyplot as plt
+
+    shot = tmp_path / "shot.png"
+    open_page(path, tmp_path, "--window-size=1200,1400", f"--screenshot={shot}").check_returncode()
+    return plt.imread(shot)[..., :3].std() > 0.1
+
+
+def test_the_gallery_shows_every_analysis(tiny_run, tmp_path):
+    """Beside the projections: a strip through training per filter, every mistake, and the
+    occlusion and invariance figures, drawn without a console error."""
+    run = tiny_run / "results" / "mnist" / "tiny"
+    page = run / "gallery" / "index.html"
+    result = open_page(page, tmp_path, "--enable-logging=stderr", "--v=0", "--dump-dom")
+    dom = result.stdout
+    for section in ("evolution-conv1", "evolution-conv2", "mistakes", "occlusion", "invariance"):
+        assert f'id="{section}"' in dom, section
+    assert all(f'id="evolution-conv2-f{f:02d}"' in dom for f in range(64))
+    mistakes = len(read_mistakes(str(run / "mistakes.csv")))
+    assert dom.count('class="hit mistake"') == mistakes > 0
+    figures = len(list((run / "figures" / "occlusion").glob("*.png"))) + 4
+    assert dom.count('<img class="figure"') == figures == min(4, mistakes) + 4 + 4  # mistakes, correct, transformations
+    # projections: 25 filters x 12 hits x (image, patch, 3 methods); strips: (25 + 64) x 6 steps
+    assert dom.count("<canvas") == 25 * 12 * 5 + (25 + 64) * 6 + mistakes
+    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, console
+    assert screenshot_is_drawn(page, tmp_path)
+
+
+def test_the_report_opens_with_every_analysis(tiny_run, tmp_path):
+    report = tmp_path / "report.html"
+    snakemake(tiny_run, None, "--configfile", str(tiny_run / "config.yaml"), "--replace-workflow-config",
+              "--report", str(report))
+    result = open_page(report, tmp_path, "--dump-dom")
+    dom = result.stdout
+    assert "<svg" in dom, "the report's workflow graph was not drawn"
+    for name in ("trace_evolution", "occlude", "measure_invariance", "tally_mistakes", "conv2_through_training.png",
+                 "features through training", "occlusion", "invariance", "mistakes"):
+        assert name in dom, name
+    assert screenshot_is_drawn(report, tmp_path)
+    assert np.isfinite(report.stat().st_size)
