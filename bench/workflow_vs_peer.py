@@ -21,6 +21,7 @@ usage: .venv/bin/python bench/workflow_vs_peer.py [--data DIR] [--repeats 3] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import statistics
@@ -55,6 +56,18 @@ def scratch_copy(target: Path) -> None:
         if (REPO / name).is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, target / name)
+
+
+@contextlib.contextmanager
+def scratch_workflow(data: Path):
+    """(folder, Snakemake command) of a scratch copy of this workflow with `data`'s files already
+    copied in (its data stage done), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="mnist-filters-bench-") as scratch:
+        work = Path(scratch)
+        scratch_copy(work)
+        snakemake = [str(SNAKEMAKE), "--profile", "profiles/default", "--config", f"data={{local_dir: {data}}}"]
+        timed([*snakemake, "--until", "get_mnist"], work)
+        yield work, snakemake
 
 
 FLOOR_SNAKEFILE = """
@@ -99,12 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     data = args.data.resolve()
 
-    with tempfile.TemporaryDirectory(prefix="mnist-filters-bench-") as scratch:
-        work = Path(scratch)
-        scratch_copy(work)
-        snakemake = [str(SNAKEMAKE), "--profile", "profiles/default", "--config", f"data={{local_dir: {data}}}"]
-        timed([*snakemake, "--until", "get_mnist"], work)
-
+    with scratch_workflow(data) as (work, snakemake):
         floor = work / "floor"
         floor.mkdir()
         (floor / "Snakefile").write_text(FLOOR_SNAKEFILE)

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import csv
+import logging
+import signal
 
 import h5py
 import numpy as np
 import pytest
 
 from mnist_filters.settings import snapshot_steps
-from mnist_filters.stages.evolution import read_evolution, read_snapshots
+from mnist_filters.snapshots import read_evolution, read_snapshots
 
 
-def test_default_snapshot_steps_follow_the_training_length():
-    assert snapshot_steps({"evolution": {"steps": None}, "training": {"steps": 2000}}) == [0, 100, 200, 500, 1000, 2000]
-    assert snapshot_steps({"evolution": {"steps": None}, "training": {"steps": 300}}) == [0, 15, 30, 75, 150, 300]
-    assert snapshot_steps({"evolution": {"steps": [200, 0, 50]}, "training": {"steps": 300}}) == [0, 50, 200]
+def test_default_kept_steps_end_with_the_last_step():
+    def kept(steps, chosen=None):
+        return snapshot_steps({"evolution": {"steps": chosen}, "training": {"steps": steps}})
+
+    assert kept(2000) == [0, 100, 200, 500, 1000, 2000]
+    assert kept(300) == [0, 100, 200, 300]
+    assert kept(50_000) == [0, 100, 200, 500, 1000, 2000, 50_000]
+    assert kept(300, [200, 0, 50]) == [0, 50, 200]
 
 
 def test_snapshots_are_the_initial_and_the_final_weights(tiny_run):
@@ -28,7 +34,7 @@ def test_snapshots_are_the_initial_and_the_final_weights(tiny_run):
 
     run = tiny_run / "results" / "mnist" / "tiny"
     steps, weights = read_snapshots(str(run / "snapshots.h5"))
-    assert steps == [0, 15, 30, 75, 150, 300]
+    assert steps == [0, 100, 200, 300]
     keras.utils.set_random_seed(0)
     fresh = build_model(NOTEBOOK, seed=0, portable=True)
     trained = keras.saving.load_model(run / "model.keras", compile=False)
@@ -66,32 +72,36 @@ def test_the_last_steps_ranking_is_the_workflows_own(tiny_run):
         assert (row["image_index"], row["row"], row["col"]) == tuple(int(ranked[k]) for k in ("image_index", "row", "col"))
         assert row["activation"] == float(ranked["activation"])
     assert {row["layer"] for row in read_evolution(str(run / "evolution.csv"))} == {"conv1", "conv2"}
-    assert len(read_evolution(str(run / "evolution.csv"))) == (25 + 64) * 6
+    assert len(read_evolution(str(run / "evolution.csv"))) == (25 + 64) * 4
     for name in ("conv1_through_training.png", "conv2_through_training.png", "conv1_filters_through_training.png"):
         assert (run / "figures" / "evolution" / name).stat().st_size > 10_000
 
 
-def test_a_resumed_run_keeps_the_snapshots_taken_before_it_stopped(tiny_mnist, tmp_path, caplog):
-    """SIGTERM at the step-100 log point stops training at step 200, after kept steps 0, 50 and
-    200; resumed, the snapshots and the weights are an uninterrupted run's, bitwise."""
-    import logging
-    import signal
-
+def stop_at_step_200(tiny_mnist, workdir, kept, caplog):
+    """Train 300 steps keeping `kept`, with a SIGTERM at the step-100 log point: it stops at 200."""
     from mnist_filters.errors import Interrupted
     from test_training_stops import SignalAt, train
 
-    kept = [0, 50, 200, 300]
-    reference = train(tiny_mnist, tmp_path / "reference", snapshot_steps=kept)
-    stopped = tmp_path / "stopped"
     handler = SignalAt(100, signal.SIGTERM)
     logger = logging.getLogger("mnist_filters.stages.train")
     with caplog.at_level(logging.INFO, logger="mnist_filters"):
         logger.addHandler(handler)
         try:
             with pytest.raises(Interrupted, match="at step 200 of 300"):
-                train(tiny_mnist, stopped, snapshot_steps=kept)
+                train(tiny_mnist, workdir, snapshot_steps=kept)
         finally:
             logger.removeHandler(handler)
+
+
+def test_a_resumed_run_keeps_the_snapshots_taken_before_it_stopped(tiny_mnist, tmp_path, caplog):
+    """SIGTERM at the step-100 log point stops training at step 200, after kept steps 0, 50 and
+    200; resumed, the snapshots and the weights are an uninterrupted run's, bitwise."""
+    from test_training_stops import train
+
+    kept = [0, 50, 200, 300]
+    reference = train(tiny_mnist, tmp_path / "reference", snapshot_steps=kept)
+    stopped = tmp_path / "stopped"
+    stop_at_step_200(tiny_mnist, stopped, kept, caplog)
     resumed = train(tiny_mnist, stopped, snapshot_steps=kept)
     assert resumed["resumed_from_step"] == 200
     assert resumed["weights_sha256"] == reference["weights_sha256"]
@@ -102,3 +112,17 @@ def test_a_resumed_run_keeps_the_snapshots_taken_before_it_stopped(tiny_mnist, t
         for (a_kernel, a_bias), (b_kernel, b_bias) in zip(ours[layer], theirs[layer], strict=True):
             np.testing.assert_array_equal(a_kernel, b_kernel)
             np.testing.assert_array_equal(a_bias, b_bias)
+
+
+def test_a_checkpoint_without_the_kept_steps_is_not_resumed(tiny_mnist, tmp_path, caplog):
+    """Stopped with kept steps [0, 300], resumed asking for [0, 50, 300]: the checkpoint (at 200)
+    lacks step 50's weights, so training starts from step 0, says why, and keeps every step."""
+    from test_training_stops import train
+
+    workdir = tmp_path / "run"
+    stop_at_step_200(tiny_mnist, workdir, [0, 300], caplog)
+    with caplog.at_level(logging.INFO, logger="mnist_filters"):
+        metrics = train(tiny_mnist, workdir, snapshot_steps=[0, 50, 300])
+    assert "lacks the weights at kept steps [50]" in caplog.text
+    assert metrics["resumed_from_step"] == 0
+    assert read_snapshots(str(workdir / "snapshots.h5"))[0] == [0, 50, 300]

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from mnist_filters.model_outputs import softmax
+from mnist_filters.probabilities import softmax
 from mnist_filters.stages.mistakes import (confusion_matrix, mistakes_by_confidence, read_confusion, read_mistakes,
                                            tally_mistakes)
 

@@ -9,7 +9,8 @@ import pytest
 from mnist_filters.dataset import FILES, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.stages.mistakes import read_mistakes
-from mnist_filters.stages.occlusion import background_value, chosen_images, occluded, occluder_origins, occlusion
+from mnist_filters.dataset import background_value
+from mnist_filters.stages.occlusion import chosen_images, occluded, occluder_origins, occlusion
 
 NOTEBOOK = {"conv1": {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"},
             "conv2": {"filters": 64, "kernel_size": 5, "strides": 1, "padding": "same"},
@@ -83,7 +84,7 @@ def test_the_stage_on_the_workflows_model(tiny_run, tiny_mnist, tmp_path):
         correct = [i for i in range(len(images)) if i not in mistakes][:4]
         assert chosen == mistakes[:4] + correct == chosen_images(str(run / "mistakes.csv"), len(images), None)
         logits = dump["logits"][:][chosen]
-        from mnist_filters.model_outputs import softmax
+        from mnist_filters.probabilities import softmax
 
         expected = softmax(logits)[np.arange(len(chosen)), labels[chosen]]
         np.testing.assert_allclose(h5["unoccluded/probability_label"][:], expected, rtol=1e-5)

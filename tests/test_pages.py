@@ -42,8 +42,8 @@ def test_the_gallery_shows_every_analysis(tiny_run, tmp_path):
     assert dom.count('class="hit mistake"') == mistakes > 0
     figures = len(list((run / "figures" / "occlusion").glob("*.png"))) + 4
     assert dom.count('<img class="figure"') == figures == min(4, mistakes) + 4 + 4  # mistakes, correct, transformations
-    # projections: 25 filters x 12 hits x (image, patch, 3 methods); strips: (25 + 64) x 6 steps
-    assert dom.count("<canvas") == 25 * 12 * 5 + (25 + 64) * 6 + mistakes
+    # projections: 25 filters x 12 hits x (image, patch, 3 methods); strips: (25 + 64) x 4 kept steps
+    assert dom.count("<canvas") == 25 * 12 * 5 + (25 + 64) * 4 + mistakes
     console = [line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert not console, console
     assert screenshot_is_drawn(page, tmp_path)

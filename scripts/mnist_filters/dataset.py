@@ -158,6 +158,11 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) / np.float32(255.0))[..., None]
 
 
+def background_value(images: np.ndarray) -> int:
+    """The data set's background: its commonest pixel value (0 for MNIST and its drop-ins)."""
+    return int(np.bincount(images.ravel(), minlength=256).argmax())
+
+
 def local_files(folder: str | os.PathLike) -> dict[str, Path]:
     folder = Path(folder)
     return {key: folder / name for key, name in FILES.items()}

@@ -1,17 +1,10 @@
-"""A trained model's outputs for analysis: chosen layers' activations beside the logits, and
-their softmax. Shared by the stages that probe a model with altered images (occlusion,
-invariance); TensorFlow is imported only when a probe is built."""
+"""A trained model's outputs for analysis: chosen layers' activations beside the logits.
+Shared by the stages that probe a model with altered images or weights (occlusion,
+invariance, features through training)."""
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64 (stable: shifted by each row's maximum)."""
-    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-    exponentials = np.exp(shifted)
-    return exponentials / exponentials.sum(axis=1, keepdims=True)
 
 
 class Probe:

@@ -357,11 +357,17 @@ def check_against_data(name: str, settings: dict, train_count: int, test_count: 
                           "training keeps weights only at the steps it reaches")
 
 
+# Without evolution.steps: these steps (those before training.steps), and training.steps. The
+# list does not move with training.steps, so that a longer run still resumes a shorter one's
+# checkpoint (a checkpoint serves only a run that keeps the same steps up to its own).
+KEPT_STEPS = (0, 100, 200, 500, 1000, 2000)
+
+
 def snapshot_steps(settings: dict) -> list[int]:
-    """The training steps whose weights a run keeps: evolution.steps, ascending, or without them
-    0 and 1/20, 1/10, 1/4, 1/2 and all of training.steps."""
+    """The training steps whose weights a run keeps, ascending: evolution.steps, or without them
+    KEPT_STEPS before training.steps, and training.steps."""
     chosen = settings["evolution"]["steps"]
     if chosen is None:
         steps = settings["training"]["steps"]
-        chosen = [0, *(round(steps * fraction) for fraction in (0.05, 0.1, 0.25, 0.5, 1.0))]
+        chosen = [step for step in KEPT_STEPS if step < steps] + [steps]
     return sorted(set(chosen))

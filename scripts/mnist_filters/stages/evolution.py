@@ -17,7 +17,6 @@ import csv
 import io
 import logging
 
-import h5py
 import numpy as np
 
 from mnist_filters.atomic import write_text_atomic
@@ -27,18 +26,10 @@ from mnist_filters.model_file import load_trained_model, model_settings_of
 from mnist_filters.model_outputs import Probe
 from mnist_filters.ranking import TopK
 from mnist_filters.receptive_field import geometries
+from mnist_filters.snapshots import EVOLUTION_COLUMNS, read_snapshots
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
-COLUMNS = ("layer", "filter", "step", "image_index", "label", "row", "col", "activation", "y0", "x0", "y1", "x1")
-
-
-def read_snapshots(path: str) -> tuple[list[int], dict[str, list[tuple[np.ndarray, np.ndarray]]]]:
-    """The kept steps, and per layer its (kernel, bias) at each of them."""
-    with h5py.File(path, "r") as h5:
-        steps = [int(s) for s in h5["steps"][:]]
-        layers = {name: list(zip(h5[f"{name}/kernel"][:], h5[f"{name}/bias"][:])) for name in h5 if name != "steps"}
-    return steps, layers
 
 
 def trace_evolution(model_path: str, snapshots: str, test_images: str, test_labels: str, output: str, *,
@@ -52,7 +43,7 @@ def trace_evolution(model_path: str, snapshots: str, test_images: str, test_labe
     probe = Probe(model, layers)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(EVOLUTION_COLUMNS)
     rows = []
     for i, step in enumerate(steps):
         for name, values in weights.items():
@@ -73,10 +64,3 @@ def trace_evolution(model_path: str, snapshots: str, test_images: str, test_labe
     rows.sort(key=lambda row: (layers.index(row[0]), row[1], row[2]))
     writer.writerows(rows)
     write_text_atomic(output, buffer.getvalue())
-
-
-def read_evolution(path: str) -> list[dict]:
-    """evolution.csv's rows, numbers as numbers."""
-    with open(path, newline="") as handle:
-        return [{**row, **{key: int(row[key]) for key in COLUMNS if key not in ("layer", "activation")},
-                 "activation": float(row["activation"])} for row in csv.DictReader(handle)]

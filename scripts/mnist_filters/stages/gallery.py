@@ -282,7 +282,7 @@ def _mistakes(path: str, classes: Sequence[str], used: set[int]) -> list[dict]:
 
 
 def _evolution(path: str, used: set[int]) -> dict:
-    from mnist_filters.stages.evolution import read_evolution
+    from mnist_filters.snapshots import read_evolution
 
     layers: dict[str, dict] = {}
     for row in read_evolution(path):

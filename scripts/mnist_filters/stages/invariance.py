@@ -33,11 +33,11 @@ import h5py
 import numpy as np
 
 from mnist_filters.atomic import atomic_output, write_text_atomic
-from mnist_filters.dataset import to_model_input
+from mnist_filters.dataset import background_value, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.model_file import load_trained_model
-from mnist_filters.model_outputs import Probe, softmax
-from mnist_filters.stages.occlusion import background_value
+from mnist_filters.model_outputs import Probe
+from mnist_filters.probabilities import softmax
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)

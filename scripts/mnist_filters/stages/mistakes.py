@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 
 from mnist_filters.atomic import write_text_atomic
-from mnist_filters.model_outputs import softmax
+from mnist_filters.probabilities import softmax
 
 log = logging.getLogger(__name__)
 MISTAKE_COLUMNS = ("rank", "image_index", "label", "class", "predicted", "predicted_class", "probability_predicted",

@@ -32,10 +32,11 @@ import numpy as np
 
 from mnist_filters import __version__
 from mnist_filters.atomic import atomic_output
-from mnist_filters.dataset import sha256_file, to_model_input
+from mnist_filters.dataset import background_value, sha256_file, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.model_file import load_trained_model
-from mnist_filters.model_outputs import Probe, softmax
+from mnist_filters.model_outputs import Probe
+from mnist_filters.probabilities import softmax
 from mnist_filters.stages.mistakes import read_mistakes
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
@@ -59,11 +60,6 @@ def occluded(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int, f
     for i, (y, x) in enumerate((y, x) for y in rows for x in cols):
         copies[i, y : y + size, x : x + size] = fill
     return copies
-
-
-def background_value(images: np.ndarray) -> int:
-    """The data set's background: its commonest pixel value (0 for MNIST and its drop-ins)."""
-    return int(np.bincount(images.ravel(), minlength=256).argmax())
 
 
 def chosen_images(mistakes_csv: str, count: int, indices: Sequence[int] | None) -> list[int]:

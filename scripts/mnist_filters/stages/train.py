@@ -16,6 +16,7 @@ from mnist_filters.errors import Diverged, Interrupted
 from mnist_filters.interrupts import StopSignals
 from mnist_filters.progress import Progress
 from mnist_filters.runlog import provenance, terminal
+from mnist_filters.snapshots import write_snapshots
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
@@ -41,20 +42,6 @@ def train_run(inputs: dict[str, str], outputs: dict[str, str], *, run: str, seed
     with StopSignals() as stop:
         return _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_dir, checkpoint_every,
                           keep_checkpoints, sorted(set(snapshot_steps)), image_shape, threads, stop)
-
-
-def write_snapshots(path: str, snapshots: dict[int, list[np.ndarray]], layers: tuple[str, ...]) -> None:
-    """snapshots.h5: /steps (n,), and /<layer>/kernel, /<layer>/bias stacked by step (n, ...)."""
-    import h5py
-
-    steps = sorted(snapshots)
-    with atomic_output(path) as temporary, h5py.File(temporary, "w") as h5:
-        h5.create_dataset("steps", data=np.array(steps, np.int64)).attrs["description"] = (
-            "optimiser steps taken when each snapshot was kept (0: the initial weights)")
-        for i, layer in enumerate(layers):
-            for j, part in enumerate(("kernel", "bias")):
-                dataset = h5.create_dataset(f"{layer}/{part}", data=np.stack([snapshots[s][2 * i + j] for s in steps]))
-                dataset.attrs["description"] = f"{layer}'s {part} at each of /steps (first axis)"
 
 
 def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_dir, checkpoint_every,
@@ -98,15 +85,21 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     # The optimiser's class too: two implementations of one update round differently.
     versions = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
                 "optimizer": f"{type(optimizer).__module__}.{type(optimizer).__qualname__}"}
-    key = checkpoint_key(seed, model_settings, {**training, "kernels": kernels, "snapshot_steps": snapshot_steps},
-                         input_sha256, versions)
+    key = checkpoint_key(seed, model_settings, {**training, "kernels": kernels}, input_sha256, versions)
     store = CheckpointStore(checkpoint_dir, key)
     checkpoint = store.latest(training["steps"])
     history, start = TrainingLog(), 0
     if checkpoint:
+        missing = [step for step in snapshot_steps if step <= checkpoint.step and step not in checkpoint.snapshots]
+        if missing:
+            log.warning("not resuming from %s: it lacks the weights at kept steps %s (evolution.steps changed); "
+                        "training from step 0", checkpoint.path, missing)
+            checkpoint = None
+    if checkpoint:
         trainer.restore(checkpoint.model_weights, checkpoint.optimizer_variables)
         history = TrainingLog(checkpoint.rows, checkpoint.train_seconds, checkpoint.validation_seconds,
-                              snapshots=checkpoint.snapshots)
+                              snapshots={step: checkpoint.snapshots[step] for step in snapshot_steps
+                                         if step <= checkpoint.step})
         start = checkpoint.step
         log.info("resuming from step %d (checkpoint %s, verified)", start, checkpoint.path)
     else:
