@@ -16,7 +16,7 @@ from mnist_filters.download import Expected, download
 from mnist_filters.errors import DownloadError
 from mnist_filters.idx import read_idx
 
-from conftest import snakemake, tiny_config
+from conftest import ANALYSES_ON, snakemake, tiny_config
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -209,7 +209,7 @@ def test_another_data_set_is_made_apart_with_its_own_sums(tiny_mnist, tiny_run, 
     rule checks Fashion-MNIST's sums; switching back finds MNIST's run untouched and complete."""
     workdir = tmp_path / "work"
     shutil.copytree(tiny_run, workdir)
-    mnist = tiny_config(tiny_mnist)
+    mnist = tiny_config(tiny_mnist, runs={"tiny": copy.deepcopy(ANALYSES_ON)})  # tiny_run's own
     fashion = copy.deepcopy(mnist)
     fashion["data"] = {"set": "fashion-mnist", "mirrors": {"fashion-mnist": [f"{server}/zeros"]}, "retries": 1,
                        "timeout_seconds": 10}

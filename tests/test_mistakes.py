@@ -105,5 +105,8 @@ def test_the_workflows_tables_agree_with_its_dump_and_metrics(tiny_run):
     assert np.trace(matrix) / matrix.sum() == metrics["test_accuracy"]
     np.testing.assert_array_equal(matrix, confusion_matrix(labels, logits.argmax(axis=1), 10))
     assert len(read_mistakes(str(run / "mistakes.csv"))) == matrix.sum() - np.trace(matrix)
+    with open(run / "confusion.csv", newline="") as handle:
+        per_class = {row["label"]: float(row["accuracy"]) for row in csv.DictReader(handle)}
+    assert metrics["test_accuracy_per_class"] == per_class
     for figure in ("confusion.png", "mistakes.png"):
         assert (run / "figures" / figure).stat().st_size > 10_000

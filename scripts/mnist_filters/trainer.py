@@ -55,6 +55,12 @@ def evaluation(logits: np.ndarray, labels: np.ndarray) -> Evaluation:
     return Evaluation(accuracy, float(softmax_cross_entropy(logits, labels).mean()))
 
 
+def accuracy_per_class(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """{label: the fraction of that label's images the logits classify right}, for each label present."""
+    right = logits.argmax(axis=1) == labels
+    return {str(int(label)): float(np.mean(right[labels == label])) for label in np.unique(labels)}
+
+
 @dataclass
 class TrainingLog:
     rows: list[tuple] = field(default_factory=list)

@@ -54,8 +54,8 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     from mnist_filters.model import build_model, portable, weights_sha256
     from mnist_filters.optimizers import make_optimizer
     from mnist_filters.tensorboard_events import write_events
-    from mnist_filters.trainer import (CSV_COLUMNS, SNAPSHOT_LAYERS, Trainer, TrainingLog, batched_logits,
-                                       evaluation, examples_per_second)
+    from mnist_filters.trainer import (CSV_COLUMNS, SNAPSHOT_LAYERS, Trainer, TrainingLog, accuracy_per_class,
+                                       batched_logits, evaluation, examples_per_second)
 
     train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
     test = load_split(inputs["test_images"], inputs["test_labels"], image_shape)
@@ -154,8 +154,8 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     # What is saved, and measured on the test set, is the model any Keras opens.
     saved = portable(model, model_settings, image_shape)
     forward = tf.function(lambda images: saved(images, training=False), reduce_retracing=True, autograph=False)
-    test_result = evaluation(batched_logits(forward, to_model_input(test.images), training["eval_batch_size"]),
-                             test.labels)
+    test_logits = batched_logits(forward, to_model_input(test.images), training["eval_batch_size"])
+    test_result = evaluation(test_logits, test.labels)
     log.info("Test accuracy: %g (loss %.4f)", test_result.accuracy, test_result.loss)
 
     with atomic_output(outputs["model"]) as temporary:
@@ -168,6 +168,8 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     metrics = {
         "test_accuracy": test_result.accuracy,
         "test_loss": test_result.loss,
+        # by label; what the mistakes are is in confusion.csv and mistakes.csv
+        "test_accuracy_per_class": accuracy_per_class(test_logits, test.labels),
         "weights_sha256": weights_sha256(saved.get_weights()),
         "final_validation_accuracy": history.rows[-1][3] if held_out else None,
         "steps": training["steps"],
