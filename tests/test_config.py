@@ -5,7 +5,7 @@ import yaml
 
 from conftest import REPO, snakemake, tiny_config
 from mnist_filters.errors import ConfigError
-from mnist_filters.settings import deep_merge, resolve_runs, unknown_keys
+from mnist_filters.settings import check_against_data, deep_merge, resolve_runs, unknown_keys
 
 RUN_SCHEMA = yaml.safe_load((REPO / "schemas" / "run.schema.yaml").read_text())
 
@@ -102,20 +102,12 @@ def test_missing_local_data_is_named(tmp_path):
         ({"occlusion": {"enabled": True, "size": 29}}, "occlusion.size is 29, larger than the 28x28 images"),
         ({"occlusion": {"images": [3, 500]}}, "occlusion.images [500] out of range: the test set has 500 images"),
         ({"occlusion": {"layer": "fc1"}}, "occlusion.layer: 'fc1' is not one of ['conv1', 'conv2', 'pool2']"),
-        ({"invariance": {"images": 501}}, "invariance.images is 501 but the test set has 500 images"),
-        ({"invariance": {"rotation": {"min": 10, "max": -10, "count": 3}}}, "invariance.rotation: min 10 is above max -10"),
-        ({"invariance": {"scale": {"min": 0, "max": 2, "count": 3}}}, "invariance.scale.min is 0; a scale must be above 0"),
-        ({"invariance": {"layers": ["logits"]}}, "invariance.layers.0: 'logits' is not one of"),
-        ({"invariance": {"scale": {"min": 0.5, "max": 2}}}, "invariance.scale: 'count' is a required property"),
         ({"evolution": {"steps": [0, 301]}}, "evolution.steps [301] are past training.steps (300)"),
         ({"evolution": {"steps": []}}, "evolution.steps: [] should be non-empty"),
-        ({"evolution": {"layers": ["fc1"]}}, "evolution.layers.0: 'fc1' is not one of ['conv1', 'conv2', 'pool2']"),
     ],
     ids=["zero-batch", "k-too-large", "k-too-large-one-per-image", "filter-out-of-range", "negative-filter",
          "unknown-layer", "kernel-too-large", "wrong-type-figure", "occluder-too-large", "occluded-image-out-of-range",
-         "occlusion-unknown-layer", "invariance-too-many-images", "invariance-empty-range",
-         "invariance-zero-scale", "invariance-unknown-layer", "invariance-range-without-count",
-         "evolution-step-past-training", "evolution-no-steps", "evolution-unknown-layer"],
+         "occlusion-unknown-layer", "evolution-step-past-training", "evolution-no-steps"],
 )
 def test_more_bad_settings_are_refused(tiny_mnist, tmp_path, defaults, message):
     config = tiny_config(tiny_mnist)
@@ -211,3 +203,22 @@ def test_schema_defaults_fill_each_run_with_its_own_copies():
     runs["a"]["model"]["conv1"]["filters"] = 1
     assert runs["b"]["model"]["conv1"]["filters"] == 25
     assert RUN_SCHEMA["properties"]["model"]["default"] == {}  # the schema itself is left as it was
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"invariance": {"images": 501}}, "invariance.images is 501 but the test set has 500 images"),
+    ({"invariance": {"rotation": {"min": 10, "max": -10, "count": 3}}}, "invariance.rotation: min 10 is above max -10"),
+    ({"invariance": {"scale": {"min": 0, "max": 2, "count": 3}}}, "invariance.scale.min is 0; a scale must be above 0"),
+    ({"invariance": {"layers": ["logits"]}}, "invariance.layers.0: 'logits' is not one of"),
+    ({"invariance": {"scale": {"min": 0.5, "max": 2}}}, "invariance.scale: 'count' is a required property"),
+    ({"evolution": {"layers": ["fc1"]}}, "evolution.layers.0: 'fc1' is not one of ['conv1', 'conv2', 'pool2']"),
+    ({"evolution": {"steps": [0, 2001]}}, "evolution.steps [2001] are past training.steps (2000)"),
+], ids=["invariance-too-many-images", "invariance-empty-range", "invariance-zero-scale", "invariance-unknown-layer",
+        "invariance-range-without-count", "evolution-unknown-layer", "evolution-step-past-training"])
+def test_the_analyses_settings_are_checked_as_the_workflow_parses(overrides, message):
+    """The checks the dry runs above make before any job, called as rules/common.smk calls them
+    (the workflow's own refusals of these are shown there for the occlusion and the evolution)."""
+    with pytest.raises(ConfigError) as refused:
+        runs = resolve_runs({"defaults": {}, "runs": {"r": overrides}}, RUN_SCHEMA)
+        check_against_data("r", runs["r"], 60000, 500, (28, 28))
+    assert message in str(refused.value)

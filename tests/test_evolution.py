@@ -46,18 +46,6 @@ def test_snapshots_are_the_initial_and_the_final_weights(tiny_run):
         assert not np.array_equal(weights[layer][1][0], weights[layer][0][0])
 
 
-def test_the_listed_steps_do_not_change_the_final_weights(tiny_mnist, tmp_path):
-    """Two other lists of kept steps (and so other chunk boundaries) train to the same bytes."""
-    from test_training_stops import train
-
-    first = train(tiny_mnist, tmp_path / "a", snapshot_steps=[0, 7, 123, 300])
-    second = train(tiny_mnist, tmp_path / "b", snapshot_steps=[0])
-    assert first["weights_sha256"] == second["weights_sha256"]
-    steps, weights = read_snapshots(str(tmp_path / "a" / "snapshots.h5"))
-    assert steps == [0, 7, 123, 300] and weights["conv1"][0][0].shape == (12, 12, 1, 25)
-    assert read_snapshots(str(tmp_path / "b" / "snapshots.h5"))[0] == [0]
-
-
 def test_the_last_steps_ranking_is_the_workflows_own(tiny_run):
     """At training.steps the weights are the trained model's, so each conv1 filter's strongest
     unit is rank 1 of rankings.csv, to the digit."""
@@ -93,25 +81,27 @@ def stop_at_step_200(tiny_mnist, workdir, kept, caplog):
             logger.removeHandler(handler)
 
 
-def test_a_resumed_run_keeps_the_snapshots_taken_before_it_stopped(tiny_mnist, tmp_path, caplog):
-    """SIGTERM at the step-100 log point stops training at step 200, after kept steps 0, 50 and
-    200; resumed, the snapshots and the weights are an uninterrupted run's, bitwise."""
+def test_other_kept_steps_and_a_resume_change_no_weight(tiny_mnist, tmp_path, caplog):
+    """An uninterrupted run keeping [0, 7, 50, 123, 200, 300] (chunks ending at 7 and 123 too),
+    and one keeping [0, 50, 200, 300] stopped by SIGTERM at step 200 and resumed: the same final
+    weights, and the same weights at every step both keep, bitwise."""
     from test_training_stops import train
 
+    reference = train(tiny_mnist, tmp_path / "reference", snapshot_steps=[0, 7, 50, 123, 200, 300])
     kept = [0, 50, 200, 300]
-    reference = train(tiny_mnist, tmp_path / "reference", snapshot_steps=kept)
     stopped = tmp_path / "stopped"
     stop_at_step_200(tiny_mnist, stopped, kept, caplog)
     resumed = train(tiny_mnist, stopped, snapshot_steps=kept)
     assert resumed["resumed_from_step"] == 200
     assert resumed["weights_sha256"] == reference["weights_sha256"]
     steps, ours = read_snapshots(str(stopped / "snapshots.h5"))
-    _, theirs = read_snapshots(str(tmp_path / "reference" / "snapshots.h5"))
-    assert steps == kept
+    reference_steps, theirs = read_snapshots(str(tmp_path / "reference" / "snapshots.h5"))
+    assert steps == kept and reference_steps == [0, 7, 50, 123, 200, 300]
+    assert ours["conv1"][0][0].shape == (12, 12, 1, 25) and ours["conv2"][0][0].shape == (5, 5, 25, 64)
     for layer in ours:
-        for (a_kernel, a_bias), (b_kernel, b_bias) in zip(ours[layer], theirs[layer], strict=True):
-            np.testing.assert_array_equal(a_kernel, b_kernel)
-            np.testing.assert_array_equal(a_bias, b_bias)
+        for i, step in enumerate(steps):
+            np.testing.assert_array_equal(ours[layer][i][0], theirs[layer][reference_steps.index(step)][0])
+            np.testing.assert_array_equal(ours[layer][i][1], theirs[layer][reference_steps.index(step)][1])
 
 
 def test_a_checkpoint_without_the_kept_steps_is_not_resumed(tiny_mnist, tmp_path, caplog):
