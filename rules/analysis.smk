@@ -190,10 +190,7 @@ rule measure_invariance:
         images=run_setting("invariance", "images"),
         seed=run_setting("invariance", "seed"),
         layers=run_setting("invariance", "layers"),
-        ranges=lambda wildcards: {
-            key: RUNS[wildcards.run]["invariance"][key]
-            for key in ("vertical_shift", "horizontal_shift", "rotation", "scale")
-        },
+        ranges=lambda wildcards: invariance_ranges(RUNS[wildcards.run]["invariance"]),
         batch_size=run_setting("invariance", "batch_size"),
         code=code_of("measure_invariance.py"),
     message:

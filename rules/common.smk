@@ -33,6 +33,7 @@ from mnist_filters.settings import (
     check_image_shape,
     check_moved_keys,
     coerce_scalars,
+    invariance_ranges,
     load_yaml,
     resolve_runs,
     snapshot_steps,

@@ -343,8 +343,7 @@ def check_against_data(name: str, settings: dict, train_count: int, test_count: 
     if invariance["images"] > test_count:
         raise ConfigError(f"runs.{name}: invariance.images is {invariance['images']} but the test set has "
                           f"{test_count} images")
-    for transformation in ("vertical_shift", "horizontal_shift", "rotation", "scale"):
-        values = invariance[transformation]
+    for transformation, values in invariance_ranges(invariance).items():
         if values["min"] > values["max"]:
             raise ConfigError(f"runs.{name}: invariance.{transformation}: min {values['min']} is above max "
                               f"{values['max']}")
@@ -371,3 +370,9 @@ def snapshot_steps(settings: dict) -> list[int]:
         steps = settings["training"]["steps"]
         chosen = [step for step in KEPT_STEPS if step < steps] + [steps]
     return sorted(set(chosen))
+
+
+def invariance_ranges(invariance: dict) -> dict[str, dict]:
+    """The transformations of an `invariance` block and their {min, max, count} ranges: its
+    object-valued settings (the schema's `range`)."""
+    return {key: value for key, value in invariance.items() if isinstance(value, dict)}
