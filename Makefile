@@ -1,7 +1,4 @@
-# `make run` (the workflow), `make compare` (the runs side by side), `make verify RUN=<run>`
-# (retrain a run and check its bytes), `make tensorboard` (the training curves in
-# TensorBoard), `make test` (the test suite). Each builds .venv from the pinned requirements
-# on first use.
+# `make help` lists the targets. Each builds .venv from the pinned requirements on first use.
 
 PYTHON ?= python3
 VENV := .venv
@@ -36,7 +33,10 @@ RUN ?=
 PORT ?= 6006
 RESULTS ?= results
 
-.PHONY: run test lint report compare verify tensorboard
+.PHONY: help run test lint docs report compare verify tensorboard
+
+help: ## list the targets
+	@awk -F':.*## ' '/^[a-z]+:.*## / {printf "make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(BIN)/.installed: requirements.txt constraints.txt
 	$(PYTHON) -m venv --clear $(VENV)
@@ -52,28 +52,31 @@ $(SLURM_VENV)/.installed: $(BIN)/.installed requirements-slurm.txt constraints.t
 	$(SLURM_VENV)/bin/python -m pip install --quiet -r requirements-slurm.txt -c constraints.txt
 	touch $@
 
-run: $(SNAKEMAKE_ENV)
+run: $(SNAKEMAKE_ENV) ## the workflow (DATA=, SET=, CONFIG=, ARGS=, PROFILE=slurm)
 	$(SNAKEMAKE_PYTHON) -m snakemake --profile profiles/$(PROFILE) $(CONFIG_ARGS) $(ARGS)
 
 # The SLURM tests run the cluster environment (MNIST_FILTERS_SLURM_PYTHON); the rest .venv.
-test: $(BIN)/.installed $(SLURM_VENV)/.installed
+test: $(BIN)/.installed $(SLURM_VENV)/.installed ## the test suite (PYTEST_ARGS=)
 	MNIST_FILTERS_SLURM_PYTHON=$(SLURM_VENV)/bin/python $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed ## snakemake --lint and snakefmt on the rules
 	$(BIN)/snakemake --lint $(CONFIG_ARGS)
 	$(BIN)/snakefmt --check Snakefile rules
 
-report: $(BIN)/.installed
+docs: $(BIN)/.installed ## write the generated docs: settings page, file layouts
+	$(BIN)/python docs/generate.py
+
+report: $(BIN)/.installed ## report.html of what make run made, with the same settings
 	$(BIN)/snakemake --profile profiles/default $(CONFIG_ARGS) --report report.html
 
-compare: $(BIN)/.installed
+compare: $(BIN)/.installed ## print the comparison tables of the sweeps (SWEEP=)
 	@PYTHONPATH=scripts $(BIN)/python -m mnist_filters.stages.compare \
 	  $(or $(sort $(wildcard results/*/sweeps/$(or $(SWEEP),*)/runs.csv)),$(if $(SWEEP),results/*/sweeps/$(SWEEP)/runs.csv))
 
-verify: $(SNAKEMAKE_ENV)
+verify: $(SNAKEMAKE_ENV) ## retrain RUN=[<set>/]<run> in scratch and compare its bytes
 	@test -n "$(RUN)" || { echo "usage: make verify RUN=[<data set>/]<run> (a folder of results/<data set>/)" >&2; exit 2; }
 	PYTHONPATH=scripts $(SNAKEMAKE_PYTHON) -m mnist_filters.verify $(RUN) -- \
 	  $(if $(filter-out default,$(PROFILE)),--profile profiles/$(PROFILE)) $(CONFIG_ARGS) $(ARGS)
 
-tensorboard: $(BIN)/.installed
+tensorboard: $(BIN)/.installed ## the runs' training curves on 127.0.0.1 (SET=, PORT=, RESULTS=)
 	$(BIN)/tensorboard --logdir $(RESULTS)/$(or $(SET),mnist) --host 127.0.0.1 --port $(PORT)

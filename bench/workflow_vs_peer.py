@@ -11,7 +11,7 @@ In a scratch copy of this workflow (data already present, as the copy stage leav
 - then, on the finished run: a complete rerun (plans nothing), a dry run, and a dpi
   change of each figure (redraws that figure only), with Snakemake's own floor beside
   them (a 3-rule workflow of shell commands: a no-op run, and a run of its last rule).
-Prints the CPU, medians with ranges, the ratios the README reports, and each rule's seconds
+Prints the CPU, medians with ranges, the ratios docs/speed.md reports, and each rule's seconds
 in the whole-workflow runs (from Snakemake's benchmark files), with its start and end on
 the run's clock: where the time beyond the peer's goes.
 

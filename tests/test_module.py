@@ -9,7 +9,7 @@ from helpers import edited
 
 pytestmark = pytest.mark.slow
 
-# The README's "Use it from your own project" Snakefile, plus a rule override as the module docs show.
+# docs/usage.md's "Use it from your own project" Snakefile, plus a rule override as the module docs show.
 USER_SNAKEFILE = """configfile: "config.yaml"
 
 

@@ -8,7 +8,7 @@ Two ways to run a training step, with equal maths and different kernels:
   convolution and matrix kernels for the CPU it runs on: AVX-512, AVX512_BF16 and AMX
   included, and only this path reaches bfloat16 matrix units.
 
-Measured (README, "Speed", one row per CPU kind), with oneDNN's operations on
+Measured (docs/speed.md, one row per CPU kind), with oneDNN's operations on
 (tensorflow_setup) and Adam as one fused kernel per variable (optimizers.FusedAdam):
 - 2-core AMD EPYC, AVX2 only: `onednn` 2,857 examples/s, `xla` 2,657 (before both
   changes `xla` won by 1.5x: TensorFlow leaves oneDNN's operations off on such CPUs);

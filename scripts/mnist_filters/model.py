@@ -85,7 +85,7 @@ def build_model(settings: dict, seed: int, image_shape=(28, 28), num_classes: in
             keras.Input(shape=(*image_shape, 1), name="image"),
             # float32 under mixed precision too: with one input channel, conv1's sums are too
             # shallow for bfloat16 matrix units, and its weight gradient took 2.5x longer in
-            # bfloat16 than in float32 on an AMX Xeon (README, "Speed").
+            # bfloat16 than in float32 on an AMX Xeon (docs/speed.md).
             layers.Conv2D(
                 conv1["filters"], conv1["kernel_size"], strides=conv1["strides"], padding=conv1["padding"],
                 activation="relu", kernel_initializer=weights(), bias_initializer=bias, name="conv1",

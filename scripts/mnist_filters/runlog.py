@@ -1,5 +1,9 @@
 """Send a stage's output to its Snakemake log without TensorFlow's start-up banners, keep the
-terminal for progress lines, record where the stage ran, and report errors clearly."""
+terminal for progress lines, record where the stage ran, and report errors clearly.
+
+results/<data set>/{run}/provenance/<rule>.json (resources/<data set>/provenance.json for
+the data stage): `stage`, `hostname`, `slurm_job_id` (null off a cluster), `pid`, `python`,
+and `started_at` and `finished_at` in UTC (ISO 8601)."""
 
 from __future__ import annotations
 

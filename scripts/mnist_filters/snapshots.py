@@ -1,6 +1,13 @@
 """The weights training keeps through training, and what the workflow finds with them: the
 formats of snapshots.h5 (written by training) and evolution.csv (by trace_evolution), with
-their writer and readers, TensorFlow-free."""
+their writer and readers, TensorFlow-free.
+
+Layout of results/<data set>/{run}/snapshots.h5 (n kept steps, `evolution.steps`):
+  /steps            int64 (n,): optimiser steps taken when each was kept (0: the initial weights)
+  /<layer>/kernel   float32 (n, kernel rows, kernel cols, in channels, filters) for conv1 and conv2
+  /<layer>/bias     float32 (n, filters)
+Each dataset has a `description` attribute.
+"""
 
 from __future__ import annotations
 

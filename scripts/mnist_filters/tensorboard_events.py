@@ -1,6 +1,10 @@
 """A run's training log as TensorBoard event files: one scalar series per column of
 training_log.csv, under the same step numbers, plus the training speed between log points.
 
+results/<data set>/{run}/tensorboard/: scalars `train_batch_accuracy`, `train_loss`,
+`validation_accuracy` (absent without validation) and `train_examples_per_second` (the
+examples trained since the previous log point over the training seconds they took).
+
 They are written once training has ended, from the log's rows: a resumed run's rows come
 from its checkpoint and then its own log points, so its events equal an uninterrupted
 run's, with no step twice and none missing, and writing them costs training nothing.

@@ -10,7 +10,7 @@ import sys
 # generated for the CPU at run time, with bias and ReLU fused in. TensorFlow turns them on
 # by itself only on CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX; elsewhere its
 # Conv2D and MatMul are Eigen's, calling oneDNN's GEMM in small tiles. On a 2-core AVX2
-# EPYC they made the `onednn` path 5 % to 10 % faster (README, "Speed"). Set here for
+# EPYC they made the `onednn` path 5 % to 10 % faster (docs/speed.md). Set here for
 # every machine alike, so that a path's kernels do not depend on TensorFlow's guess.
 ONEDNN_OPERATIONS = {"TF_ENABLE_ONEDNN_OPTS": "1"}
 
@@ -38,7 +38,7 @@ def configure_tensorflow(threads: int, precision: str) -> None:
     if "tensorflow" not in sys.modules:
         os.environ.update(ONEDNN_OPERATIONS)
     # Keras imports matplotlib.pyplot, where installed, for a plotting helper no TensorFlow
-    # stage calls: about 1 s of each such job's start (README, "Speed").
+    # stage calls: about 1 s of each such job's start (docs/speed.md).
     with unimportable("matplotlib"):
         import keras
         import tensorflow as tf

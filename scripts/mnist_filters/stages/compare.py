@@ -2,7 +2,10 @@
 
 runs.csv has one row per run, in the sweep's order: the run's name, the settings that
 differ among the runs (one column each, named by their dotted path), then what each run
-measured (MEASURES). Plain CSV: floats exact, lists as JSON, missing values empty.
+measured (MEASURES): test_accuracy, test_loss, best_validation_accuracy and
+best_validation_step (from training_log.csv), train_seconds, train_examples_per_second
+and weights_sha256 (from metrics.json). Plain CSV: floats exact, lists as JSON, missing
+values empty.
 
 `python -m mnist_filters.stages.compare results/*/sweeps/*/runs.csv` (`make compare`)
 prints each table aligned and sorted by test accuracy, best first.

@@ -1,4 +1,11 @@
-"""The data stage: a data set's four files in resources/<set>/, downloaded or copied, always checked."""
+"""The data stage: a data set's four files in resources/<set>/, downloaded or copied, always checked.
+
+resources/<data set>/train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
+t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz: the set's files, byte for byte as
+downloaded (size and md5 checked against the canonical files) or copied from
+`data.local_dir` (checked structurally: gzip, IDX magic, counts, image size, labels).
+resources/<data set>/provenance.json: where and when the stage ran (mnist_filters/runlog.py).
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,16 @@
 """The ranking stage: the top-k test-set positions of every chosen filter, as a tidy CSV.
 
 Reads activations.h5 chunk by chunk (no TensorFlow), keeping O(k) state per filter.
-rankings.csv has one row per (layer, filter, rank); `read_rankings` is its one reader.
+results/<data set>/{run}/rankings.csv has one row per (layer, filter, rank), strongest
+first (ties: the lower image index, then row, then column); `read_rankings` is its one reader:
+  layer, filter     the unit's layer and filter (channel) index
+  rank              1 for the strongest
+  image_index       the test image's index in the test file
+  label             its true label
+  row, col          the unit's position in the layer's feature map
+  activation        the unit's activation on that image
+  y0, x0, y1, x1    the unit's receptive field in the image's pixels, end-exclusive and
+                    clipped to the image (the patch the figures cut out)
 """
 
 from __future__ import annotations

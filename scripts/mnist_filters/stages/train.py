@@ -1,4 +1,29 @@
-"""The training stage: model.keras, training_log.csv and metrics.json of one run."""
+"""The training stage: a run's trained model, its training log and its metrics.
+
+results/<data set>/{run}/model.keras
+    The trained model, Keras 3's own format and layers only (conv1, conv2, pool2, flatten,
+    fc1, logits): `keras.saving.load_model(path)` opens it without this project. Input
+    (N, H, W, 1) float32 pixels in [0, 1]; output (N, classes) logits.
+results/<data set>/{run}/training_log.csv
+    One row every `training.log_every` steps, and at the last step:
+    step                   optimiser steps taken (0: before the first)
+    train_batch_accuracy   accuracy on that step's training batch (the notebook's figure)
+    train_loss             mean softmax cross-entropy on that batch
+    validation_accuracy    accuracy on the held-out images (empty without validation)
+    elapsed_seconds        wall-clock seconds of training so far, validation passes included
+    train_seconds          seconds of the optimiser steps alone so far
+results/<data set>/{run}/metrics.json
+    test_accuracy, test_loss, test_accuracy_per_class (by label), test_images: measured
+    on model.keras itself; final_validation_accuracy; weights_sha256 (sha256 of the
+    weights' bytes in get_weights() order: equal digests, bitwise-equal weights); steps,
+    batch_size, seed, precision, kernels (the path that ran), threads; train_seconds,
+    validation_seconds, train_examples_per_second; train_images, validation_images;
+    cpu {model, flags}; tensorflow_version, keras_version, numpy_version; input_sha256
+    (each data file's); resumed_from_step (0: trained from the start); provenance;
+    settings (the run's seed, model and training settings).
+results/<data set>/{run}/snapshots.h5 and tensorboard/: see mnist_filters/snapshots.py
+and mnist_filters/tensorboard_events.py.
+"""
 
 from __future__ import annotations
 
