@@ -148,6 +148,8 @@ def settings_table(rows: list[Setting], key_prefix: str = "") -> list[str]:
     lines = ["| setting | type | default | allowed | description |", "|---|---|---|---|---|"]
     for row in rows:
         default = _value(row.node["default"]) if "default" in row.node else "required"
+        if "kept_when_null" in row.node:
+            default += f"; `kept_when_null`: {_value(row.node['kept_when_null'])}"
         lines.append(
             "| "
             + " | ".join(

@@ -26,10 +26,7 @@ rule dump_activations:
         compression=run_setting("activations", "compression"),
         chunk_bytes=run_setting("activations", "chunk_bytes"),
         image_shape=config["data"]["image_shape"],
-        # what made these activations (not ranking or figure settings, which come later)
-        settings=lambda wildcards: {
-            key: RUNS[wildcards.run][key] for key in ("seed", "model", "training", "activations")
-        },
+        settings=dumped_settings,
         code=code_of("dump_activations.py"),
     message:
         "Dump the test-set activations of {params.layers} for run {wildcards.run}"
@@ -51,7 +48,6 @@ rule rank_patches:
         "../envs/analysis.yaml"
     resources:
         # measured (bench/activations.py): 3.8 s and 80 MB peak for 200,000 images
-        mem_mb=500,
         runtime=20,
     params:
         layers=run_setting("activations", "layers"),
@@ -117,7 +113,6 @@ rule tally_mistakes:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=500,
         runtime=10,
     params:
         classes=DATA_SET.classes,
@@ -190,7 +185,7 @@ rule measure_invariance:
         images=run_setting("invariance", "images"),
         seed=run_setting("invariance", "seed"),
         layers=run_setting("invariance", "layers"),
-        ranges=lambda wildcards: invariance_ranges(RUNS[wildcards.run]["invariance"]),
+        ranges=transformations,
         batch_size=run_setting("invariance", "batch_size"),
         code=code_of("measure_invariance.py"),
     message:

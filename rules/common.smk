@@ -23,80 +23,21 @@ REPO = Path(workflow.current_basedir).parent
 sys.path.insert(0, str(REPO / "scripts"))
 
 from mnist_filters.code_digest import code_digest
-from mnist_filters.dataset import DATA_SETS, FILES, local_files, md5_file
-from mnist_filters.errors import ConfigError
-from mnist_filters.idx import read_idx_dims
-from mnist_filters.settings import (
-    check_against_data,
-    check_config,
-    check_duplicate_keys,
-    check_image_shape,
-    check_moved_keys,
-    coerce_scalars,
-    invariance_ranges,
-    load_yaml,
-    resolve_runs,
-    snapshot_steps,
-    sweep_runs,
-)
-from mnist_filters.sweeps import PLAIN_RUNS, compared_settings, flatten
+from mnist_filters.dataset import FILES, local_files, md5_file
+from mnist_filters.schema import invariance_ranges, snapshot_steps
+from mnist_filters.settings import load
+from mnist_filters.sweeps import flatten
 
 SCRIPTS = REPO / "scripts"
 # What each library file parses to, by content: spares every start the parsing.
 CODE_DIGEST_CACHE = Path(".snakemake") / "mnist-filters" / "code-digests.json"
-SCHEMAS = REPO / "schemas"
-for _path in workflow.configfiles:
-    check_duplicate_keys(_path)
-check_moved_keys(config)
-# Checked here, not with snakemake.utils.validate, which rereads a schema on every call
-# (see mnist_filters.settings.validate): the parse runs on every start, no-op reruns too.
-CONFIG_SCHEMA = load_yaml(SCHEMAS / "config.schema.yaml")
-config.update(coerce_scalars(config, CONFIG_SCHEMA))
-check_config(config, CONFIG_SCHEMA)
-RUN_SCHEMA = load_yaml(SCHEMAS / "run.schema.yaml")
-SWEEP_RUNS = sweep_runs(config, RUN_SCHEMA)
-RUNS = resolve_runs(config, RUN_SCHEMA, SWEEP_RUNS)
-# Comparison name -> its runs: each sweep's, and the `runs:` map's when it has two or more.
-COMPARISONS = {PLAIN_RUNS: list(config["runs"])} if len(config["runs"]) > 1 else {}
-for _run, (_sweep, _base, _point) in SWEEP_RUNS.items():
-    COMPARISONS.setdefault(_sweep, []).append(_run)
-# ... and the settings that differ among them, a sweep's grid first.
-SWEPT = {
-    _name: compared_settings(
-        {run: RUNS[run] for run in _runs}, config["sweeps"].get(_name, {}).get("grid", ())
-    )
-    for _name, _runs in COMPARISONS.items()
-}
-DATA_SET = DATA_SETS[config["data"]["set"]]
-# The data set's full training split has 60,000 images; a local copy says in its header.
+# Every check of the config, before any job: the schemas' types, ranges and defaults, run
+# names, sweeps, and each run's settings against the data and the model.
+SETTINGS = load(config, workflow.configfiles, REPO / "schemas")
+RUNS = SETTINGS.runs
+COMPARISONS = SETTINGS.comparisons
+DATA_SET = SETTINGS.data_set
 LOCAL_DATA = config["data"]["local_dir"]
-if LOCAL_DATA:
-    for _path in local_files(LOCAL_DATA).values():
-        if not _path.is_file():
-            raise ConfigError(
-                f"data.local_dir: {_path} not found; the folder must hold "
-                + ", ".join(FILES.values())
-            )
-    _dims = {
-        _key: read_idx_dims(local_files(LOCAL_DATA)[_key])
-        for _key in ("train_images", "test_images")
-    }
-    # A header of another rank is the data stage's format error, with its own message.
-    check_image_shape(
-        config["data"]["image_shape"],
-        {str(local_files(LOCAL_DATA)[_key]): _d[1:] for _key, _d in _dims.items() if len(_d) == 3},
-    )
-    TRAIN_COUNT, TEST_COUNT = _dims["train_images"][0], _dims["test_images"][0]
-else:
-    check_image_shape(
-        config["data"]["image_shape"],
-        {f"the {DATA_SET.name} download": DATA_SET.image_shape},
-    )
-    TRAIN_COUNT, TEST_COUNT = 60000, 10000
-for _name, _settings in RUNS.items():
-    check_against_data(
-        _name, _settings, TRAIN_COUNT, TEST_COUNT, tuple(config["data"]["image_shape"])
-    )
 
 
 wildcard_constraints:
@@ -139,7 +80,19 @@ def run_setting(*keys):
 
 def training_snapshots(wildcards):
     """A params function: the training steps whose weights the job's run keeps."""
-    return snapshot_steps(RUNS[wildcards.run])
+    return snapshot_steps(RUNS[wildcards.run], SETTINGS.run_schema)
+
+
+def dumped_settings(wildcards):
+    """A params function: the settings that made the job's run's activations (not the ranking's
+    or the figures', which come later), recorded in activations.h5."""
+    settings = RUNS[wildcards.run]
+    return {key: settings[key] for key in ("seed", "model", "training", "activations")}
+
+
+def transformations(wildcards):
+    """A params function: the invariance transformations of the job's run, with their ranges."""
+    return invariance_ranges(RUNS[wildcards.run]["invariance"])
 
 
 def projected_layers(wildcards):
@@ -150,14 +103,19 @@ def projected_layers(wildcards):
 
 def of_compared_runs(pattern):
     """An input function: `pattern` (with {run}) for each run of the job's comparison."""
-    return lambda wildcards: expand(pattern, run=COMPARISONS[wildcards.comparison])
+
+    def compared(wildcards):
+        return expand(pattern, run=COMPARISONS[wildcards.comparison])
+
+    return compared
 
 
 def swept_settings(wildcards):
     """A params function: run -> {setting: value} of the settings that differ in the comparison."""
     runs = COMPARISONS[wildcards.comparison]
     return {
-        run: {key: flatten(RUNS[run])[key] for key in SWEPT[wildcards.comparison]} for run in runs
+        run: {key: flatten(RUNS[run])[key] for key in SETTINGS.swept[wildcards.comparison]}
+        for run in runs
     }
 
 
@@ -169,61 +127,71 @@ def train_runtime(wildcards, attempt):
     return max(10, math.ceil(minutes)) * attempt
 
 
-# What each optional analysis makes, by its setting block (made where `enabled`).
-OPTIONAL_OUTPUTS = {
-    "occlusion": ["<results>/{run}/occlusion.h5", "<results>/{run}/figures/occlusion"],
-    "invariance": ["<results>/{run}/invariance.csv", "<results>/{run}/figures/invariance"],
-    "evolution": ["<results>/{run}/evolution.csv", "<results>/{run}/figures/evolution"],
+# What `all` asks of each run: the rules whose outputs are a run's results, and for an
+# analysis turned on by its block's `enabled`, that block. The paths are the rules' own.
+RUN_RULES = {
+    "train": None,
+    "rank_patches": None,
+    "plot_samples": None,
+    "plot_filters": None,
+    "plot_training_curve": None,
+    "plot_top_patches": None,
+    "plot_projections": None,
+    "gallery": None,
+    "tally_mistakes": None,
+    "plot_confusion": None,
+    "plot_mistakes": None,
+    "trace_evolution": "evolution",
+    "plot_evolution": "evolution",
+    "occlude": "occlusion",
+    "plot_occlusion": "occlusion",
+    "measure_invariance": "invariance",
+    "plot_invariance": "invariance",
 }
+# ... and of each comparison.
+COMPARISON_RULES = [
+    "compare_runs",
+    "plot_comparison_curves",
+    "plot_comparison_effects",
+    "plot_comparison_filters",
+]
+# What the gallery shows of each analysis the run makes: (rule, output).
+GALLERY_SECTIONS = {
+    "evolution": ("trace_evolution", "evolution"),
+    "occlusion": ("plot_occlusion", "figures"),
+    "invariance": ("plot_invariance", "figures"),
+}
+
+
+def makes(settings, rule):
+    """Whether a run with `settings` makes `rule`'s outputs (RUN_RULES)."""
+    block = RUN_RULES[rule]
+    return block is None or settings[block]["enabled"]
 
 
 def gallery_sections(wildcards):
     """An input function: what the gallery shows beyond the projections, for the analyses the
-    job's run makes (OPTIONAL_OUTPUTS)."""
+    job's run makes."""
     settings = RUNS[wildcards.run]
-    sections = {
-        "evolution": "<results>/{run}/evolution.csv",
-        "occlusion": "<results>/{run}/figures/occlusion",
-        "invariance": "<results>/{run}/figures/invariance",
-    }
     return {
-        name: path.format(run=wildcards.run)
-        for name, path in sections.items()
-        if settings[name]["enabled"]
+        block: getattr(rules, rule).output[name].format(run=wildcards.run)
+        for block, (rule, name) in GALLERY_SECTIONS.items()
+        if makes(settings, rule)
     }
 
 
 def all_outputs():
+    """Every output of every rule of RUN_RULES that each run makes, and of each comparison."""
     outputs = [
         path.format(run=run)
         for run, settings in RUNS.items()
-        for analysis, paths in OPTIONAL_OUTPUTS.items()
-        if settings[analysis]["enabled"]
-        for path in paths
+        for rule in RUN_RULES
+        if makes(settings, rule)
+        for path in getattr(rules, rule).output
     ]
-    outputs += expand(
-        [
-            "<results>/sweeps/{comparison}/runs.csv",
-            "<results>/sweeps/{comparison}/curves.png",
-            "<results>/sweeps/{comparison}/effects.png",
-            "<results>/sweeps/{comparison}/filters.png",
-        ],
-        comparison=COMPARISONS,
-    )
-    return outputs + expand(
-        [
-            "<results>/{run}/model.keras",
-            "<results>/{run}/metrics.json",
-            "<results>/{run}/rankings.csv",
-            "<results>/{run}/figures/projections",
-            "<results>/{run}/gallery",
-            "<results>/{run}/figures/samples.png",
-            "<results>/{run}/figures/filters.png",
-            "<results>/{run}/figures/training_curve.png",
-            "<results>/{run}/figures/top_patches",
-            "<results>/{run}/confusion.csv",
-            "<results>/{run}/figures/confusion.png",
-            "<results>/{run}/figures/mistakes.png",
-        ],
-        run=RUNS,
-    )
+    return outputs + [
+        path.format(comparison=comparison)
+        for comparison in COMPARISONS
+        for rule in COMPARISON_RULES
+        for path in getattr(rules, rule).output
+    ]

@@ -21,7 +21,6 @@ rule compare_runs:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=500,
         runtime=10,
     params:
         swept=swept_settings,
@@ -51,7 +50,6 @@ rule plot_comparison_curves:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=500,
         runtime=10,
     params:
         swept=swept_settings,
@@ -82,7 +80,6 @@ rule plot_comparison_effects:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=500,
         runtime=10,
     params:
         swept=swept_settings,
@@ -113,7 +110,6 @@ rule plot_comparison_filters:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=500,
         runtime=10,
     params:
         swept=swept_settings,

@@ -11,7 +11,6 @@ rule get_mnist:
         "../envs/data.yaml"
     resources:
         # a download of 11 MB; measured peak memory well under 100 MB
-        mem_mb=500,
         runtime=15,
     params:
         # what the files hold; where they come from (data.local_dir, the mirrors and

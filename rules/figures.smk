@@ -18,8 +18,7 @@ rule plot_samples:
     conda:
         "../envs/analysis.yaml"
     resources:
-        # measured (benchmarks/seed/plot_samples.tsv): under 6 s and 125 MB peak
-        mem_mb=500,
+        # measured (benchmarks/seed/plot_samples.tsv): under 6 s and 125 MB peak (profiles: mem_mb 500)
         runtime=10,
     params:
         first=run_setting("training", "validation_size"),
@@ -52,11 +51,9 @@ rule plot_filters:
     conda:
         "../envs/analysis.yaml"
     resources:
-        # measured (benchmarks/seed/plot_filters.tsv): under 6 s and 125 MB peak
-        mem_mb=500,
+        # measured (benchmarks/seed/plot_filters.tsv): under 6 s and 125 MB peak (profiles: mem_mb 500)
         runtime=10,
     params:
-        layer="conv1",
         dpi=run_setting("figures", "filters", "dpi"),
         code=code_of("plot_filters.py"),
     message:
@@ -88,8 +85,7 @@ rule plot_top_patches:
     # One core, beside project_patches (the figures are the same for any count).
     threads: 1
     resources:
-        # measured (benchmarks/seed/plot_top_patches.tsv): under 6 s and 125 MB peak
-        mem_mb=500,
+        # measured (benchmarks/seed/plot_top_patches.tsv): under 6 s and 125 MB peak (profiles: mem_mb 500)
         runtime=10,
     params:
         classes=DATA_SET.classes,
@@ -121,8 +117,7 @@ rule plot_training_curve:
     conda:
         "../envs/analysis.yaml"
     resources:
-        # measured (benchmarks/seed/plot_training_curve.tsv): under 6 s and 125 MB peak
-        mem_mb=500,
+        # measured (benchmarks/seed/plot_training_curve.tsv): under 6 s and 125 MB peak (profiles: mem_mb 500)
         runtime=10,
     params:
         dpi=run_setting("figures", "training_curve", "dpi"),
@@ -157,7 +152,6 @@ rule plot_projections:
     # The per-filter figures are drawn in parallel (the same figures for any count).
     threads: 2
     resources:
-        mem_mb=500,
         runtime=10,
     params:
         classes=DATA_SET.classes,
@@ -193,7 +187,6 @@ rule gallery:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=500,
         runtime=10,
     params:
         classes=DATA_SET.classes,
@@ -224,7 +217,6 @@ rule plot_confusion:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=500,
         runtime=10,
     params:
         dpi=run_setting("figures", "confusion", "dpi"),
@@ -256,7 +248,6 @@ rule plot_mistakes:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=500,
         runtime=10,
     params:
         image_count=run_setting("figures", "mistakes", "count"),
@@ -290,7 +281,6 @@ rule plot_occlusion:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=500,
         runtime=10,
     params:
         classes=DATA_SET.classes,
@@ -324,7 +314,6 @@ rule plot_invariance:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=500,
         runtime=10,
     params:
         dpi=run_setting("figures", "invariance", "dpi"),
@@ -358,7 +347,6 @@ rule plot_evolution:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=500,
         runtime=10,
     params:
         dpi=run_setting("figures", "evolution", "dpi"),

@@ -9,7 +9,6 @@ run_stage(
     lambda: filters(
         snakemake.input.activations,
         snakemake.output.figure,
-        layer=snakemake.params.layer,
         dpi=snakemake.params.dpi,
     ),
     snakemake.output.provenance,

@@ -1,13 +1,31 @@
-"""Config checks: bad values are rejected with a clear message before any job starts."""
+"""Config checks: bad values are rejected with a clear message before any job starts.
+
+Most cases call settings.load, the one entry the workflow itself calls as it parses
+(rules/common.smk); a few dry runs show the workflow's wiring of it.
+"""
+
+import copy
 
 import pytest
 import yaml
 
 from conftest import REPO, snakemake, tiny_config
 from mnist_filters.errors import ConfigError
-from mnist_filters.settings import check_against_data, deep_merge, resolve_runs, unknown_keys
+from mnist_filters.schema import coerce_scalars
+from mnist_filters.settings import deep_merge, load, resolve_runs, unknown_keys
 
 RUN_SCHEMA = yaml.safe_load((REPO / "schemas" / "run.schema.yaml").read_text())
+
+
+def loaded(config, config_files=()):
+    """settings.load as the workflow calls it, on a copy of `config`."""
+    return load(copy.deepcopy(config), config_files, REPO / "schemas")
+
+
+def refusal(config, config_files=()) -> str:
+    with pytest.raises(ConfigError) as refused:
+        loaded(config, config_files)
+    return str(refused.value)
 
 
 def test_deep_merge_overrides_nested_keys_only():
@@ -31,7 +49,7 @@ def test_unsafe_run_names_are_rejected(name):
 def test_shipped_config_reproduces_the_notebook():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     assert list(config["runs"]) == ["seed"] and config["runs"]["seed"] == {}
-    d = config["defaults"]
+    d = loaded(config).runs["seed"]
     assert d["model"]["conv1"] == {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"}
     assert d["model"]["conv2"] == {"filters": 64, "kernel_size": 5, "strides": 1, "padding": "same"}
     assert d["model"]["pool2"] == {"pool_size": 2, "padding": "same"}
@@ -53,12 +71,45 @@ def test_shipped_config_reproduces_the_notebook():
         ({"training": {"stepz": 3}}, None, "defaults.training: unknown key 'stepz'; did you mean 'steps'?"),
         ({}, {"ok": {"model": {"fc1_unit": 3}}}, "runs.ok.model: unknown key 'fc1_unit'; did you mean 'fc1_units'?"),
         ({}, {"../escape": {}}, "../escape"),
+        ({"training": {"batch_size": 0}}, None, "training.batch_size: 0 is less than the minimum of 1"),
+        ({"ranking": {"top_k": 40501}}, None, "ranking.top_k is 40501 but layer conv1 has only 40500 positions"),
+        ({"ranking": {"top_k": 501, "one_per_image": True}}, None, "ranking.top_k is 501 but layer conv1 has only 500"),
+        ({"ranking": {"filters": [3, 25]}}, None, "ranking.filters [25] out of range: layer conv1 has 25 filters (0..24)"),
+        ({"ranking": {"filters": [-1]}}, None, "ranking.filters.0: -1 is less than the minimum of 0"),
+        ({"activations": {"layers": ["conv3"]}}, None, "'conv3' is not one of ['conv1', 'conv2', 'pool2']"),
+        ({"model": {"conv1": {"kernel_size": 40}}}, None,
+         "runs.tiny: model.conv1.kernel_size: 40 does not fit the 28x28 images"),
+        ({"model": {"conv2": {"kernel_size": 12, "padding": "valid"}}}, None,
+         "runs.tiny: model.conv2.kernel_size: 12 does not fit conv1's 9x9 output"),
+        ({"model": {"conv2": {"padding": "valid"}, "pool2": {"pool_size": 6, "padding": "valid"}}}, None,
+         "runs.tiny: model.pool2.pool_size: 6 does not fit conv2's 5x5 output"),
+        ({"figures": {"filters": {"dpi": "high"}}}, None, "figures.filters.dpi: 'high' is not of type 'integer'"),
+        ({"occlusion": {"enabled": True, "size": 29}}, None, "occlusion.size is 29, larger than the 28x28 images"),
+        ({"occlusion": {"images": [3, 500]}}, None, "occlusion.images [500] out of range: the test set has 500 images"),
+        ({"occlusion": {"layer": "fc1"}}, None, "occlusion.layer: 'fc1' is not one of ['conv1', 'conv2', 'pool2']"),
+        ({"evolution": {"steps": [0, 301]}}, None, "evolution.steps [301] are past training.steps (300)"),
+        ({"evolution": {"steps": []}}, None, "evolution.steps: [] should be non-empty"),
+        ({"projections": {"layers": ["conv2"]}}, None, "projections.layers ['conv2'] are not dumped"),
     ],
     ids=["negative-steps", "zero-steps", "unknown-optimizer", "batch-too-large", "validation-too-large",
-         "wrong-type", "unknown-key", "unknown-key-in-run", "unsafe-run-name"],
+         "wrong-type", "unknown-key", "unknown-key-in-run", "unsafe-run-name", "zero-batch", "k-too-large",
+         "k-too-large-one-per-image", "filter-out-of-range", "negative-filter", "unknown-layer", "conv1-too-wide",
+         "conv2-too-wide", "pool2-too-wide", "wrong-type-figure", "occluder-too-large", "occluded-image-out-of-range",
+         "occlusion-unknown-layer", "evolution-step-past-training", "evolution-no-steps", "projection-not-dumped"],
 )
-def test_workflow_rejects_bad_config_before_any_job(tiny_mnist, tmp_path, defaults, runs, message):
+def test_bad_settings_are_refused_naming_the_key(tiny_mnist, defaults, runs, message):
     config = tiny_config(tiny_mnist, runs)
+    config["defaults"] = deep_merge(config["defaults"], defaults)
+    assert message in refusal(config)
+
+
+@pytest.mark.parametrize("defaults, message", [
+    ({"training": {"steps": -5}}, "training.steps: -5 is less than the minimum of 1"),
+    ({"training": {"batch_size": 1900}}, "training.batch_size is 1900, larger than the 1800 training images"),
+    ({"model": {"conv1": {"kernel_size": 40}}}, "model.conv1.kernel_size: 40 does not fit the 28x28 images"),
+], ids=["schema", "against-the-data", "against-the-model"])
+def test_the_workflow_refuses_bad_settings_before_any_job(tiny_mnist, tmp_path, defaults, message):
+    config = tiny_config(tiny_mnist)
     config["defaults"] = deep_merge(config["defaults"], defaults)
     result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
     assert result.returncode != 0
@@ -66,59 +117,43 @@ def test_workflow_rejects_bad_config_before_any_job(tiny_mnist, tmp_path, defaul
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
 
 
-@pytest.mark.parametrize("local", [True, False], ids=["local-copy", "download"])
-def test_an_image_shape_the_data_does_not_have_fails_a_dry_run(tiny_mnist, tmp_path, local):
+def test_an_image_shape_the_data_does_not_have_fails_a_dry_run(tiny_mnist, tmp_path):
     """28x28 images with data.image_shape [32, 32]: named before any job, not when the data job runs."""
     config = tiny_config(tiny_mnist)
     config["data"]["image_shape"] = [32, 32]
-    if not local:
-        config["data"]["local_dir"] = None
     result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
-    source = str(tiny_mnist / "train-images-idx3-ubyte.gz") if local else "the mnist download"
+    source = str(tiny_mnist / "train-images-idx3-ubyte.gz")
     assert result.returncode != 0
     assert f"data.image_shape is [32, 32], but {source} holds 28x28 images; set data.image_shape: [28, 28]" in (
         result.stdout + result.stderr), result.stderr[-3000:]
     assert not (tmp_path / "resources").exists()
 
 
+def test_an_image_shape_a_download_does_not_have_is_refused():
+    config = {"data": {"image_shape": [32, 32]}, "runs": {"seed": {}}}
+    assert "data.image_shape is [32, 32], but the mnist download holds 28x28 images" in refusal(config)
+
+
+@pytest.mark.parametrize("data_set", ["mnist", "fashion-mnist", "kmnist"])
+def test_a_download_is_counted_from_the_data_set_table(data_set):
+    settings = loaded({"data": {"set": data_set}, "runs": {"seed": {}}})
+    assert (settings.train_count, settings.test_count) == (60000, 10000)
+    assert settings.data_set.name == data_set
+
+
+def test_a_local_copy_is_counted_from_its_headers(tiny_mnist):
+    settings = loaded(tiny_config(tiny_mnist))
+    assert (settings.train_count, settings.test_count) == (2000, 500)
+
+
 def test_missing_local_data_is_named(tmp_path):
-    config = tiny_config(tmp_path / "nowhere")
-    result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
-    assert result.returncode != 0
-    assert f"{tmp_path / 'nowhere' / 'train-images-idx3-ubyte.gz'} not found" in result.stdout + result.stderr
-
-
-@pytest.mark.parametrize(
-    "defaults, message",
-    [
-        ({"training": {"batch_size": 0}}, "training.batch_size: 0 is less than the minimum of 1"),
-        ({"ranking": {"top_k": 40501}}, "ranking.top_k is 40501 but layer conv1 has only 40500 positions"),
-        ({"ranking": {"top_k": 501, "one_per_image": True}}, "ranking.top_k is 501 but layer conv1 has only 500"),
-        ({"ranking": {"filters": [3, 25]}}, "ranking.filters [25] out of range: layer conv1 has 25 filters (0..24)"),
-        ({"ranking": {"filters": [-1]}}, "ranking.filters.0: -1 is less than the minimum of 0"),
-        ({"activations": {"layers": ["conv3"]}}, "'conv3' is not one of ['conv1', 'conv2', 'pool2']"),
-        ({"model": {"conv1": {"kernel_size": 40}}}, "model does not fit 28x28 images"),
-        ({"figures": {"filters": {"dpi": "high"}}}, "figures.filters.dpi: 'high' is not of type 'integer'"),
-        ({"occlusion": {"enabled": True, "size": 29}}, "occlusion.size is 29, larger than the 28x28 images"),
-        ({"occlusion": {"images": [3, 500]}}, "occlusion.images [500] out of range: the test set has 500 images"),
-        ({"occlusion": {"layer": "fc1"}}, "occlusion.layer: 'fc1' is not one of ['conv1', 'conv2', 'pool2']"),
-        ({"evolution": {"steps": [0, 301]}}, "evolution.steps [301] are past training.steps (300)"),
-        ({"evolution": {"steps": []}}, "evolution.steps: [] should be non-empty"),
-    ],
-    ids=["zero-batch", "k-too-large", "k-too-large-one-per-image", "filter-out-of-range", "negative-filter",
-         "unknown-layer", "kernel-too-large", "wrong-type-figure", "occluder-too-large", "occluded-image-out-of-range",
-         "occlusion-unknown-layer", "evolution-step-past-training", "evolution-no-steps"],
-)
-def test_more_bad_settings_are_refused(tiny_mnist, tmp_path, defaults, message):
-    config = tiny_config(tiny_mnist)
-    config["defaults"] = deep_merge(config["defaults"], defaults)
-    result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
-    assert result.returncode != 0 and message in result.stdout + result.stderr, result.stdout[-3000:]
+    message = refusal(tiny_config(tmp_path / "nowhere"))
+    assert f"{tmp_path / 'nowhere' / 'train-images-idx3-ubyte.gz'} not found" in message
 
 
 def test_duplicate_run_names_are_refused(tiny_mnist, tmp_path):
     path = tmp_path / "dup.yaml"
-    path.write_text(f"mnist: {{local_dir: {tiny_mnist}}}\nruns:\n  a: {{}}\n  b: {{}}\n  a: {{seed: 3}}\n")
+    path.write_text(f"data: {{local_dir: {tiny_mnist}}}\nruns:\n  a: {{}}\n  b: {{}}\n  a: {{seed: 3}}\n")
     result = snakemake(tmp_path, None, "-n", "--configfile", str(path), "--replace-workflow-config", check=False,
                        timeout=120)
     assert result.returncode != 0
@@ -135,8 +170,6 @@ def test_nothing_evaluates_code_from_data_or_config():
 
 
 def test_command_line_strings_become_the_numbers_the_schema_wants():
-    from mnist_filters.settings import coerce_scalars
-
     overrides = {"seed": "3", "training": {"steps": "100", "learning_rate": "1e-3", "precision": "float32"},
                  "ranking": {"filters": ["1", "2"], "one_per_image": "true", "top_k": "many"},
                  "figures": {"filters": {"dpi": "80"}}}
@@ -155,32 +188,13 @@ def test_settings_overridden_on_the_command_line_are_used(tiny_mnist, tmp_path):
     assert result.returncode == 0, result.stdout[-2000:]
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda c: c.update(checkpoint_dir="ck"), "checkpoint_dir: moved to `checkpoints.dir`"),
-    (lambda c: c["defaults"]["training"].update(checkpoint_every=9),
-     "defaults.training.checkpoint_every: moved to `checkpoints.every`"),
-    (lambda c: c["runs"].update(x={"training": {"keep_checkpoints": True}}),
-     "runs.x.training.keep_checkpoints: moved to `checkpoints.keep`"),
-], ids=["checkpoint_dir", "checkpoint_every", "keep_checkpoints"])
-def test_a_moved_key_names_its_new_place(tiny_mnist, tmp_path, edit, message):
-    config = tiny_config(tiny_mnist)
-    edit(config)
-    result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
-    assert result.returncode != 0 and message in result.stdout + result.stderr, result.stderr[-3000:]
+def test_an_empty_mirror_list_is_refused():
+    assert "data.mirrors.mnist" in refusal({"data": {"mirrors": {"mnist": []}}, "runs": {"seed": {}}})
 
 
-def test_an_empty_mirror_list_is_refused_before_any_job(tmp_path):
-    config = {"data": {"mirrors": {"mnist": []}}, "runs": {"seed": {}}}
-    result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
-    assert result.returncode != 0
-    assert "data.mirrors.mnist" in result.stdout + result.stderr, result.stderr[-2000:]
-
-
-def test_the_old_mnist_block_names_its_new_name(tiny_mnist, tmp_path):
-    config = {"mnist": {"local_dir": str(tiny_mnist)}, "runs": {"seed": {}}}
-    result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
-    assert result.returncode != 0
-    assert "mnist: renamed `data`" in result.stdout + result.stderr
+def test_an_unknown_top_level_block_is_refused(tiny_mnist):
+    message = refusal({"mnist": {"local_dir": str(tiny_mnist)}, "runs": {"seed": {}}})
+    assert "config: (top level): Additional properties are not allowed ('mnist' was unexpected)" in message
 
 
 def test_omitted_mirrors_default_to_the_real_ones(tmp_path):
@@ -212,13 +226,8 @@ def test_schema_defaults_fill_each_run_with_its_own_copies():
     ({"invariance": {"layers": ["logits"]}}, "invariance.layers.0: 'logits' is not one of"),
     ({"invariance": {"scale": {"min": 0.5, "max": 2}}}, "invariance.scale: 'count' is a required property"),
     ({"evolution": {"layers": ["fc1"]}}, "evolution.layers.0: 'fc1' is not one of ['conv1', 'conv2', 'pool2']"),
-    ({"evolution": {"steps": [0, 2001]}}, "evolution.steps [2001] are past training.steps (2000)"),
+    ({"evolution": {"steps": [0, 2001]}}, "evolution.steps [2001] are past training.steps (300)"),
 ], ids=["invariance-too-many-images", "invariance-empty-range", "invariance-zero-scale", "invariance-unknown-layer",
         "invariance-range-without-count", "evolution-unknown-layer", "evolution-step-past-training"])
-def test_the_analyses_settings_are_checked_as_the_workflow_parses(overrides, message):
-    """The checks the dry runs above make before any job, called as rules/common.smk calls them
-    (the workflow's own refusals of these are shown there for the occlusion and the evolution)."""
-    with pytest.raises(ConfigError) as refused:
-        runs = resolve_runs({"defaults": {}, "runs": {"r": overrides}}, RUN_SCHEMA)
-        check_against_data("r", runs["r"], 60000, 500, (28, 28))
-    assert message in str(refused.value)
+def test_the_analyses_settings_are_checked(tiny_mnist, overrides, message):
+    assert message in refusal(tiny_config(tiny_mnist, runs={"r": overrides}))

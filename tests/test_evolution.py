@@ -10,13 +10,16 @@ import h5py
 import numpy as np
 import pytest
 
-from mnist_filters.settings import snapshot_steps
+from conftest import REPO
+from mnist_filters.schema import load_yaml, snapshot_steps
 from mnist_filters.snapshots import read_evolution, read_snapshots
 
 
 def test_default_kept_steps_end_with_the_last_step():
     def kept(steps, chosen=None):
-        return snapshot_steps({"evolution": {"steps": chosen}, "training": {"steps": steps}})
+        return snapshot_steps({"evolution": {"steps": chosen}, "training": {"steps": steps}}, run_schema)
+
+    run_schema = load_yaml(REPO / "schemas" / "run.schema.yaml")
 
     assert kept(2000) == [0, 100, 200, 500, 1000, 2000]
     assert kept(300) == [0, 100, 200, 300]

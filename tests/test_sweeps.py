@@ -10,7 +10,8 @@ import yaml
 
 from conftest import REPO
 from mnist_filters.errors import ConfigError
-from mnist_filters.settings import SAFE_RUN_NAME, check_config, resolve_runs, sweep_runs
+from mnist_filters.schema import check_config
+from mnist_filters.settings import SAFE_RUN_NAME, resolve_runs, sweep_runs
 from mnist_filters.stages.compare import MEASURES, aligned_table, compare_runs, read_table
 from mnist_filters.sweeps import compared_settings, differing_settings, short_keys, value_token
 from mnist_filters.verify import (compare_csv, compare_hdf5, config_items, first_difference, locate,

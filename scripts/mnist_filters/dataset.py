@@ -33,6 +33,7 @@ class DataSet:
     classes: tuple[str, ...]  # class name by label
     canonical: dict[str, tuple[int, str]]  # file name -> (size in bytes, md5) of the official files
     mirrors: tuple[str, ...]  # base URLs serving the four files, tried in order
+    counts: tuple[int, int]  # training and test images in the official files
     image_shape: tuple[int, int] = (28, 28)  # rows, columns of the official files' images
 
 
@@ -55,6 +56,7 @@ DATA_SETS = {
             ("https://ossci-datasets.s3.amazonaws.com/mnist",
              "https://storage.googleapis.com/cvdf-datasets/mnist",
              "http://yann.lecun.com/exdb/mnist"),
+            (60000, 10000),
         ),
         DataSet(
             "fashion-mnist", "Fashion-MNIST",
@@ -68,6 +70,7 @@ DATA_SETS = {
              "t10k-labels-idx1-ubyte.gz": (5148, "bb300cfdad3c16e7a12a480ee83cd310")},
             ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com",
              "https://storage.googleapis.com/tensorflow/tf-keras-datasets"),
+            (60000, 10000),
         ),
         DataSet(
             "kmnist", "Kuzushiji-MNIST",
@@ -81,6 +84,7 @@ DATA_SETS = {
              "t10k-images-idx3-ubyte.gz": (3041136, "5c965bf0a639b31b8f53240b1b52f4d7"),
              "t10k-labels-idx1-ubyte.gz": (5120, "7320c461ea6c1c855c0b718fb2a4b134")},
             ("http://codh.rois.ac.jp/kmnist/dataset/kmnist",),
+            (60000, 10000),
         ),
     )
 }

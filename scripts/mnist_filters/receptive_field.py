@@ -67,6 +67,10 @@ def compose(axis: Axis, kernel: int, stride: int, padding: str) -> Axis:
     )
 
 
+# The setting that sizes each spatial layer's window.
+WINDOW_SETTINGS = {"conv1": "kernel_size", "conv2": "kernel_size", "pool2": "pool_size"}
+
+
 def layer_windows(model_settings: dict) -> dict[str, tuple[int, int, str]]:
     """The spatial layers of the notebook's model, in order: name -> (kernel, stride, padding)."""
     conv1, conv2, pool2 = model_settings["conv1"], model_settings["conv2"], model_settings["pool2"]
@@ -78,13 +82,19 @@ def layer_windows(model_settings: dict) -> dict[str, tuple[int, int, str]]:
 
 
 def geometries(model_settings: dict, image_shape: tuple[int, int]) -> dict[str, Geometry]:
-    """Each spatial layer's geometry, composed from the input up."""
+    """Each spatial layer's geometry, composed from the input up. A window larger than its
+    layer's input is a ValueError naming the setting (model.<layer>.<kernel_size|pool_size>)."""
     rows, cols = Axis(1, 1, 0, image_shape[0]), Axis(1, 1, 0, image_shape[1])
+    source = f"the {rows.length}x{cols.length} images"
     result = {}
     for name, (kernel, stride, padding) in layer_windows(model_settings).items():
-        rows = compose(rows, kernel, stride, padding)
-        cols = compose(cols, kernel, stride, padding)
+        try:
+            rows = compose(rows, kernel, stride, padding)
+            cols = compose(cols, kernel, stride, padding)
+        except ValueError as error:
+            raise ValueError(f"model.{name}.{WINDOW_SETTINGS[name]}: {kernel} does not fit {source} ({error})") from None
         result[name] = Geometry(rows, cols, padding)
+        source = f"{name}'s {rows.length}x{cols.length} output"
     return result
 
 

@@ -1,0 +1,134 @@
+"""What a schema cannot check in a run's settings: each block against the data and the model.
+
+One function per block of run settings, listed in BLOCK_CHECKS, each raising a ConfigError
+that names the run and the key. They run as the workflow starts (settings.load), before any
+job, so they live here rather than in the stage modules: those import NumPy and h5py, which
+would add about 0.17 s to every Snakemake start, no-op reruns included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from mnist_filters.errors import ConfigError
+from mnist_filters.receptive_field import Geometry, filters_of, geometries
+from mnist_filters.schema import invariance_ranges, snapshot_steps
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the checks know beyond the settings: the data, and the model the settings make."""
+
+    train_count: int
+    test_count: int
+    image_shape: tuple[int, int]
+    layers: dict[str, Geometry]  # each spatial layer's geometry
+    kept_steps: list[int]  # the training steps whose weights the run keeps
+
+
+def check_training(settings: dict, data: Context) -> None:
+    training = settings["training"]
+    held_out = training["validation_size"]
+    if held_out >= data.train_count:
+        raise ConfigError(
+            f"training.validation_size is {held_out} but the training set holds only {data.train_count} images; "
+            "leave some to train on"
+        )
+    remaining = data.train_count - held_out
+    if training["batch_size"] > remaining:
+        raise ConfigError(
+            f"training.batch_size is {training['batch_size']}, larger than the {remaining} training images left "
+            f"after holding out {held_out} for validation"
+        )
+
+
+def check_ranking(settings: dict, data: Context) -> None:
+    ranking = settings["ranking"]
+    for layer in settings["activations"]["layers"]:
+        channels = filters_of(settings["model"], layer)
+        bad = [f for f in ranking["filters"] or [] if f >= channels]
+        if bad:
+            raise ConfigError(
+                f"ranking.filters {bad} out of range: layer {layer} has {channels} filters (0..{channels - 1})"
+            )
+        geometry = data.layers[layer]
+        per_image = 1 if ranking["one_per_image"] else geometry.rows.length * geometry.cols.length
+        positions = data.test_count * per_image
+        if ranking["top_k"] > positions:
+            raise ConfigError(
+                f"ranking.top_k is {ranking['top_k']} but layer {layer} has only {positions} positions to rank "
+                f"({data.test_count} test images x {per_image} per image)"
+            )
+
+
+def check_projections(settings: dict, data: Context) -> None:
+    dumped = settings["activations"]["layers"]
+    not_dumped = [layer for layer in settings["projections"]["layers"] or [] if layer not in dumped]
+    if not_dumped:
+        raise ConfigError(
+            f"projections.layers {not_dumped} are not dumped (activations.layers is {dumped}); projections start "
+            "from ranked units of dumped layers"
+        )
+
+
+def check_evolution(settings: dict, data: Context) -> None:
+    steps = settings["training"]["steps"]
+    late = [step for step in data.kept_steps if step > steps]
+    if late:
+        raise ConfigError(
+            f"evolution.steps {late} are past training.steps ({steps}); training keeps weights only at the steps "
+            "it reaches"
+        )
+
+
+def check_occlusion(settings: dict, data: Context) -> None:
+    occlusion = settings["occlusion"]
+    if occlusion["size"] > min(data.image_shape):
+        raise ConfigError(
+            f"occlusion.size is {occlusion['size']}, larger than the {data.image_shape[0]}x{data.image_shape[1]} "
+            "images"
+        )
+    bad = [i for i in occlusion["images"] or [] if i >= data.test_count]
+    if bad:
+        raise ConfigError(
+            f"occlusion.images {bad} out of range: the test set has {data.test_count} images "
+            f"(0..{data.test_count - 1})"
+        )
+
+
+def check_invariance(settings: dict, data: Context) -> None:
+    invariance = settings["invariance"]
+    if invariance["images"] > data.test_count:
+        raise ConfigError(
+            f"invariance.images is {invariance['images']} but the test set has {data.test_count} images"
+        )
+    for transformation, values in invariance_ranges(invariance).items():
+        if values["min"] > values["max"]:
+            raise ConfigError(f"invariance.{transformation}: min {values['min']} is above max {values['max']}")
+    if invariance["scale"]["min"] <= 0:
+        raise ConfigError(f"invariance.scale.min is {invariance['scale']['min']}; a scale must be above 0")
+
+
+# Block of run settings -> its check, in the order of the run schema. The model's (every
+# layer's window fits its input) runs first, as the context's geometries are made.
+BLOCK_CHECKS: dict[str, Callable[[dict, Context], None]] = {
+    "training": check_training,
+    "ranking": check_ranking,
+    "projections": check_projections,
+    "evolution": check_evolution,
+    "occlusion": check_occlusion,
+    "invariance": check_invariance,
+}
+
+
+def check_run(name: str, settings: dict, run_schema: dict, train_count: int, test_count: int,
+              image_shape: tuple[int, int]) -> None:
+    """Every block's check for run `name`; a ConfigError names the run and the setting."""
+    try:
+        context = Context(train_count, test_count, tuple(image_shape), geometries(settings["model"], image_shape),
+                          snapshot_steps(settings, run_schema))
+        for check in BLOCK_CHECKS.values():
+            check(settings, context)
+    except (ConfigError, ValueError) as error:
+        raise ConfigError(f"runs.{name}: {error}") from None
