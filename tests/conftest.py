@@ -26,6 +26,14 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 # which the local environment leaves out so that local runs never import it.
 SLURM_PYTHON = Path(os.environ.get("MNIST_FILTERS_SLURM_PYTHON", REPO / ".venv-slurm" / "bin" / "python"))
 
+def default_settings() -> dict:
+    """A run's settings with nothing overridden: every default of the run schema (the notebook's)."""
+    from mnist_filters.schema import load_yaml
+    from mnist_filters.settings import resolve_runs
+
+    return resolve_runs({"runs": {"seed": {}}}, load_yaml(REPO / "schemas" / "run.schema.yaml"))["seed"]
+
+
 # Small settings for workflow tests on generated digits: the notebook's model, fewer steps.
 TINY_DEFAULTS = {
     "seed": 0,

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import default_settings, REPO
 from mnist_filters.dataset import FILES, load_split, sha256_file, to_model_input
 from mnist_filters.model import build_model
 from mnist_filters.stages.activations import dump_activations
 
-SEED_MODEL = yaml.safe_load((REPO / "config.yaml").read_text())["defaults"]["model"]
+SEED_MODEL = default_settings()["model"]
 
 
 @pytest.fixture(scope="module")

@@ -89,13 +89,13 @@ def test_the_curves_show_one_line_per_setting_with_its_seeds_as_a_band(tiny_swee
 
 def test_the_curves_show_as_many_lines_as_runs_without_seeds(tmp_path):
     from mnist_filters.stages.figures.comparison import curves
+    from mnist_filters.training_log import LogRow, write_training_log
 
     logs = []
     for number, rate in enumerate((1e-4, 3e-4, 1e-3)):
         path = tmp_path / f"log{number}.csv"
         accuracy = [0.1, 0.5 + 0.1 * number, 0.8 + 0.05 * number]
-        path.write_text("step,train_batch_accuracy,train_loss,validation_accuracy,elapsed_seconds\n" + "".join(
-            f"{step},{a},1,{a},1\n" for step, a in zip((0, 100, 200), accuracy)))
+        write_training_log(str(path), [LogRow(step, a, 1.0, a, 1.0, 0.5) for step, a in zip((0, 100, 200), accuracy)])
         logs.append(str(path))
     swept = {f"s_lr~{rate!r}": {"training.learning_rate": rate} for rate in (1e-4, 3e-4, 1e-3)}
     curves(logs, str(tmp_path / "curves.png"), swept=swept, dpi=60)

@@ -126,9 +126,11 @@ def test_crop_is_the_test_images_box(tiny_mnist, tmp_path):
 
 
 def test_training_curve(tmp_path):
+    from mnist_filters.training_log import LogRow, write_training_log
+
     log = tmp_path / "training_log.csv"
-    log.write_text("step,train_batch_accuracy,train_loss,validation_accuracy,elapsed_seconds\n"
-                   "0,0.1,2.3,0.11,0.5\n100,0.8,0.6,0.85,1.5\n200,0.9,0.3,0.9,2.5\n")
+    write_training_log(str(log), [LogRow(0, 0.1, 2.3, 0.11, 0.5, 0.0), LogRow(100, 0.8, 0.6, 0.85, 1.5, 1.0),
+                                  LogRow(200, 0.9, 0.3, 0.9, 2.5, 2.0)])
     (tmp_path / "metrics.json").write_text(json.dumps({"test_accuracy": 0.91}))
     out = tmp_path / "curve.png"
     training_curve.training_curve(str(log), str(tmp_path / "metrics.json"), str(out), dpi=50)

@@ -91,7 +91,7 @@ def test_the_stage_on_the_workflows_model(tiny_run, tiny_mnist, tmp_path):
     dump's probability of the true label; larger changes further away on average."""
     import h5py
 
-    from mnist_filters.probabilities import softmax
+    from mnist_filters.classification import softmax
 
     run = tiny_run / "results" / "mnist" / "tiny"
     out, examples = tmp_path / "invariance.csv", tmp_path / "examples.h5"

@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from mnist_filters.probabilities import softmax
-from mnist_filters.stages.mistakes import (confusion_matrix, mistakes_by_confidence, read_confusion, read_mistakes,
+from mnist_filters.classification import accuracy_per_class, confusion_matrix, softmax
+from mnist_filters.stages.mistakes import (mistakes_by_confidence, read_confusion, read_mistakes,
                                            tally_mistakes)
 
 DIGITS = tuple(str(i) for i in range(10))
@@ -27,6 +27,11 @@ def test_confusion_matrix_counts_each_pair():
     labels = np.array([0, 0, 1, 2, 2, 2])
     predicted = np.array([0, 1, 1, 2, 0, 2])
     np.testing.assert_array_equal(confusion_matrix(labels, predicted, 3), [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+
+
+def test_accuracy_per_class_skips_a_class_without_images():
+    matrix = np.array([[3, 1, 0], [0, 0, 0], [1, 0, 1]])
+    assert accuracy_per_class(matrix) == {"0": 0.75, "2": 0.5}
 
 
 def test_softmax_sums_to_one_and_survives_large_logits():

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import default_settings, REPO
 from mnist_filters.model import BlockMaxPooling2D, build_model, portable
 
 
 @pytest.fixture(scope="module")
 def seed_settings():
-    return yaml.safe_load((REPO / "config.yaml").read_text())["defaults"]
+    return default_settings()
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,7 @@ def test_the_stage_on_the_workflows_model(tiny_run, tiny_mnist, tmp_path):
         correct = [i for i in range(len(images)) if i not in mistakes][:4]
         assert chosen == mistakes[:4] + correct == chosen_images(str(run / "mistakes.csv"), len(images), None)
         logits = dump["logits"][:][chosen]
-        from mnist_filters.probabilities import softmax
+        from mnist_filters.classification import softmax
 
         expected = softmax(logits)[np.arange(len(chosen)), labels[chosen]]
         np.testing.assert_allclose(h5["unoccluded/probability_label"][:], expected, rtol=1e-5)

@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.real_data, needs_shared_mnist()]
 
 def test_seed_run_reaches_the_notebooks_accuracy(tmp_path):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["data"]["local_dir"] = str(SHARED_MNIST)
+    config["data"] = {"local_dir": str(SHARED_MNIST)}
     snakemake(tmp_path, config, timeout=1800)
     from helpers import metrics
 

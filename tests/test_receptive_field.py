@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import default_settings, REPO
 from mnist_filters.model import build_model
 from mnist_filters.receptive_field import geometries
 
-SEED_MODEL = yaml.safe_load((REPO / "config.yaml").read_text())["defaults"]["model"]
+SEED_MODEL = default_settings()["model"]
 OTHER_MODEL = {  # odd sizes, SAME conv1 with stride 3, VALID conv2, VALID pooling of 3
     **SEED_MODEL,
     "conv1": {"filters": 4, "kernel_size": 5, "strides": 3, "padding": "same"},

@@ -1,6 +1,5 @@
 """Sweeps: grid expansion and run names, the comparison table, and the verify tool's comparisons."""
 
-import csv
 import json
 
 import h5py
@@ -11,6 +10,7 @@ import yaml
 from conftest import REPO
 from mnist_filters.errors import ConfigError
 from mnist_filters.schema import check_config
+from mnist_filters.training_log import LogRow, write_training_log
 from mnist_filters.settings import SAFE_RUN_NAME, resolve_runs, sweep_runs
 from mnist_filters.stages.compare import MEASURES, aligned_table, compare_runs, read_table
 from mnist_filters.sweeps import compared_settings, differing_settings, short_keys, value_token
@@ -141,17 +141,15 @@ def test_a_comparison_is_about_training_settings_and_the_grid():
 def write_run(folder, metrics, log_rows):
     folder.mkdir(parents=True)
     (folder / "metrics.json").write_text(json.dumps(metrics))
-    with open(folder / "training_log.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["step", "train_batch_accuracy", "train_loss", "validation_accuracy", "elapsed_seconds"])
-        writer.writerows(log_rows)
+    write_training_log(str(folder / "training_log.csv"), [LogRow(*row) for row in log_rows])
 
 
 def test_runs_csv_has_the_differing_settings_then_the_measures(tmp_path):
     metrics = {"test_accuracy": 0.97, "test_loss": 0.1, "train_seconds": 20.5, "train_examples_per_second": 4878.0,
                "weights_sha256": "ab" * 32}
-    write_run(tmp_path / "s_lr~0.1", metrics, [(0, 0.1, 2, 0.1, 1), (100, 0.9, 0.3, 0.95, 2), (200, 1, 0.1, 0.95, 3)])
-    write_run(tmp_path / "s_lr~0.2", {**metrics, "test_accuracy": 0.99}, [(0, 0.1, 2, "nan", 1)])
+    write_run(tmp_path / "s_lr~0.1", metrics, [(0, 0.1, 2.0, 0.1, 1.0, 0.0), (100, 0.9, 0.3, 0.95, 2.0, 1.0),
+                                                          (200, 1.0, 0.1, 0.95, 3.0, 2.0)])
+    write_run(tmp_path / "s_lr~0.2", {**metrics, "test_accuracy": 0.99}, [(0, 0.1, 2.0, float("nan"), 1.0, 0.0)])
     swept = {"s_lr~0.1": {"training.learning_rate": 0.1}, "s_lr~0.2": {"training.learning_rate": 0.2}}
     out = tmp_path / "runs.csv"
     compare_runs([str(tmp_path / run / "metrics.json") for run in swept],

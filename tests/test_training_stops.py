@@ -7,14 +7,14 @@ import signal
 import pytest
 import yaml
 
-from conftest import REPO, TINY_DEFAULTS
+from conftest import default_settings, REPO, TINY_DEFAULTS
 from helpers import model_weights, same_weights
 from mnist_filters.dataset import local_files
 from mnist_filters.errors import Diverged, Interrupted
-from mnist_filters.trainer import Trainer, TrainingLog
+from mnist_filters.trainer import Trainer, TrainingHistory
 
 pytestmark = pytest.mark.slow
-DEFAULTS = yaml.safe_load((REPO / "config.yaml").read_text())["defaults"]
+DEFAULTS = default_settings()
 MODEL = DEFAULTS["model"]
 TRAINING = {**DEFAULTS["training"], **TINY_DEFAULTS["training"]}
 
@@ -86,7 +86,7 @@ def test_every_chunk_ends_with_a_checkpoint_when_a_stop_is_requested():
         result = trainer.train(250, log_every=100, validation=None, checkpoint_every=1000,
                                on_checkpoint=lambda step, log: saved.append(step),
                                stop_requested=lambda: calls.append(1) or len(calls) >= stop_after)
-        assert isinstance(result, TrainingLog)
+        assert isinstance(result, TrainingHistory)
         assert result.stopped_at == saved[-1] == [100, 200, 250][stop_after - 1]
 
 

@@ -15,27 +15,27 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from mnist_filters.training_log import LogRow, examples_per_second
+
 # Tags: the training_log.csv columns they come from, and the speed derived from two of them.
 SCALARS = ("train_batch_accuracy", "train_loss", "validation_accuracy")
 SPEED = "train_examples_per_second"
 
 
-def write_events(folder: str | Path, rows: list[tuple], batch_size: int) -> None:
-    """Event files in `folder` for `rows` (trainer.CSV_COLUMNS order). `SPEED` at a log point is
-    the examples trained since the previous one over the training seconds they took; a row
+def write_events(folder: str | Path, rows: list[LogRow], batch_size: int) -> None:
+    """Event files in `folder` for the training log's `rows`. `SPEED` at a log point is the
+    examples trained since the previous one over the training seconds they took; a row
     without validation (NaN) has no validation point."""
     import tensorflow as tf
-
-    from mnist_filters.trainer import examples_per_second
 
     writer = tf.summary.create_file_writer(str(folder))
     with writer.as_default():
         for previous, row in zip([None, *rows], rows):
-            step, batch_accuracy, loss, validation_accuracy = row[:4]
-            for tag, value in zip(SCALARS, (batch_accuracy, loss, validation_accuracy)):
+            for tag in SCALARS:
+                value = getattr(row, tag)
                 if not math.isnan(value):
-                    tf.summary.scalar(tag, value, step=step)
+                    tf.summary.scalar(tag, value, step=row.step)
             speed = examples_per_second(previous, row, batch_size) if previous else None
             if speed:
-                tf.summary.scalar(SPEED, speed, step=step)
+                tf.summary.scalar(SPEED, speed, step=row.step)
     writer.close()

@@ -13,21 +13,14 @@ import tensorflow as tf
 
 from mnist_filters.batches import step_batches
 from mnist_filters.errors import Diverged
+from mnist_filters.model_outputs import Probe
+from mnist_filters.training_log import LogRow
 
 log = logging.getLogger(__name__)
 
-# elapsed_seconds: since training started, validation passes included; train_seconds: the
-# optimiser steps' own time so far, what examples per second are measured against.
 # The layers whose weights training keeps at the snapshot steps: all that the test set's
 # conv1, conv2 and pool2 activations need (features through training), a few hundred KB.
 SNAPSHOT_LAYERS = ("conv1", "conv2")
-CSV_COLUMNS = ("step", "train_batch_accuracy", "train_loss", "validation_accuracy", "elapsed_seconds", "train_seconds")
-
-
-def examples_per_second(earlier: tuple, later: tuple, batch_size: int) -> float | None:
-    """The examples trained between two log rows over the training seconds they took."""
-    seconds = later[CSV_COLUMNS.index("train_seconds")] - earlier[CSV_COLUMNS.index("train_seconds")]
-    return (later[0] - earlier[0]) * batch_size / seconds if seconds > 0 else None
 
 
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -44,26 +37,16 @@ class Evaluation:
     loss: float
 
 
-def batched_logits(forward: Callable, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """`forward` (a model call) over `images` in batches, as one float32 array."""
-    outputs = [forward(tf.constant(images[i : i + batch_size])).numpy() for i in range(0, len(images), batch_size)]
-    return np.concatenate(outputs).astype(np.float32)
-
-
 def evaluation(logits: np.ndarray, labels: np.ndarray) -> Evaluation:
     accuracy = float(np.mean(logits.argmax(axis=1) == labels))
     return Evaluation(accuracy, float(softmax_cross_entropy(logits, labels).mean()))
 
 
-def accuracy_per_class(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """{label: the fraction of that label's images the logits classify right}, for each label present."""
-    right = logits.argmax(axis=1) == labels
-    return {str(int(label)): float(np.mean(right[labels == label])) for label in np.unique(labels)}
-
-
 @dataclass
-class TrainingLog:
-    rows: list[tuple] = field(default_factory=list)
+class TrainingHistory:
+    """What training has done so far: the log's rows, its timings, and the kept weights."""
+
+    rows: list[LogRow] = field(default_factory=list)
     train_seconds: float = 0.0
     validation_seconds: float = 0.0
     stopped_at: int | None = None  # set when training stopped early on request
@@ -98,10 +81,7 @@ class Trainer:
         self._chunk = tf.function(
             self._train_chunk, input_signature=[tf.TensorSpec([None, batch_size], tf.int32)]
         )
-        self._logits = tf.function(self._forward, jit_compile=xla, reduce_retracing=True, autograph=False)
-
-    def _forward(self, images):
-        return self.model(images, training=False)
+        self._probe = Probe(model, [], jit_compile=xla)
 
     def _train_step(self, rows):
         x = tf.gather(self.images, rows)
@@ -117,7 +97,7 @@ class Trainer:
             self._step(batch_rows[i])
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        return batched_logits(self._logits, images, self.eval_batch_size)
+        return self._probe.logits(images, self.eval_batch_size)
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> Evaluation:
         return evaluation(self.logits(images), labels)
@@ -147,13 +127,13 @@ class Trainer:
         log_every: int,
         validation: tuple[np.ndarray, np.ndarray] | None,
         checkpoint_every: int | None = None,
-        resume: TrainingLog | None = None,
+        resume: TrainingHistory | None = None,
         start_step: int = 0,
-        on_log: Callable[[tuple, TrainingLog], None] | None = None,
-        on_checkpoint: Callable[[int, TrainingLog], None] | None = None,
+        on_log: Callable[[LogRow, TrainingHistory], None] | None = None,
+        on_checkpoint: Callable[[int, TrainingHistory], None] | None = None,
         stop_requested: Callable[[], bool] = lambda: False,
         snapshot_steps: Sequence[int] = (),
-    ) -> TrainingLog:
+    ) -> TrainingHistory:
         """Train steps start_step..steps-1; record a row at every log point and at the end.
 
         A row at step s describes the model after s steps: its accuracy and loss on batch s
@@ -164,7 +144,7 @@ class Trainer:
         At each of `snapshot_steps` the snapshot layers' weights are kept in the log's
         `snapshots`; the chunks end there too, which changes no weight.
         """
-        result = resume or TrainingLog()
+        result = resume or TrainingHistory()
         started = time.perf_counter() - result.train_seconds - result.validation_seconds
         images, labels = self.images.numpy(), self.labels.numpy()
         step = start_step
@@ -183,8 +163,8 @@ class Trainer:
                     result.validation_seconds += time.perf_counter() - before
                 if not np.isfinite(probe.loss):
                     raise Diverged(f"the training loss is {probe.loss} at step {step}")
-                row = (step, probe.accuracy, probe.loss, validation_accuracy, time.perf_counter() - started,
-                       result.train_seconds)
+                row = LogRow(step, probe.accuracy, probe.loss, validation_accuracy, time.perf_counter() - started,
+                             result.train_seconds)
                 result.rows.append(row)
                 if on_log:
                     on_log(row, result)

@@ -26,6 +26,7 @@ from mnist_filters.errors import IdxFormatError
 from mnist_filters.dataset import check_images, check_labels, sha256_file, to_model_input
 from mnist_filters.idx import iter_idx, read_idx
 from mnist_filters.model_file import load_trained_model, model_settings_of
+from mnist_filters.model_outputs import Probe
 from mnist_filters.progress import stage_progress
 from mnist_filters.receptive_field import geometries
 from mnist_filters.runlog import terminal
@@ -41,17 +42,9 @@ def dump_activations(model_path: str, test_images: str, test_labels: str, output
                      image_shape=(28, 28), settings: dict | None = None, threads: int = 1, run: str = "") -> None:
     """`run` names the progress lines the terminal gets when the dump takes more than a few seconds."""
     configure_tensorflow(threads, "float32")
-    import keras
-    import tensorflow as tf
-
     model = load_trained_model(model_path)
     geometry = geometries(model_settings_of(model), image_shape)
-    probe = keras.Model(model.inputs[0], [model.get_layer(name).output for name in layers] + [model.outputs[0]])
-
-    def forward(x):
-        return probe(x, training=False)
-
-    forward = tf.function(forward, reduce_retracing=True, autograph=False)
+    probe = Probe(model, layers)
     # Labels are small; images are streamed a batch at a time, so memory stays flat.
     labels = read_idx(test_labels)
     check_labels(test_labels, labels)
@@ -66,8 +59,7 @@ def dump_activations(model_path: str, test_images: str, test_labels: str, output
 
     with atomic_output(output) as temporary, h5py.File(temporary, "w") as h5:
         datasets = {}
-        for name, tensor in zip(layers, probe.outputs):
-            row_shape = tuple(int(d) for d in tensor.shape[1:])
+        for name, row_shape in zip(layers, probe.output_shapes):
             datasets[name] = h5.create_dataset(
                 name, shape=(count, *row_shape), dtype="float32",
                 chunks=(min(count, images_per_chunk(row_shape, chunk_bytes)), *row_shape),
@@ -75,15 +67,13 @@ def dump_activations(model_path: str, test_images: str, test_labels: str, output
             )
             datasets[name].attrs.update(geometry[name].attributes())
             datasets[name].attrs["layer"] = name
-        classes = int(model.outputs[0].shape[-1])
-        logits = h5.create_dataset("logits", shape=(count, classes), dtype="float32")
+        logits = h5.create_dataset("logits", shape=(count, *probe.output_shapes[-1]), dtype="float32")
         logits.attrs["description"] = "the model's outputs before softmax; argmax is the predicted digit"
         progress = stage_progress(run, "dump_activations", count, terminal())
         for index, images in enumerate(image_batches):
             start = index * batch_size
-            outputs = forward(tf.constant(to_model_input(images)))
-            for dataset, values in zip([*datasets.values(), logits], outputs):
-                dataset[start : start + len(values)] = np.asarray(values, dtype=np.float32)
+            for dataset, values in zip([*datasets.values(), logits], probe.batch(to_model_input(images))):
+                dataset[start : start + len(values)] = values
             progress.count(start + len(images), "images")
         h5.create_dataset("labels", data=labels)
         h5.create_dataset("image_index", data=np.arange(count, dtype=np.int64))

@@ -24,6 +24,7 @@ from typing import Any
 
 from mnist_filters.atomic import write_text_atomic
 from mnist_filters.sweeps import short_keys
+from mnist_filters.training_log import read_training_log
 
 # Column titles of the terminal table (runs.csv keeps the full names).
 SHORT_TITLES = {"test_accuracy": "test acc", "test_loss": "test loss", "best_validation_accuracy": "best val acc",
@@ -49,11 +50,9 @@ def cell(value: Any) -> str:
 def best_validation(training_log: str) -> tuple[float | None, int | None]:
     """The highest validation accuracy in a run's training_log.csv and its first step (None without validation)."""
     best, at = None, None
-    with open(training_log, newline="") as handle:
-        for row in csv.DictReader(handle):
-            accuracy = float(row["validation_accuracy"])
-            if not math.isnan(accuracy) and (best is None or accuracy > best):
-                best, at = accuracy, int(row["step"])
+    for row in read_training_log(training_log):
+        if row.has_validation and (best is None or row.validation_accuracy > best):
+            best, at = row.validation_accuracy, row.step
     return best, at
 
 

@@ -22,17 +22,11 @@ import h5py
 import numpy as np
 
 from mnist_filters.atomic import write_text_atomic
-from mnist_filters.probabilities import softmax
+from mnist_filters.classification import accuracy_per_class, confusion_matrix, softmax
 
 log = logging.getLogger(__name__)
 MISTAKE_COLUMNS = ("rank", "image_index", "label", "class", "predicted", "predicted_class", "probability_predicted",
                    "probability_label")
-
-
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
-    """(classes, classes) counts: row = true label, column = predicted label."""
-    return np.bincount(labels.astype(np.int64) * classes + predicted, minlength=classes * classes).reshape(classes,
-                                                                                                          classes)
 
 
 def mistakes_by_confidence(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -62,10 +56,10 @@ def tally_mistakes(activations: str, confusion_csv: str, mistakes_csv: str, *, c
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["label", "class", "test_images", "correct", "accuracy",
                      *(f"predicted_{label}" for label in range(len(classes)))])
+    accuracy = accuracy_per_class(matrix)
     for label, counts in enumerate(matrix):
-        total = int(counts.sum())
-        writer.writerow([label, classes[label], total, int(counts[label]),
-                         repr(float(counts[label] / total)) if total else "", *map(int, counts)])
+        writer.writerow([label, classes[label], int(counts.sum()), int(counts[label]),
+                         repr(accuracy[str(label)]) if str(label) in accuracy else "", *map(int, counts)])
     write_text_atomic(confusion_csv, buffer.getvalue())
 
     buffer = io.StringIO()
@@ -76,10 +70,10 @@ def tally_mistakes(activations: str, confusion_csv: str, mistakes_csv: str, *, c
         writer.writerow([rank, int(image_index[row]), label, classes[label], guess, classes[guess],
                          repr(float(probabilities[row, guess])), repr(float(probabilities[row, label]))])
     write_text_atomic(mistakes_csv, buffer.getvalue())
-    accuracy = float(np.trace(matrix) / len(labels))
+    overall = float(np.trace(matrix) / len(labels))
     log.info("%d of %d test images misclassified (accuracy %g)", len(labels) - int(np.trace(matrix)), len(labels),
-             accuracy)
-    return accuracy
+             overall)
+    return overall
 
 
 def read_mistakes(path: str) -> list[dict]:

@@ -36,7 +36,7 @@ from mnist_filters.dataset import background_value, sha256_file, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.model_file import load_trained_model
 from mnist_filters.model_outputs import Probe
-from mnist_filters.probabilities import softmax
+from mnist_filters.classification import softmax
 from mnist_filters.stages.mistakes import read_mistakes
 from mnist_filters.tensorflow_setup import configure_tensorflow
 

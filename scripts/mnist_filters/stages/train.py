@@ -5,13 +5,7 @@ results/<data set>/{run}/model.keras
     fc1, logits): `keras.saving.load_model(path)` opens it without this project. Input
     (N, H, W, 1) float32 pixels in [0, 1]; output (N, classes) logits.
 results/<data set>/{run}/training_log.csv
-    One row every `training.log_every` steps, and at the last step:
-    step                   optimiser steps taken (0: before the first)
-    train_batch_accuracy   accuracy on that step's training batch (the notebook's figure)
-    train_loss             mean softmax cross-entropy on that batch
-    validation_accuracy    accuracy on the held-out images (empty without validation)
-    elapsed_seconds        wall-clock seconds of training so far, validation passes included
-    train_seconds          seconds of the optimiser steps alone so far
+    One row every `training.log_every` steps: see mnist_filters/training_log.py.
 results/<data set>/{run}/metrics.json
     test_accuracy, test_loss, test_accuracy_per_class (by label), test_images: measured
     on model.keras itself; final_validation_accuracy; weights_sha256 (sha256 of the
@@ -27,13 +21,12 @@ and mnist_filters/tensorboard_events.py.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 
 import numpy as np
 
-from mnist_filters.atomic import atomic_directory, atomic_output, write_json_atomic, write_text_atomic
+from mnist_filters.atomic import atomic_directory, atomic_output, write_json_atomic
+from mnist_filters.classification import accuracy_per_class, confusion_matrix
 from mnist_filters.checkpoints import Checkpoint, CheckpointStore, checkpoint_key
 from mnist_filters.cpu import choose_kernels, cpu_info, describe, features
 from mnist_filters.dataset import FILES, load_split, sha256_file, to_model_input
@@ -42,18 +35,10 @@ from mnist_filters.interrupts import StopSignals
 from mnist_filters.progress import Progress
 from mnist_filters.runlog import provenance, terminal
 from mnist_filters.snapshots import write_snapshots
+from mnist_filters.training_log import LogRow, examples_per_second, write_training_log
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
-
-
-def csv_text(rows: list[tuple], columns: tuple[str, ...]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
-    return buffer.getvalue()
 
 
 def train_run(inputs: dict[str, str], outputs: dict[str, str], *, run: str, seed: int, model_settings: dict,
@@ -77,10 +62,10 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     import tensorflow as tf
 
     from mnist_filters.model import build_model, portable, weights_sha256
+    from mnist_filters.model_outputs import Probe
     from mnist_filters.optimizers import make_optimizer
     from mnist_filters.tensorboard_events import write_events
-    from mnist_filters.trainer import (CSV_COLUMNS, SNAPSHOT_LAYERS, Trainer, TrainingLog, accuracy_per_class,
-                                       batched_logits, evaluation, examples_per_second)
+    from mnist_filters.trainer import SNAPSHOT_LAYERS, Trainer, TrainingHistory, evaluation
 
     train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
     test = load_split(inputs["test_images"], inputs["test_labels"], image_shape)
@@ -113,7 +98,7 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     key = checkpoint_key(seed, model_settings, {**training, "kernels": kernels}, input_sha256, versions)
     store = CheckpointStore(checkpoint_dir, key)
     checkpoint = store.latest(training["steps"])
-    history, start = TrainingLog(), 0
+    history, start = TrainingHistory(), 0
     if checkpoint:
         missing = [step for step in snapshot_steps if step <= checkpoint.step and step not in checkpoint.snapshots]
         if missing:
@@ -122,7 +107,8 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
             checkpoint = None
     if checkpoint:
         trainer.restore(checkpoint.model_weights, checkpoint.optimizer_variables)
-        history = TrainingLog(checkpoint.rows, checkpoint.train_seconds, checkpoint.validation_seconds,
+        history = TrainingHistory([LogRow(*row) for row in checkpoint.rows], checkpoint.train_seconds,
+                                  checkpoint.validation_seconds,
                               snapshots={step: checkpoint.snapshots[step] for step in snapshot_steps
                                          if step <= checkpoint.step})
         start = checkpoint.step
@@ -132,13 +118,12 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
 
     progress = Progress(f"{run} train", training["steps"], terminal(), start=start)
 
-    def report(row, so_far):
-        step, batch_accuracy, _loss, validation_accuracy, _elapsed, _train_seconds = row
-        log.info("step %d, training accuracy %g", step, batch_accuracy)
+    def report(row: LogRow, so_far):
+        log.info("step %d, training accuracy %g", row.step, row.train_batch_accuracy)
         speed = examples_per_second(so_far.rows[-2], row, training["batch_size"]) if len(so_far.rows) > 1 else None
         progress.update(
-            step, f"step {step}/{training['steps']}", f"batch accuracy {batch_accuracy:.3f}",
-            f"validation accuracy {validation_accuracy:.4f}" if held_out else "validation accuracy -",
+            row.step, f"step {row.step}/{training['steps']}", f"batch accuracy {row.train_batch_accuracy:.3f}",
+            f"validation accuracy {row.validation_accuracy:.4f}" if held_out else "validation accuracy -",
             f"{speed:.0f} examples/s" if speed else "-- examples/s",
         )
 
@@ -178,14 +163,13 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
         )
     # What is saved, and measured on the test set, is the model any Keras opens.
     saved = portable(model, model_settings, image_shape)
-    forward = tf.function(lambda images: saved(images, training=False), reduce_retracing=True, autograph=False)
-    test_logits = batched_logits(forward, to_model_input(test.images), training["eval_batch_size"])
+    test_logits = Probe(saved, []).logits(to_model_input(test.images), training["eval_batch_size"])
     test_result = evaluation(test_logits, test.labels)
     log.info("Test accuracy: %g (loss %.4f)", test_result.accuracy, test_result.loss)
 
     with atomic_output(outputs["model"]) as temporary:
         saved.save(temporary)
-    write_text_atomic(outputs["training_log"], csv_text(history.rows, CSV_COLUMNS))
+    write_training_log(outputs["training_log"], history.rows)
     write_snapshots(outputs["snapshots"], history.snapshots, SNAPSHOT_LAYERS)
     with atomic_directory(outputs["tensorboard"]) as folder:
         write_events(folder, history.rows, training["batch_size"])
@@ -194,9 +178,10 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
         "test_accuracy": test_result.accuracy,
         "test_loss": test_result.loss,
         # by label; what the mistakes are is in confusion.csv and mistakes.csv
-        "test_accuracy_per_class": accuracy_per_class(test_logits, test.labels),
+        "test_accuracy_per_class": accuracy_per_class(
+            confusion_matrix(test.labels, test_logits.argmax(axis=1), test_logits.shape[1])),
         "weights_sha256": weights_sha256(saved.get_weights()),
-        "final_validation_accuracy": history.rows[-1][3] if held_out else None,
+        "final_validation_accuracy": history.rows[-1].validation_accuracy if held_out else None,
         "steps": training["steps"],
         "batch_size": training["batch_size"],
         "train_seconds": history.train_seconds,

@@ -16,6 +16,7 @@ import numpy as np
 
 from mnist_filters.stages.figures.style import GREY, bare, grid, plt, save
 from mnist_filters.sweeps import short_keys, value_token
+from mnist_filters.training_log import read_training_log
 
 SEED = "seed"
 # The zoomed panel of curves.png shows the groups whose final accuracy is this close to the best.
@@ -50,13 +51,11 @@ def _colours(count: int):
 
 def read_curve(training_log: str) -> tuple[np.ndarray, np.ndarray, str]:
     """Steps and validation accuracy of a run (training-batch accuracy when it held out no validation)."""
-    with open(training_log, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    steps = np.array([int(r["step"]) for r in rows])
-    validation = np.array([float(r["validation_accuracy"]) for r in rows])
-    if np.isnan(validation).all():
-        return steps, np.array([float(r["train_batch_accuracy"]) for r in rows]), "training-batch accuracy"
-    return steps, validation, "validation accuracy"
+    rows = read_training_log(training_log)
+    steps = np.array([row.step for row in rows])
+    if not any(row.has_validation for row in rows):
+        return steps, np.array([row.train_batch_accuracy for row in rows]), "training-batch accuracy"
+    return steps, np.array([row.validation_accuracy for row in rows]), "validation accuracy"
 
 
 def curves(training_logs: list[str], output: str, *, swept: dict[str, dict], dpi: int) -> None:

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 from pathlib import Path
 
 from mnist_filters.stages.figures.style import plt, save
+from mnist_filters.training_log import read_training_log
 
 
 def training_curve(training_log: str, metrics: str, output: str, *, dpi: int) -> None:
-    with open(training_log, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_training_log(training_log)
     test_accuracy = json.loads(Path(metrics).read_text())["test_accuracy"]
-    steps = [int(r["step"]) for r in rows]
+    steps = [row.step for row in rows]
     figure = plt.figure(figsize=(7, 4.5))
     axes = figure.add_subplot(1, 1, 1)
-    axes.plot(steps, [float(r["train_batch_accuracy"]) for r in rows], "o-", ms=3, label="training batch")
-    validation = [float(r["validation_accuracy"]) for r in rows]
-    if not all(math.isnan(v) for v in validation):
-        axes.plot(steps, validation, "s-", ms=3, label="validation")
+    axes.plot(steps, [row.train_batch_accuracy for row in rows], "o-", ms=3, label="training batch")
+    if any(row.has_validation for row in rows):
+        axes.plot(steps, [row.validation_accuracy for row in rows], "s-", ms=3, label="validation")
     axes.axhline(test_accuracy, color="black", ls="--", lw=1)
     axes.annotate(f"test accuracy {test_accuracy:.4f}", (steps[-1], test_accuracy), xytext=(-5, -14),
                   textcoords="offset points", ha="right")
