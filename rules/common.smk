@@ -1,5 +1,6 @@
 # Configuration checks and helpers shared by the rules.
 
+import hashlib
 import math
 import os
 import re
@@ -64,6 +65,12 @@ def code_of(script):
     """A params entry: the digest of a rule script and of every library module it runs
     (see mnist_filters/code_digest.py), so that an edit to that code reruns the rule."""
     return code_digest(SCRIPTS / script, SCRIPTS, cache=CODE_DIGEST_CACHE)
+
+
+def file_content(path):
+    """A params entry: the sha256 of a file under scripts/ that a rule's code reads (a page
+    template), which the code digest does not cover, so that an edit to it reruns the rule."""
+    return hashlib.sha256((SCRIPTS / path).read_bytes()).hexdigest()
 
 
 def run_setting(*keys):

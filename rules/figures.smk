@@ -191,6 +191,7 @@ rule gallery:
     params:
         classes=DATA_SET.classes,
         code=code_of("make_gallery.py"),
+        page=file_content("mnist_filters/stages/gallery.html"),
     message:
         "Gallery: every projected filter's top hits, browsable, for run {wildcards.run}"
     script:
