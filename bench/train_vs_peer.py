@@ -89,11 +89,11 @@ def main() -> None:
 
     peer_speed = statistics.median(s["examples_per_second"] for s in samples["peer (tf.compat.v1)"])
     print(f"CPU: {describe(model, flags)}")
-    print(f"training.kernels: auto takes {choose_kernels('auto', flags)} on this CPU")
+    print(f"training.kernels: auto takes {choose_kernels('auto')} on this CPU")
     print(f"{args.steps} steps of batch 50 on {args.data.name}, median of {args.repeats} alternating runs\n")
     print("| trainer | examples/s (median) | range | all runs | vs peer | test accuracy |")
     print("|---|---|---|---|---|---|")
-    auto = f"ours, float32, {choose_kernels('auto', flags)}"
+    auto = f"ours, float32, {choose_kernels('auto')}"
     for name, runs in samples.items():
         speeds = [s["examples_per_second"] for s in runs]
         accuracy = statistics.median(s["test_accuracy"] for s in runs)

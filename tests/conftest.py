@@ -53,6 +53,17 @@ ONE_THREAD_TRAINING = ("--set-threads", "train=1")
 TERMINAL = "terminal.txt"
 
 
+def chromium() -> str:
+    """Debian's headless Chromium, for the tests that open a page: a failure under CI (which
+    installs it), a skip elsewhere."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
+        pytest.skip("no chromium here (Debian: apt install chromium)")
+    return found
+
+
 def needs_shared_mnist():
     return pytest.mark.skipif(
         not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file(),

@@ -1,10 +1,26 @@
-"""Helpers for tests that look at a run's outputs."""
+"""Helpers for tests that look at a run's outputs or at the workflow's rules."""
 
 import contextlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+RULE = re.compile(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", re.S | re.M)
+
+
+def rules() -> dict[str, tuple[str | None, str | None]]:
+    """Each rule of rules/*.smk -> (its conda environment, envs/<name>.yaml; its script's file
+    name under scripts/), None where it has none."""
+    found = {}
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for name, body in RULE.findall(smk.read_text()):
+            conda = re.search(r"conda:\s*\n\s*\"\.\./(envs/[\w.]+)\"", body)
+            script = re.search(r"script:\s*\n\s*\"\.\./scripts/([\w.]+)\"", body)
+            found[name] = (conda and conda.group(1), script and script.group(1))
+    return found
 
 
 def model_weights(path: Path) -> list[np.ndarray]:

@@ -16,23 +16,13 @@ import pytest
 import yaml
 
 from conftest import REPO, SLURM_PYTHON
+from helpers import rules
 from mnist_filters.code_digest import closure
 
 # Import name -> the conda-forge (or pip) package that provides it.
 PACKAGES = {"yaml": "pyyaml", "matplotlib": "matplotlib-base", "PIL": "pillow"}
 # Rules whose code needs Python's standard library only (compare_runs reads JSON and CSV).
 STANDARD_LIBRARY_ONLY = {"compare_runs"}
-RULE = re.compile(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", re.S | re.M)
-
-
-def rules():
-    found = {}
-    for smk in sorted((REPO / "rules").glob("*.smk")):
-        for name, body in RULE.findall(smk.read_text()):
-            conda = re.search(r"conda:\s*\n\s*\"\.\./(envs/[\w.]+)\"", body)
-            script = re.search(r"script:\s*\n\s*\"\.\./scripts/([\w.]+)\"", body)
-            found[name] = (conda and conda.group(1), script and script.group(1))
-    return found
 
 
 def third_party_imports(script):

@@ -4,6 +4,7 @@ import csv
 import json
 from pathlib import Path
 
+import h5py
 import matplotlib.image
 import numpy as np
 import pytest
@@ -138,7 +139,11 @@ def test_training_curve(tmp_path):
 
 
 def test_a_failed_figure_leaves_nothing(tmp_path):
-    out = tmp_path / "filters.png"
-    with pytest.raises(Exception):
-        filters.filters(str(tmp_path / "missing.h5"), str(out), layer="conv1", dpi=40)
-    assert list(tmp_path.iterdir()) == []
+    out = tmp_path / "figure" / "filters.png"
+    with pytest.raises(FileNotFoundError):
+        filters.filters(str(tmp_path / "missing.h5"), str(out), dpi=40)
+    with h5py.File(tmp_path / "two-channels.h5", "w") as h5:
+        h5["weights/conv2/kernel"] = np.zeros((5, 5, 2, 3), np.float32)
+    with pytest.raises(ValueError, match="conv2 has 2 input channels; only single-channel filters draw as images"):
+        filters.filters(str(tmp_path / "two-channels.h5"), str(out), layer="conv2", dpi=40)
+    assert not out.parent.exists()

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import planned, snakemake, tiny_config
+from conftest import chromium, planned, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 LAYERS = ["conv1", "conv2", "pool2"]
@@ -129,15 +129,6 @@ def test_bad_projection_settings_are_refused(tiny_mnist, tmp_path, projections, 
     config["defaults"]["projections"] = projections
     result = snakemake(tmp_path, config, "-n", check=False)
     assert result.returncode != 0 and message in result.stdout + result.stderr
-
-
-def chromium():
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
-        pytest.skip("no chromium here (Debian: apt install chromium)")
-    return found
 
 
 def test_the_gallery_opens_from_disk_in_chromium(deep_run, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import snakemake, tiny_config
 from helpers import metrics, model_weights, same_weights
-from mnist_filters.cpu import FEATURES, choose_kernels, cpu_info
+from mnist_filters.cpu import FEATURES, choose_kernels
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,7 @@ def test_each_kernel_path_trains_bitwise_reproducibly_and_is_recorded(tiny_run, 
     assert m["test_accuracy"] > 0.8
     assert m["cpu"]["model"] and set(m["cpu"]["flags"]) <= set(FEATURES)
     auto = metrics(tiny_run, "tiny")
-    assert auto["kernels"] == choose_kernels("auto", cpu_info()[1])
+    assert auto["kernels"] == choose_kernels("auto")
     assert same_weights(first, model_weights(tiny_run / "results" / "mnist" / "tiny" / "model.keras")) is (
         auto["kernels"] == kernels
     )

@@ -16,9 +16,9 @@ Measured (docs/speed.md, one row per CPU kind), with oneDNN's operations on
   fused Adam, which made `onednn` 1.2x faster on the AVX2 machine and 1.3x on the AMX Xeon,
   and left `xla` as it was;
 - 2-core Intel Xeon with AMX: `onednn` 6,325 examples/s, `xla` 4,667.
-So `auto` takes `onednn` on every CPU kind. The choice is a pure function of the CPU's
-flags (constant for now; a kind measured to differ gets its rule here), so one machine
-always takes the same path and its weights are reproducible bit for bit;
+So `auto` takes `onednn` on every CPU kind measured: a constant, never a timing, so one
+machine always takes the same path and its weights are reproducible bit for bit. A CPU kind
+measured to prefer `xla` would make the choice a function of the flags again, here.
 `training.kernels` overrides it.
 """
 
@@ -65,8 +65,10 @@ def has_native_bfloat16(flags: frozenset[str]) -> bool:
     return any(f in flags for f in NATIVE_BFLOAT16)
 
 
-def choose_kernels(setting: str, flags: frozenset[str]) -> str:
-    """The kernels a run trains with: the setting, or for `auto` the CPU's best."""
-    if setting != "auto":
-        return setting
-    return "onednn"
+# What `auto` takes: the faster path on every CPU kind measured (docs/speed.md).
+AUTO_KERNELS = "onednn"
+
+
+def choose_kernels(setting: str) -> str:
+    """The kernels a run trains with: the setting, or for `auto` AUTO_KERNELS."""
+    return AUTO_KERNELS if setting == "auto" else setting

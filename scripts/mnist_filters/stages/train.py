@@ -79,7 +79,7 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     x_valid, y_valid = to_model_input(train.images[:held_out]), train.labels[:held_out]
     x_train, y_train = to_model_input(train.images[held_out:]), train.labels[held_out:]
     cpu_model, cpu_flags = cpu_info()
-    kernels = choose_kernels(training["kernels"], cpu_flags)
+    kernels = choose_kernels(training["kernels"])
     log.info("%d training, %d validation, %d test images; %d threads; precision %s; %s kernels (training.kernels "
              "%s) on %s", len(y_train), len(y_valid), len(test), threads, training["precision"], kernels,
              training["kernels"], describe(cpu_model, cpu_flags))
