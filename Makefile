@@ -59,7 +59,9 @@ run: $(SNAKEMAKE_ENV) ## the workflow (DATA=, SET=, CONFIG=, ARGS=, PROFILE=slur
 test: $(BIN)/.installed $(SLURM_VENV)/.installed ## the test suite (PYTEST_ARGS=)
 	MNIST_FILTERS_SLURM_PYTHON=$(SLURM_VENV)/bin/python $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(BIN)/.installed ## snakemake --lint and snakefmt on the rules
+lint: $(BIN)/.installed ## ruff (lint and format) on the Python, snakemake --lint and snakefmt on the rules
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/snakemake --lint $(CONFIG_ARGS)
 	$(BIN)/snakefmt --check Snakefile rules
 

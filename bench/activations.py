@@ -42,10 +42,17 @@ def step(action: str, workdir: Path, **options) -> None:
     elif action == "dump":
         from mnist_filters.stages.activations import dump_activations
 
-        dump_activations(str(workdir / "model.keras"), str(workdir / "t10k-images-idx3-ubyte.gz"),
-                         str(workdir / "t10k-labels-idx1-ubyte.gz"), options["h5"], layers=[options["layer"]],
-                         batch_size=500, compression=options["compression"], chunk_bytes=options["chunk_bytes"],
-                         threads=2)
+        dump_activations(
+            str(workdir / "model.keras"),
+            str(workdir / "t10k-images-idx3-ubyte.gz"),
+            str(workdir / "t10k-labels-idx1-ubyte.gz"),
+            options["h5"],
+            layers=[options["layer"]],
+            batch_size=500,
+            compression=options["compression"],
+            chunk_bytes=options["chunk_bytes"],
+            threads=2,
+        )
     elif action == "read":
         import h5py
 
@@ -58,16 +65,35 @@ def step(action: str, workdir: Path, **options) -> None:
     elif action == "rank":
         from mnist_filters.stages.rank import rank_filters
 
-        rank_filters(options["h5"], str(workdir / "rankings.csv"), layers=[options["layer"]], filters=None,
-                     top_k=12, one_per_image=False)
+        rank_filters(
+            options["h5"],
+            str(workdir / "rankings.csv"),
+            layers=[options["layer"]],
+            filters=None,
+            top_k=12,
+            one_per_image=False,
+        )
     print(json.dumps({"seconds": time.perf_counter() - started}))
 
 
 def measure(action: str, workdir: Path, **options) -> dict:
     """Run `action` in a child process; its time and peak memory."""
-    command = [sys.executable, __file__, "--child", action, "--workdir", str(workdir), "--options", json.dumps(options)]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        action,
+        "--workdir",
+        str(workdir),
+        "--options",
+        json.dumps(options),
+    ]
+    child = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     if status != 0:
@@ -78,7 +104,9 @@ def measure(action: str, workdir: Path, **options) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=int, default=200_000)
     parser.add_argument("--sweep-images", type=int, default=50_000)
     parser.add_argument("--workdir", type=Path, default=REPO / "bench" / "out" / "activations")
@@ -101,11 +129,22 @@ def main() -> None:
         for compression in ("none", "lzf", "gzip"):
             for chunk_bytes in (256 << 10, 1 << 20, 4 << 20):
                 h5 = str(sweep / f"{compression}-{chunk_bytes}.h5")
-                dump = measure("dump", sweep, h5=h5, layer=layer, compression=compression, chunk_bytes=chunk_bytes)
+                dump = measure(
+                    "dump",
+                    sweep,
+                    h5=h5,
+                    layer=layer,
+                    compression=compression,
+                    chunk_bytes=chunk_bytes,
+                )
                 read = min(measure("read", sweep, h5=h5, layer=layer)["seconds"] for _ in range(2))
                 rank = min(measure("rank", sweep, h5=h5, layer=layer)["seconds"] for _ in range(2))
-                print(f"| {compression} | {chunk_bytes >> 10} KiB | {Path(h5).stat().st_size / 2**20:,.0f} "
-                      f"| {dump['seconds']:.1f} | {read:.2f} | {rank:.2f} | {read / rank:.2f} |", flush=True)
+                print(
+                    f"| {compression} | {chunk_bytes >> 10} KiB | "
+                    f"{Path(h5).stat().st_size / 2**20:,.0f} "
+                    f"| {dump['seconds']:.1f} | {read:.2f} | {rank:.2f} | {read / rank:.2f} |",
+                    flush=True,
+                )
                 Path(h5).unlink()
 
     full = args.workdir / "full"
@@ -115,12 +154,22 @@ def main() -> None:
     dump = measure("dump", full, h5=h5, layer=layer, compression="lzf", chunk_bytes=1 << 20)
     read = measure("read", full, h5=h5, layer=layer)
     rank = measure("rank", full, h5=h5, layer=layer)
-    print(f"\nDefaults (lzf, 1 MiB chunks), {args.images:,} generated test images, {layer} "
-          f"({Path(h5).stat().st_size / 2**20:,.0f} MiB file; data made in {made['seconds']:.0f} s):\n")
+    print(
+        f"\nDefaults (lzf, 1 MiB chunks), {args.images:,} generated test images, {layer} "
+        f"({Path(h5).stat().st_size / 2**20:,.0f} MiB file; data made in {made['seconds']:.0f} "
+        f"s):\n"
+    )
     print("| step | seconds | images/s | peak memory MiB |")
     print("|---|---|---|---|")
-    for name, result in [("dump activations", dump), ("plain h5py read", read), ("rank (top 12 of all 25)", rank)]:
-        print(f"| {name} | {result['seconds']:.1f} | {args.images / result['seconds']:,.0f} | {result['peak_mib']:,.0f} |")
+    for name, result in [
+        ("dump activations", dump),
+        ("plain h5py read", read),
+        ("rank (top 12 of all 25)", rank),
+    ]:
+        print(
+            f"| {name} | {result['seconds']:.1f} | {args.images / result['seconds']:,.0f} | "
+            f"{result['peak_mib']:,.0f} |"
+        )
     print(f"\nranking speed / plain read speed: {read['seconds'] / rank['seconds']:.2f}")
 
 

@@ -19,21 +19,43 @@ import sys
 import time
 from pathlib import Path
 
-from workflow_vs_peer import SHARED, cpu_info, describe, rule_times, scratch_workflow, summary, timed
+from workflow_vs_peer import (
+    SHARED,
+    cpu_info,
+    describe,
+    rule_times,
+    scratch_workflow,
+    summary,
+    timed,
+)
 
-ANALYSIS_RULES = ("tally_mistakes", "plot_confusion", "plot_mistakes", "trace_evolution", "plot_evolution", "occlude",
-                  "plot_occlusion", "measure_invariance", "plot_invariance", "gallery")
+ANALYSIS_RULES = (
+    "tally_mistakes",
+    "plot_confusion",
+    "plot_mistakes",
+    "trace_evolution",
+    "plot_evolution",
+    "occlude",
+    "plot_occlusion",
+    "measure_invariance",
+    "plot_invariance",
+    "gallery",
+)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=SHARED / "data" / "mnist-subset")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     data = args.data.resolve()
     with scratch_workflow(data) as (work, snakemake):
-        variants = {"default outputs": [], "with examples/zeiler-fergus.yaml": ["--configfile",
-                                                                                 "examples/zeiler-fergus.yaml"]}
+        variants = {
+            "default outputs": [],
+            "with examples/zeiler-fergus.yaml": ["--configfile", "examples/zeiler-fergus.yaml"],
+        }
         samples: dict[str, list[float]] = {name: [] for name in variants}
         per_rule: dict[str, list[float]] = {}
         for repeat in range(args.repeats):

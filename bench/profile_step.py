@@ -44,8 +44,18 @@ def pieces(tf, keras, np):
     def constant(*shape):
         return tf.constant(rng.random(shape, dtype=np.float32))
 
-    x, h1, flat, hidden = constant(BATCH, 28, 28, 1), constant(BATCH, 9, 9, 25), constant(BATCH, 1600), constant(BATCH, 1024)
-    w1, w2, w3, w4 = variable(12, 12, 1, 25), variable(5, 5, 25, 64), variable(1600, 1024), variable(1024, 10)
+    x, h1, flat, hidden = (
+        constant(BATCH, 28, 28, 1),
+        constant(BATCH, 9, 9, 25),
+        constant(BATCH, 1600),
+        constant(BATCH, 1024),
+    )
+    w1, w2, w3, w4 = (
+        variable(12, 12, 1, 25),
+        variable(5, 5, 25, 64),
+        variable(1600, 1024),
+        variable(1024, 10),
+    )
 
     def with_gradients(forward, wrt):
         def run():
@@ -53,6 +63,7 @@ def pieces(tf, keras, np):
                 tape.watch(wrt)
                 loss = tf.reduce_sum(forward() ** 2)
             return tape.gradient(loss, wrt)
+
         return run
 
     layers = {
@@ -86,6 +97,7 @@ def pieces(tf, keras, np):
             gradients = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables))
             return loss
+
         return run, model, optimizer
 
     return result, step
@@ -97,13 +109,15 @@ def time_calls(function, calls: int) -> float:
     started = time.perf_counter()
     for _ in range(calls):
         out = function()
-    for value in (out if isinstance(out, (list, tuple)) else [out]):
+    for value in out if isinstance(out, (list, tuple)) else [out]:
         value.numpy()
     return (time.perf_counter() - started) / calls * 1000
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
@@ -122,8 +136,11 @@ def main() -> None:
         run, model, optimizer = step(kernels)
         gradients = [tf.ones_like(v) * 1e-3 for v in model.trainable_variables]
         compiled["Adam update of all weights", kernels] = tf.function(
-            lambda g=gradients, o=optimizer, m=model: o.apply_gradients(zip(g, m.trainable_variables)),
-            jit_compile=kernels == "xla")
+            lambda g=gradients, o=optimizer, m=model: o.apply_gradients(
+                zip(g, m.trainable_variables)
+            ),
+            jit_compile=kernels == "xla",
+        )
         compiled["whole training step", kernels] = tf.function(run, jit_compile=kernels == "xla")
 
     samples: dict[tuple[str, str], list[float]] = {key: [] for key in compiled}
@@ -135,13 +152,18 @@ def main() -> None:
         print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
 
     print(f"CPU: {describe(*cpu_info())}")
-    print(f"batch {BATCH}, {args.threads} threads, op determinism on; ms per call, median of {args.repeats} "
-          f"(range), {args.calls} calls each\n")
+    print(
+        f"batch {BATCH}, {args.threads} threads, op determinism on; ms per call, median of "
+        f"{args.repeats} "
+        f"(range), {args.calls} calls each\n"
+    )
     print("| piece | xla | onednn |")
     print("|---|---|---|")
     for name in dict.fromkeys(name for name, _ in compiled):
-        cells = [f"{statistics.median(v):.2f} ({min(v):.2f} to {max(v):.2f})"
-                 for v in (samples[name, "xla"], samples[name, "onednn"])]
+        cells = [
+            f"{statistics.median(v):.2f} ({min(v):.2f} to {max(v):.2f})"
+            for v in (samples[name, "xla"], samples[name, "onednn"])
+        ]
         print(f"| {name} | {' | '.join(cells)} |")
 
 

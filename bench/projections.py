@@ -48,26 +48,46 @@ def main() -> None:
     with open(run / "rankings.csv") as handle:
         layers = list(dict.fromkeys(line.split(",", 1)[0] for line in list(handle)[1:]))
     units = sum(1 for _ in open(run / "rankings.csv")) - 1
-    print(f"CPU: {describe(*cpu_info())}; run {args.run}: {units} ranked units of {', '.join(layers)}; "
-          f"3 methods; {args.threads} threads")
+    print(
+        f"CPU: {describe(*cpu_info())}; run {args.run}: {units} ranked units of "
+        f"{', '.join(layers)}; "
+        f"3 methods; {args.threads} threads"
+    )
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         for repeat in range(args.repeats):
-            code = CHILD.format(scripts=str(REPO / "scripts"), model=str(run / "model.keras"),
-                                images=str(args.workdir / "resources" / args.data_set / "t10k-images-idx3-ubyte.gz"),
-                                rankings=str(run / "rankings.csv"), output=f"{scratch}/p{repeat}.h5",
-                                layers=layers, threads=args.threads)
+            code = CHILD.format(
+                scripts=str(REPO / "scripts"),
+                model=str(run / "model.keras"),
+                images=str(
+                    args.workdir / "resources" / args.data_set / "t10k-images-idx3-ubyte.gz"
+                ),
+                rankings=str(run / "rankings.csv"),
+                output=f"{scratch}/p{repeat}.h5",
+                layers=layers,
+                threads=args.threads,
+            )
             started = time.perf_counter()
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                 env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+            out = subprocess.run(
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
+            )
             measured = json.loads(out.stdout.strip().splitlines()[-1])
             measured["process_seconds"] = time.perf_counter() - started
             results.append(measured)
-            print(f"  repeat {repeat + 1}: stage {measured['seconds']:.1f} s (process with imports "
-                  f"{measured['process_seconds']:.1f} s), peak {measured['peak_mb']:.0f} MB")
+            print(
+                f"  repeat {repeat + 1}: stage {measured['seconds']:.1f} s (process with imports "
+                f"{measured['process_seconds']:.1f} s), peak {measured['peak_mb']:.0f} MB"
+            )
     for key, unit in (("seconds", "s"), ("process_seconds", "s"), ("peak_mb", "MB")):
         values = [r[key] for r in results]
-        print(f"{key}: median {statistics.median(values):.1f} {unit} (range {min(values):.1f} to {max(values):.1f})")
+        print(
+            f"{key}: median {statistics.median(values):.1f} {unit} (range {min(values):.1f} to "
+            f"{max(values):.1f})"
+        )
 
 
 if __name__ == "__main__":

@@ -50,8 +50,13 @@ def timed(command: list[str], cwd: Path) -> float:
 
 
 def scratch_copy(target: Path) -> None:
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
-                            text=True, check=True).stdout.splitlines()
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     for name in listed:
         if (REPO / name).is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +70,13 @@ def scratch_workflow(data: Path):
     with tempfile.TemporaryDirectory(prefix="mnist-filters-bench-") as scratch:
         work = Path(scratch)
         scratch_copy(work)
-        snakemake = [str(SNAKEMAKE), "--profile", "profiles/default", "--config", f"data={{local_dir: {data}}}"]
+        snakemake = [
+            str(SNAKEMAKE),
+            "--profile",
+            "profiles/default",
+            "--config",
+            f"data={{local_dir: {data}}}",
+        ]
         timed([*snakemake, "--until", "get_mnist"], work)
         yield work, snakemake
 
@@ -104,7 +115,9 @@ def summary(values: list[float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=SHARED / "data" / "mnist-subset")
     parser.add_argument("--peer", type=Path, default=SHARED / "peers" / "seed_tf1.py")
     parser.add_argument("--repeats", type=int, default=3)
@@ -118,12 +131,18 @@ def main() -> None:
         (floor / "Snakefile").write_text(FLOOR_SNAKEFILE)
         timed([str(SNAKEMAKE), "--cores", "1"], floor)
 
-        samples: dict[str, list[float]] = {"peer process": [], "workflow": [], "workflow, validation_size 0": []}
+        samples: dict[str, list[float]] = {
+            "peer process": [],
+            "workflow": [],
+            "workflow, validation_size 0": [],
+        }
         per_rule: dict[str, list[tuple[float, float, float]]] = {}
         for repeat in range(args.repeats):
             samples["peer process"].append(timed([sys.executable, str(args.peer), str(data)], work))
-            for name, extra in (("workflow, validation_size 0", ["defaults={training: {validation_size: 0}}"]),
-                                ("workflow", [])):
+            for name, extra in (
+                ("workflow, validation_size 0", ["defaults={training: {validation_size: 0}}"]),
+                ("workflow", []),
+            ):
                 for folder in ("results", "logs", "benchmarks", "checkpoints"):
                     shutil.rmtree(work / folder, ignore_errors=True)
                 started = time.time()
@@ -132,8 +151,12 @@ def main() -> None:
                     for rule, measured in rule_times(work, started).items():
                         per_rule.setdefault(rule, []).append(measured)
             print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
-        reruns = {"Snakemake's floor: no-op, 3 rules": [], "Snakemake's floor: 1 of 3 shell rules reruns": [],
-                  "no-op rerun": [], "dry run": []}
+        reruns = {
+            "Snakemake's floor: no-op, 3 rules": [],
+            "Snakemake's floor: 1 of 3 shell rules reruns": [],
+            "no-op rerun": [],
+            "dry run": [],
+        }
         reruns.update({f"dpi change: {figure}": [] for figure in FIGURES})
         dpi = {figure: 100 for figure in FIGURES}  # config.yaml's
 
@@ -141,36 +164,62 @@ def main() -> None:
             figures = ", ".join(f"{name}: {{dpi: {value}}}" for name, value in dpi.items())
             return [*snakemake, f"defaults={{figures: {{{figures}}}}}"]
 
-        for repeat in range(args.repeats):
-            reruns["Snakemake's floor: no-op, 3 rules"].append(timed([str(SNAKEMAKE), "--cores", "1"], floor))
+        for _repeat in range(args.repeats):
+            reruns["Snakemake's floor: no-op, 3 rules"].append(
+                timed([str(SNAKEMAKE), "--cores", "1"], floor)
+            )
             (floor / "c").unlink()
-            reruns["Snakemake's floor: 1 of 3 shell rules reruns"].append(timed([str(SNAKEMAKE), "--cores", "1"], floor))
+            reruns["Snakemake's floor: 1 of 3 shell rules reruns"].append(
+                timed([str(SNAKEMAKE), "--cores", "1"], floor)
+            )
             reruns["no-op rerun"].append(timed(with_dpi(), work))
             reruns["dry run"].append(timed([*with_dpi(), "--dry-run"], work))
             for figure in FIGURES:
-                dpi[figure] = 201 - dpi[figure]  # 100 <-> 101: one figure's setting changes each time
+                dpi[figure] = (
+                    201 - dpi[figure]
+                )  # 100 <-> 101: one figure's setting changes each time
                 reruns[f"dpi change: {figure}"].append(timed(with_dpi(), work))
         samples.update(reruns)
 
-    peer, workflow = statistics.median(samples["peer process"]), statistics.median(samples["workflow"])
+    peer, workflow = (
+        statistics.median(samples["peer process"]),
+        statistics.median(samples["workflow"]),
+    )
     print(f"CPU: {describe(*cpu_info())}")
-    print(f"data: {data.name}; median of {args.repeats} (range), the first three rows alternating\n")
+    print(
+        f"data: {data.name}; median of {args.repeats} (range), the first three rows alternating\n"
+    )
     print("| measured | seconds | vs peer process |")
     print("|---|---|---|")
     for name, values in samples.items():
-        ratio = f"{statistics.median(values) / peer:.2f}x" if name.startswith(("peer", "workflow")) else ""
+        ratio = (
+            f"{statistics.median(values) / peer:.2f}x"
+            if name.startswith(("peer", "workflow"))
+            else ""
+        )
         print(f"| {name} | {summary(values)} | {ratio} |")
     print(f"\nworkflow / peer process: {workflow / peer:.2f}x")
-    print("\nEach rule in the whole-workflow runs (median seconds; start and end after Snakemake started):\n")
+    print(
+        "\nEach rule in the whole-workflow runs (median seconds; start and end after Snakemake "
+        "started):\n"
+    )
     print("| rule | seconds | range | starts at | ends at |")
     print("|---|---|---|---|---|")
-    for rule, measured in sorted(per_rule.items(), key=lambda item: statistics.median(m[1] for m in item[1])):
+    for rule, measured in sorted(
+        per_rule.items(), key=lambda item: statistics.median(m[1] for m in item[1])
+    ):
         seconds = [m[0] for m in measured]
-        print(f"| {rule} | {statistics.median(seconds):.1f} | {min(seconds):.1f} to {max(seconds):.1f} | "
-              f"{statistics.median(m[1] for m in measured):.1f} | {statistics.median(m[2] for m in measured):.1f} |")
+        print(
+            f"| {rule} | {statistics.median(seconds):.1f} | {min(seconds):.1f} to "
+            f"{max(seconds):.1f} | "
+            f"{statistics.median(m[1] for m in measured):.1f} | "
+            f"{statistics.median(m[2] for m in measured):.1f} |"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({**samples, "per rule (seconds, start, end)": per_rule}, indent=1))
+        args.json.write_text(
+            json.dumps({**samples, "per rule (seconds, start, end)": per_rule}, indent=1)
+        )
 
 
 if __name__ == "__main__":

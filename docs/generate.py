@@ -242,7 +242,9 @@ def pages(repo: Path = REPO) -> dict[Path, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a page is out of date")
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if a page is out of date"
+    )
     args = parser.parse_args(argv)
     stale = []
     for path, text in pages().items():

@@ -15,7 +15,11 @@ run_stage(
         classes=snakemake.params.classes,
         mistakes=snakemake.input.mistakes,
         evolution=snakemake.input.get("evolution"),
-        figures={name: snakemake.input[name] for name in ("occlusion", "invariance") if name in snakemake.input.keys()},
+        figures={
+            name: snakemake.input[name]
+            for name in ("occlusion", "invariance")
+            if name in snakemake.input.keys()
+        },
     ),
     snakemake.output.provenance,
 )

@@ -7,7 +7,10 @@ run_stage(
     "plot_invariance",
     snakemake.log[0],
     lambda: invariance_figures(
-        snakemake.input.invariance, snakemake.input.examples, snakemake.output.figures, dpi=snakemake.params.dpi
+        snakemake.input.invariance,
+        snakemake.input.examples,
+        snakemake.output.figures,
+        dpi=snakemake.params.dpi,
     ),
     snakemake.output.provenance,
 )

@@ -20,7 +20,9 @@ run_stage(
         seed=snakemake.params.seed,
         model_settings=snakemake.params.model,
         training=snakemake.params.training,
-        checkpoint_dir=str(Path(checkpoints["dir"]) / snakemake.config["data"]["set"] / snakemake.wildcards.run),
+        checkpoint_dir=str(
+            Path(checkpoints["dir"]) / snakemake.config["data"]["set"] / snakemake.wildcards.run
+        ),
         checkpoint_every=checkpoints["every"],
         keep_checkpoints=checkpoints["keep"],
         snapshot_steps=snakemake.params.snapshot_steps,

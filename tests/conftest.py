@@ -20,18 +20,26 @@ os.environ.update(ONEDNN_OPERATIONS)
 
 REPO = Path(__file__).resolve().parents[1]
 # The real MNIST subset that CI and developers have beside the repository (users do not).
-SHARED_MNIST = Path(os.environ.get("MNIST_SUBSET_DIR", REPO.parent / "shared" / "data" / "mnist-subset"))
+SHARED_MNIST = Path(
+    os.environ.get("MNIST_SUBSET_DIR", REPO.parent / "shared" / "data" / "mnist-subset")
+)
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 # The cluster environment (`make test` builds it): .venv plus the SLURM executor plugin,
 # which the local environment leaves out so that local runs never import it.
-SLURM_PYTHON = Path(os.environ.get("MNIST_FILTERS_SLURM_PYTHON", REPO / ".venv-slurm" / "bin" / "python"))
+SLURM_PYTHON = Path(
+    os.environ.get("MNIST_FILTERS_SLURM_PYTHON", REPO / ".venv-slurm" / "bin" / "python")
+)
+
 
 def default_settings() -> dict:
-    """A run's settings with nothing overridden: every default of the run schema (the notebook's)."""
+    """A run's settings with nothing overridden: every default of the run schema (the "
+    "notebook's)."""
     from mnist_filters.schema import load_yaml
     from mnist_filters.settings import resolve_runs
 
-    return resolve_runs({"runs": {"seed": {}}}, load_yaml(REPO / "schemas" / "run.schema.yaml"))["seed"]
+    return resolve_runs({"runs": {"seed": {}}}, load_yaml(REPO / "schemas" / "run.schema.yaml"))[
+        "seed"
+    ]
 
 
 # Small settings for workflow tests on generated digits: the notebook's model, fewer steps.
@@ -42,14 +50,18 @@ TINY_DEFAULTS = {
 
 
 # Every optional analysis on (the shared workflow run makes them once for every test).
-ANALYSES_ON = {"evolution": {"enabled": True}, "occlusion": {"enabled": True},
-               "invariance": {"enabled": True, "images": 50}}
+ANALYSES_ON = {
+    "evolution": {"enabled": True},
+    "occlusion": {"enabled": True},
+    "invariance": {"enabled": True, "images": 50},
+}
 
 
 # A 2x2 sweep on the generated digits, trained one thread per job (two at once on 2 cores).
 TINY_SWEEP = {"lr": {"grid": {"training.learning_rate": [1e-4, 3e-4], "seed": [0, 1]}}}
 ONE_THREAD_TRAINING = ("--set-threads", "train=1")
-# What the workflow fixtures printed on the terminal (Snakemake's stderr), kept beside their results.
+# What the workflow fixtures printed on the terminal (Snakemake's stderr), kept beside their
+# results.
 TERMINAL = "terminal.txt"
 
 
@@ -108,14 +120,21 @@ def tiny_sweep(tiny_mnist, tmp_path_factory) -> Path:
 
 def planned(workdir: Path, config: dict, workflow: Path = REPO) -> set[tuple[str, str | None]]:
     """{(rule, run)} of the jobs Snakemake would run, from its --summary table; a comparison's
-    jobs have the run `sweeps/<comparison>`, the data stage's None (paths: results/<data set>/...)."""
+    jobs have the run `sweeps/<comparison>`, the data stage's None (paths: results/<data
+    set>/...)."""
     result = snakemake(workdir, config, "--summary", snakefile=workflow / "Snakefile")
     jobs = set()
     for line in result.stdout.splitlines()[1:]:
         fields = line.split("\t")
         if len(fields) == 6 and fields[5] == "update pending":
             parts = fields[0].split("/")
-            run = None if parts[0] != "results" else "/".join(parts[2:4]) if parts[2] == "sweeps" else parts[2]
+            run = (
+                None
+                if parts[0] != "results"
+                else "/".join(parts[2:4])
+                if parts[2] == "sweeps"
+                else parts[2]
+            )
             jobs.add((fields[2], run))
     return jobs
 
@@ -123,9 +142,24 @@ def planned(workdir: Path, config: dict, workflow: Path = REPO) -> set[tuple[str
 def copy_of_the_workflow(target: Path) -> Path:
     """The workflow's own files copied to `target` (no data, results, venvs or tests), as a
     user's clone that a test may edit."""
-    shutil.copytree(REPO, target, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", ".snakemake", "results", "resources", "logs", "benchmarks", "checkpoints", "bench",
-        "tests", "__pycache__", "report.html"))
+    shutil.copytree(
+        REPO,
+        target,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv*",
+            ".snakemake",
+            "results",
+            "resources",
+            "logs",
+            "benchmarks",
+            "checkpoints",
+            "bench",
+            "tests",
+            "__pycache__",
+            "report.html",
+        ),
+    )
     return target
 
 
@@ -140,16 +174,33 @@ def tiny_config(data_dir: Path, runs: dict | None = None, **defaults) -> dict:
     return {"data": {"local_dir": str(data_dir)}, "defaults": merged, "runs": runs or {"tiny": {}}}
 
 
-def snakemake(workdir: Path, config: dict | None, *args: str, timeout: int = 600, check: bool = True,
-              snakefile: Path = REPO / "Snakefile", python: Path | None = None):
+def snakemake(
+    workdir: Path,
+    config: dict | None,
+    *args: str,
+    timeout: int = 600,
+    check: bool = True,
+    snakefile: Path = REPO / "Snakefile",
+    python: Path | None = None,
+):
     """Run the repository's workflow in `workdir` with `config` as its only config
     (with `python`'s Snakemake: the test's own environment's unless given)."""
     snakemake_command = [str(python), "-m", "snakemake"] if python else SNAKEMAKE
-    command = [*snakemake_command, "--snakefile", str(snakefile), "--directory", str(workdir),
-               "--cores", "2", "--show-failed-logs"]
+    command = [
+        *snakemake_command,
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--show-failed-logs",
+    ]
     if config is not None:
         command += ["--configfile", str(write_config(workdir, config)), "--replace-workflow-config"]
     result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result

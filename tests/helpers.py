@@ -31,7 +31,9 @@ def model_weights(path: Path) -> list[np.ndarray]:
 
 def same_weights(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
     """Bitwise equality, NaNs included."""
-    return len(a) == len(b) and all(x.dtype == y.dtype and x.tobytes() == y.tobytes() for x, y in zip(a, b))
+    return len(a) == len(b) and all(
+        x.dtype == y.dtype and x.tobytes() == y.tobytes() for x, y in zip(a, b)
+    )
 
 
 def metrics(workdir: Path, run: str) -> dict:
@@ -40,13 +42,16 @@ def metrics(workdir: Path, run: str) -> dict:
 
 def damage_in_place(path: Path, group: str = "model", size: int = 4096) -> None:
     """Change `size` bytes inside the largest array of a checkpoint's `group`, as a faulty disk
-    would: the same file size and HDF5's own structures intact, so only a content digest can tell."""
+    would: the same file size and HDF5's own structures intact, so only a content digest can
+    tell."""
     import h5py
 
     with h5py.File(path, "r") as h5:
         largest = max(h5[group].values(), key=lambda dataset: dataset.size)
         offset, stored = largest.id.get_offset(), largest.id.get_storage_size()
-    assert offset is not None and stored >= 2 * size, "expected a contiguous array larger than the damage"
+    assert offset is not None and stored >= 2 * size, (
+        "expected a contiguous array larger than the damage"
+    )
     before = path.stat().st_size
     with open(path, "r+b") as handle:
         handle.seek(offset + stored // 2)
@@ -69,15 +74,20 @@ def edited(path: Path, old: str, new: str):
 
 
 def event_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
-    """{tag: [(step, value), ...]} of the event files in `folder`, read by TensorBoard's own reader."""
+    """{tag: [(step, value), ...]} of the event files in `folder`, read by TensorBoard's own "
+    "reader."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.util.tensor_util import make_ndarray
 
-    events = EventAccumulator(str(folder), size_guidance={"tensors": 0})  # 0: every point, not a sample of 10
+    events = EventAccumulator(
+        str(folder), size_guidance={"tensors": 0}
+    )  # 0: every point, not a sample of 10
     events.Reload()
     # TensorFlow 2's tf.summary.scalar stores each point as a tensor summary of one value.
-    return {tag: [(e.step, float(make_ndarray(e.tensor_proto))) for e in events.Tensors(tag)]
-            for tag in events.Tags()["tensors"]}
+    return {
+        tag: [(e.step, float(make_ndarray(e.tensor_proto))) for e in events.Tensors(tag)]
+        for tag in events.Tags()["tensors"]
+    }
 
 
 def training_log_scalars(path: Path) -> dict[str, list[tuple[int, float]]]:
@@ -98,4 +108,5 @@ def training_log_scalars(path: Path) -> dict[str, list[tuple[int, float]]]:
 def same_series(events: list[tuple[int, float]], logged: list[tuple[int, float]]) -> bool:
     """Equal steps, in order and each once; values equal to the CSV's 6 significant digits."""
     return [s for s, _ in events] == [s for s, _ in logged] and all(
-        abs(a - b) <= 1e-5 * max(1.0, abs(b)) for (_, a), (_, b) in zip(events, logged))
+        abs(a - b) <= 1e-5 * max(1.0, abs(b)) for (_, a), (_, b) in zip(events, logged)
+    )

@@ -6,9 +6,14 @@ import pytest
 from mnist_filters.backprojection import METHODS, Network, crop_to_field, project
 from mnist_filters.receptive_field import geometries
 
-SETTINGS = {"conv1": {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"},
-            "conv2": {"filters": 64, "kernel_size": 5, "strides": 1, "padding": "same"},
-            "pool2": {"pool_size": 2, "padding": "same"}, "fc1_units": 16, "init_stddev": 0.05, "bias_init": 0.1}
+SETTINGS = {
+    "conv1": {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"},
+    "conv2": {"filters": 64, "kernel_size": 5, "strides": 1, "padding": "same"},
+    "pool2": {"pool_size": 2, "padding": "same"},
+    "fc1_units": 16,
+    "init_stddev": 0.05,
+    "bias_init": 0.1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +30,15 @@ def digits(count, seed=0):
 def fields(layer, units):
     geometry = geometries(SETTINGS, (28, 28))[layer]
     boxes = np.array([geometry.box(int(r), int(c), (28, 28)) for _i, r, c, _f in units])
-    starts = np.array([(geometry.rows.start + r * geometry.rows.jump, geometry.cols.start + c * geometry.cols.jump)
-                       for _i, r, c, _f in units])
+    starts = np.array(
+        [
+            (
+                geometry.rows.start + r * geometry.rows.jump,
+                geometry.cols.start + c * geometry.cols.jump,
+            )
+            for _i, r, c, _f in units
+        ]
+    )
     return boxes, starts, (geometry.rows.size, geometry.cols.size)
 
 
@@ -34,7 +46,9 @@ def fields(layer, units):
 def test_a_conv1_unit_projects_to_its_filter(network, method):
     """conv1 is linear in its input: an active unit's projection is its filter, at its field."""
     units = np.array([(0, 0, 0, 3), (1, 4, 7, 11), (2, 8, 8, 24)])
-    images = np.zeros((3, 28, 28, 1), np.float32)  # pre-activations = bias 0.1 > 0: every unit active
+    images = np.zeros(
+        (3, 28, 28, 1), np.float32
+    )  # pre-activations = bias 0.1 > 0: every unit active
     maps = project(network, images, "conv1", units, method)
     boxes, starts, field = fields("conv1", units)
     cropped = crop_to_field(maps, boxes, field, starts)
@@ -75,8 +89,11 @@ def test_projections_are_bitwise_reproducible(network):
 def one_by_one(weight1, bias1, weight2, bias2):
     """A network of 1x1 convolutions, one channel each, and no pooling effect (pool 1)."""
     kernel = lambda w: np.full((1, 1, 1, 1), w, np.float32)  # noqa: E731
-    return Network((kernel(weight1), np.array([bias1], np.float32), 1, "VALID"),
-                   (kernel(weight2), np.array([bias2], np.float32), 1, "VALID"), (1, "VALID"))
+    return Network(
+        (kernel(weight1), np.array([bias1], np.float32), 1, "VALID"),
+        (kernel(weight2), np.array([bias2], np.float32), 1, "VALID"),
+        (1, "VALID"),
+    )
 
 
 def pixel_map(network, value, method):
@@ -86,17 +103,23 @@ def pixel_map(network, value, method):
 
 def test_the_three_rules_on_values_written_down():
     """conv2 = relu(w2 * relu(x) + b2); the signal at the conv1 ReLU is w2 (conv2 active)."""
-    negative_signal = one_by_one(1, 0, -1, 1)   # w2 = -1: the signal reaching conv1's ReLU is -1
+    negative_signal = one_by_one(1, 0, -1, 1)  # w2 = -1: the signal reaching conv1's ReLU is -1
     # x = 0.5: conv1 active (0.5 > 0), conv2 active (1 - 0.5 > 0)
-    assert pixel_map(negative_signal, 0.5, "gradient") == -1   # g * [x > 0]
-    assert pixel_map(negative_signal, 0.5, "guided") == 0      # relu(g) * [x > 0]
-    assert pixel_map(negative_signal, 0.5, "deconvnet") == 0   # relu(g)
-    positive_signal = one_by_one(1, 0, 1, 1)    # w2 = +1: the signal is +1
+    assert pixel_map(negative_signal, 0.5, "gradient") == -1  # g * [x > 0]
+    assert pixel_map(negative_signal, 0.5, "guided") == 0  # relu(g) * [x > 0]
+    assert pixel_map(negative_signal, 0.5, "deconvnet") == 0  # relu(g)
+    positive_signal = one_by_one(1, 0, 1, 1)  # w2 = +1: the signal is +1
     # x = -0.5: conv1's ReLU input is negative, conv2 is active (0 + 1 > 0)
-    assert pixel_map(positive_signal, -0.5, "gradient") == 0   # blocked by the forward pass
+    assert pixel_map(positive_signal, -0.5, "gradient") == 0  # blocked by the forward pass
     assert pixel_map(positive_signal, -0.5, "guided") == 0
-    assert pixel_map(positive_signal, -0.5, "deconvnet") == 1  # the deconvnet ignores the forward pass
-    assert pixel_map(positive_signal, 0.5, "gradient") == pixel_map(positive_signal, 0.5, "guided") == 1
+    assert (
+        pixel_map(positive_signal, -0.5, "deconvnet") == 1
+    )  # the deconvnet ignores the forward pass
+    assert (
+        pixel_map(positive_signal, 0.5, "gradient")
+        == pixel_map(positive_signal, 0.5, "guided")
+        == 1
+    )
 
 
 def test_an_unknown_method_or_layer_is_refused(network):

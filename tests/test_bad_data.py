@@ -1,4 +1,5 @@
-"""A bad local copy of MNIST stops the workflow with the file and the problem named, leaving nothing."""
+"""A bad local copy of MNIST stops the workflow with the file and the problem named, leaving "
+"nothing."""
 
 import gzip
 import shutil
@@ -28,10 +29,14 @@ def corrupt(folder, case):
         (folder / images).write_bytes(bytes(data))
         return images, "gzip stream is corrupt"
     if case == "count-exceeds-data":
-        (folder / labels).write_bytes(gzip.compress(b"\x00\x00\x08\x01" + struct.pack(">I", 3000) + bytes(2000)))
+        (folder / labels).write_bytes(
+            gzip.compress(b"\x00\x00\x08\x01" + struct.pack(">I", 3000) + bytes(2000))
+        )
         return labels, "header declares 3000 items"
     if case == "wrong-magic":
-        (folder / labels).write_bytes(gzip.compress(b"\x00\x01\x08\x01" + struct.pack(">I", 2000) + bytes(2000)))
+        (folder / labels).write_bytes(
+            gzip.compress(b"\x00\x01\x08\x01" + struct.pack(">I", 2000) + bytes(2000))
+        )
         return labels, "wrong magic number"
     if case == "count-mismatch":
         write_idx(folder / labels, np.zeros(1999, np.uint8))
@@ -54,8 +59,18 @@ def corrupt(folder, case):
     raise AssertionError(case)
 
 
-CASES = ["truncated-gzip", "corrupt-gzip", "count-exceeds-data", "wrong-magic", "count-mismatch", "label-range",
-         "not-28x28", "empty", "missing", "plain-not-idx"]
+CASES = [
+    "truncated-gzip",
+    "corrupt-gzip",
+    "count-exceeds-data",
+    "wrong-magic",
+    "count-mismatch",
+    "label-range",
+    "not-28x28",
+    "empty",
+    "missing",
+    "plain-not-idx",
+]
 
 
 @pytest.mark.parametrize("case", CASES)

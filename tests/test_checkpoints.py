@@ -20,17 +20,30 @@ KEY = "0123456789abcdef"
 
 def checkpoint(step, seed=0):
     rng = np.random.default_rng(seed + step)
-    weights = [rng.normal(size=(64, 1024)).astype(np.float32), rng.normal(size=(1024,)).astype(np.float32)]
-    optimizer = [np.array(step, np.int64), *(rng.normal(size=w.shape).astype(np.float32) for w in weights)]
+    weights = [
+        rng.normal(size=(64, 1024)).astype(np.float32),
+        rng.normal(size=(1024,)).astype(np.float32),
+    ]
+    optimizer = [
+        np.array(step, np.int64),
+        *(rng.normal(size=w.shape).astype(np.float32) for w in weights),
+    ]
     rows = [(0, 0.1, 2.3, float("nan"), 0.5), (step, 0.9, 0.3, 0.95, 9.25)]
     return Checkpoint(step, weights, optimizer, rows, 9.25, 1.5)
 
 
 def same(a: Checkpoint, b: Checkpoint) -> bool:
     arrays = lambda c: [*c.model_weights, *c.optimizer_variables]  # noqa: E731
-    return (a.step == b.step and a.train_seconds == b.train_seconds and a.validation_seconds == b.validation_seconds
-            and np.array_equal(np.array(a.rows), np.array(b.rows), equal_nan=True)
-            and all(x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(arrays(a), arrays(b), strict=True)))
+    return (
+        a.step == b.step
+        and a.train_seconds == b.train_seconds
+        and a.validation_seconds == b.validation_seconds
+        and np.array_equal(np.array(a.rows), np.array(b.rows), equal_nan=True)
+        and all(
+            x.dtype == y.dtype and np.array_equal(x, y)
+            for x, y in zip(arrays(a), arrays(b), strict=True)
+        )
+    )
 
 
 def test_a_saved_checkpoint_is_verified_and_read_back_exactly(tmp_path):
@@ -53,7 +66,9 @@ def test_damaged_bytes_are_refused_and_named_and_the_older_one_is_resumed(tmp_pa
     with caplog.at_level(logging.WARNING):
         resumed = store.latest(1000)
     assert resumed.step == 100 and same(resumed, checkpoint(100))
-    assert f"not resuming from {newest}: its content has changed since it was written" in caplog.text
+    assert (
+        f"not resuming from {newest}: its content has changed since it was written" in caplog.text
+    )
 
 
 @pytest.mark.parametrize("damage", ["data", "metadata", "no-digest"])
@@ -81,9 +96,15 @@ def test_the_newest_two_are_kept(tmp_path):
     store = CheckpointStore(tmp_path, KEY)
     for step in (100, 200, 300):
         store.save(checkpoint(step))
-    assert sorted(p.name for p in store.folder.iterdir()) == ["step-000000200.h5", "step-000000300.h5"]
+    assert sorted(p.name for p in store.folder.iterdir()) == [
+        "step-000000200.h5",
+        "step-000000300.h5",
+    ]
     store.save(checkpoint(250))
-    assert sorted(p.name for p in store.folder.iterdir()) == ["step-000000200.h5", "step-000000250.h5"]
+    assert sorted(p.name for p in store.folder.iterdir()) == [
+        "step-000000200.h5",
+        "step-000000250.h5",
+    ]
     store.save(checkpoint(150))  # fewer steps than a run of the same settings went: later ones go
     assert sorted(p.name for p in store.folder.iterdir()) == ["step-000000150.h5"]
 
@@ -94,7 +115,7 @@ def test_a_kill_while_a_checkpoint_is_written_leaves_the_verified_older_one(tmp_
     child = textwrap.dedent(f"""
         import sys, time
         import h5py
-        sys.path[:0] = [{str(REPO / 'scripts')!r}, {str(REPO / 'tests')!r}]
+        sys.path[:0] = [{str(REPO / "scripts")!r}, {str(REPO / "tests")!r}]
         from test_checkpoints import KEY, checkpoint
         from mnist_filters.checkpoints import CheckpointStore
         store = CheckpointStore({str(tmp_path)!r}, KEY)
@@ -109,8 +130,12 @@ def test_a_kill_while_a_checkpoint_is_written_leaves_the_verified_older_one(tmp_
         h5py.Group.create_dataset = slow
         store.save(checkpoint(200))
     """)
-    process = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(REPO / "scripts")})
+    process = subprocess.Popen(
+        [sys.executable, "-c", child],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "scripts")},
+    )
     try:
         assert process.stdout.readline().strip() == "writing"
         process.send_signal(signal.SIGKILL)
@@ -119,6 +144,8 @@ def test_a_kill_while_a_checkpoint_is_written_leaves_the_verified_older_one(tmp_
     store = CheckpointStore(tmp_path, KEY)
     files = sorted(p.name for p in store.folder.iterdir())
     assert "step-000000100.h5" in files and "step-000000200.h5" not in files
-    assert any(name.startswith(".step-000000200.partial-") for name in files)  # the half-written file
+    assert any(
+        name.startswith(".step-000000200.partial-") for name in files
+    )  # the half-written file
     resumed = store.latest(1000)
     assert resumed.step == 100 and same(resumed, checkpoint(100))

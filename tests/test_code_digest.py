@@ -1,4 +1,5 @@
-"""A rule's code digest covers exactly the code it runs, and ignores what cannot change behaviour."""
+"""A rule's code digest covers exactly the code it runs, and ignores what cannot change "
+"behaviour."""
 
 import json
 import os
@@ -19,9 +20,15 @@ def names(script):
 
 def test_each_rule_covers_its_own_modules_only():
     rank = names("rank_patches.py")
-    assert {"rank_patches.py", "mnist_filters/ranking.py", "mnist_filters/stages/rank.py",
-            "mnist_filters/receptive_field.py", "mnist_filters/runlog.py", "mnist_filters/__init__.py",
-            "mnist_filters/stages/__init__.py"} <= rank
+    assert {
+        "rank_patches.py",
+        "mnist_filters/ranking.py",
+        "mnist_filters/stages/rank.py",
+        "mnist_filters/receptive_field.py",
+        "mnist_filters/runlog.py",
+        "mnist_filters/__init__.py",
+        "mnist_filters/stages/__init__.py",
+    } <= rank
     assert "mnist_filters/model.py" not in rank and "mnist_filters/download.py" not in rank
     # imports inside functions count: the training stage imports the model lazily
     assert {"mnist_filters/model.py", "mnist_filters/trainer.py"} <= names("train.py")
@@ -29,7 +36,9 @@ def test_each_rule_covers_its_own_modules_only():
     assert "mnist_filters/stages/figures/filters.py" in filters
     assert "mnist_filters/stages/figures/style.py" in filters
     assert "mnist_filters/stages/figures/samples.py" not in filters
-    assert "mnist_filters/model.py" not in names("dump_activations.py")  # the saved model is plain Keras
+    assert "mnist_filters/model.py" not in names(
+        "dump_activations.py"
+    )  # the saved model is plain Keras
 
 
 @pytest.fixture
@@ -46,12 +55,18 @@ def edited(tree, path, old, new):
     file.write_text(text.replace(old, new, 1))
 
 
-@pytest.mark.parametrize("old, new", [
-    ("import numpy as np\n", "import numpy as np  # a comment\n\n\n"),
-    ("def column_max(", "# a new comment line\ndef column_max("),
-    ('"""values.max(axis=0) of an (m, c) array', '"""The column maxima of an (m, c) array'),  # a docstring
-    ("    m, c = values.shape\n", "    m, c = (values.shape)\n"),  # layout only
-])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("import numpy as np\n", "import numpy as np  # a comment\n\n\n"),
+        ("def column_max(", "# a new comment line\ndef column_max("),
+        (
+            '"""values.max(axis=0) of an (m, c) array',
+            '"""The column maxima of an (m, c) array',
+        ),  # a docstring
+        ("    m, c = values.shape\n", "    m, c = (values.shape)\n"),  # layout only
+    ],
+)
 def test_comments_layout_and_docstrings_change_nothing(tree, old, new):
     before = code_digest(tree / "rank_patches.py", tree)
     edited(tree, "mnist_filters/ranking.py", old, new)
@@ -59,11 +74,16 @@ def test_comments_layout_and_docstrings_change_nothing(tree, old, new):
 
 
 def test_a_code_change_changes_the_digest_of_the_rules_that_run_it(tree):
-    before = {s: code_digest(tree / s, tree) for s in ("rank_patches.py", "train.py", "plot_samples.py")}
+    before = {
+        s: code_digest(tree / s, tree) for s in ("rank_patches.py", "train.py", "plot_samples.py")
+    }
     edited(tree, "mnist_filters/ranking.py", "group: int = 64", "group: int = 32")
     after = {s: code_digest(tree / s, tree) for s in before}
     assert after["rank_patches.py"] != before["rank_patches.py"]
-    assert after["train.py"] == before["train.py"] and after["plot_samples.py"] == before["plot_samples.py"]
+    assert (
+        after["train.py"] == before["train.py"]
+        and after["plot_samples.py"] == before["plot_samples.py"]
+    )
 
 
 def test_the_dump_and_the_projections_share_model_loading_but_not_each_others_code(tree):
@@ -71,19 +91,35 @@ def test_the_dump_and_the_projections_share_model_loading_but_not_each_others_co
     loading changes both (their outputs still follow by data, as Snakemake plans)."""
     scripts = ("dump_activations.py", "project_patches.py")
     before = {s: code_digest(tree / s, tree) for s in scripts}
-    edited(tree, "mnist_filters/stages/activations.py", "return max(1, chunk_bytes", "return max(2, chunk_bytes")
+    edited(
+        tree,
+        "mnist_filters/stages/activations.py",
+        "return max(1, chunk_bytes",
+        "return max(2, chunk_bytes",
+    )
     after = {s: code_digest(tree / s, tree) for s in scripts}
     assert after["dump_activations.py"] != before["dump_activations.py"]
     assert after["project_patches.py"] == before["project_patches.py"]
-    edited(tree, "mnist_filters/model_file.py", 'SPATIAL_LAYERS = ("conv1", "conv2", "pool2")',
-           'SPATIAL_LAYERS = ("conv1", "conv2")')
+    edited(
+        tree,
+        "mnist_filters/model_file.py",
+        'SPATIAL_LAYERS = ("conv1", "conv2", "pool2")',
+        'SPATIAL_LAYERS = ("conv1", "conv2")',
+    )
     assert all(code_digest(tree / s, tree) != after[s] for s in scripts)
 
 
 def test_relative_imports_are_followed(tree):
     (tree / "mnist_filters" / "extra.py").write_text("VALUE = 1\n")
-    edited(tree, "mnist_filters/ranking.py", "import numpy as np\n", "import numpy as np\n\nfrom .extra import VALUE\n")
-    assert "mnist_filters/extra.py" in {p.relative_to(tree).as_posix() for p in closure(tree / "rank_patches.py", tree)}
+    edited(
+        tree,
+        "mnist_filters/ranking.py",
+        "import numpy as np\n",
+        "import numpy as np\n\nfrom .extra import VALUE\n",
+    )
+    assert "mnist_filters/extra.py" in {
+        p.relative_to(tree).as_posix() for p in closure(tree / "rank_patches.py", tree)
+    }
     before = code_digest(tree / "rank_patches.py", tree)
     (tree / "mnist_filters" / "extra.py").write_text("VALUE = 2\n")
     assert code_digest(tree / "rank_patches.py", tree) != before
@@ -130,8 +166,9 @@ def test_an_unwritable_cache_folder_only_costs_time(tree, tmp_path):
     folder.mkdir()
     folder.chmod(0o500)
     try:
-        assert code_digest(tree / "rank_patches.py", tree, cache=folder / "code.json") == \
-            code_digest(tree / "rank_patches.py", tree)
+        assert code_digest(
+            tree / "rank_patches.py", tree, cache=folder / "code.json"
+        ) == code_digest(tree / "rank_patches.py", tree)
         assert not (folder / "code.json").exists()
     finally:
         folder.chmod(0o700)

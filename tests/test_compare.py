@@ -18,12 +18,33 @@ from helpers import metrics, model_weights
 from mnist_filters.model import weights_sha256
 
 pytestmark = pytest.mark.slow
-RUNS = ["lr_learning_rate~0.0001_seed~0", "lr_learning_rate~0.0001_seed~1",
-        "lr_learning_rate~0.0003_seed~0", "lr_learning_rate~0.0003_seed~1"]
-COMPARISON = ["compare_runs", "plot_comparison_curves", "plot_comparison_effects", "plot_comparison_filters"]
-PER_RUN = {"train", "dump_activations", "rank_patches", "plot_samples", "plot_filters", "plot_top_patches",
-           "plot_training_curve", "project_patches", "plot_projections", "gallery", "tally_mistakes",
-           "plot_confusion", "plot_mistakes"}
+RUNS = [
+    "lr_learning_rate~0.0001_seed~0",
+    "lr_learning_rate~0.0001_seed~1",
+    "lr_learning_rate~0.0003_seed~0",
+    "lr_learning_rate~0.0003_seed~1",
+]
+COMPARISON = [
+    "compare_runs",
+    "plot_comparison_curves",
+    "plot_comparison_effects",
+    "plot_comparison_filters",
+]
+PER_RUN = {
+    "train",
+    "dump_activations",
+    "rank_patches",
+    "plot_samples",
+    "plot_filters",
+    "plot_top_patches",
+    "plot_training_curve",
+    "project_patches",
+    "plot_projections",
+    "gallery",
+    "tally_mistakes",
+    "plot_confusion",
+    "plot_mistakes",
+}
 
 
 def rows(workdir, name="lr"):
@@ -34,7 +55,13 @@ def rows(workdir, name="lr"):
 def test_each_grid_point_is_an_ordinary_run(tiny_sweep):
     for run in RUNS:
         folder = tiny_sweep / "results" / "mnist" / run
-        for name in ("model.keras", "metrics.json", "rankings.csv", "figures/filters.png", "figures/top_patches"):
+        for name in (
+            "model.keras",
+            "metrics.json",
+            "rankings.csv",
+            "figures/filters.png",
+            "figures/top_patches",
+        ):
             assert (folder / name).exists(), (run, name)
     settings = metrics(tiny_sweep, RUNS[3])["settings"]
     assert settings["seed"] == 1 and settings["training"]["learning_rate"] == 3e-4
@@ -43,32 +70,50 @@ def test_each_grid_point_is_an_ordinary_run(tiny_sweep):
 def test_runs_csv_agrees_with_each_runs_own_outputs(tiny_sweep):
     table = rows(tiny_sweep)
     assert [row["run"] for row in table] == RUNS
-    assert list(table[0]) == ["run", "training.learning_rate", "seed", "test_accuracy", "test_loss",
-                              "best_validation_accuracy", "best_validation_step", "train_seconds",
-                              "train_examples_per_second", "weights_sha256"]
+    assert list(table[0]) == [
+        "run",
+        "training.learning_rate",
+        "seed",
+        "test_accuracy",
+        "test_loss",
+        "best_validation_accuracy",
+        "best_validation_step",
+        "train_seconds",
+        "train_examples_per_second",
+        "weights_sha256",
+    ]
     for row in table:
         measured = metrics(tiny_sweep, row["run"])
         for key in ("test_accuracy", "test_loss", "train_seconds", "train_examples_per_second"):
             assert float(row[key]) == measured[key], (row["run"], key)
         weights = model_weights(tiny_sweep / "results" / "mnist" / row["run"] / "model.keras")
         assert row["weights_sha256"] == measured["weights_sha256"] == weights_sha256(weights)
-        with open(tiny_sweep / "results" / "mnist" / row["run"] / "training_log.csv", newline="") as handle:
-            log = [(float(r["validation_accuracy"]), int(r["step"])) for r in csv.DictReader(handle)]
+        with open(
+            tiny_sweep / "results" / "mnist" / row["run"] / "training_log.csv", newline=""
+        ) as handle:
+            log = [
+                (float(r["validation_accuracy"]), int(r["step"])) for r in csv.DictReader(handle)
+            ]
         best = max(accuracy for accuracy, _step in log)
         assert float(row["best_validation_accuracy"]) == best
-        assert int(row["best_validation_step"]) == next(step for accuracy, step in log if accuracy == best)
+        assert int(row["best_validation_step"]) == next(
+            step for accuracy, step in log if accuracy == best
+        )
         settings = measured["settings"]
         assert (float(row["training.learning_rate"]), int(row["seed"])) == (
-            settings["training"]["learning_rate"], settings["seed"])
+            settings["training"]["learning_rate"],
+            settings["seed"],
+        )
     assert len({row["weights_sha256"] for row in table}) == 4
 
 
 def line_colours(path, colours, box):
-    """Which of `colours` appear as at least 40 pixels in `box` (fractions x0, y0, x1, y1) of a PNG."""
+    """Which of `colours` appear as at least 40 pixels in `box` (fractions x0, y0, x1, y1) of a "
+    "PNG."""
     image = plt.imread(path)[..., :3]
     h, w = image.shape[:2]
     x0, y0, x1, y1 = box
-    part = image[int(y0 * h):int(y1 * h), int(x0 * w):int(x1 * w)]
+    part = image[int(y0 * h) : int(y1 * h), int(x0 * w) : int(x1 * w)]
     found = []
     for colour in colours:
         distance = np.abs(part - np.array(matplotlib.colors.to_rgb(colour))).max(axis=-1)
@@ -92,10 +137,13 @@ def test_the_curves_show_as_many_lines_as_runs_without_seeds(tmp_path):
     from mnist_filters.training_log import LogRow, write_training_log
 
     logs = []
-    for number, rate in enumerate((1e-4, 3e-4, 1e-3)):
+    for number in range(3):
         path = tmp_path / f"log{number}.csv"
         accuracy = [0.1, 0.5 + 0.1 * number, 0.8 + 0.05 * number]
-        write_training_log(str(path), [LogRow(step, a, 1.0, a, 1.0, 0.5) for step, a in zip((0, 100, 200), accuracy)])
+        write_training_log(
+            str(path),
+            [LogRow(step, a, 1.0, a, 1.0, 0.5) for step, a in zip((0, 100, 200), accuracy)],
+        )
         logs.append(str(path))
     swept = {f"s_lr~{rate!r}": {"training.learning_rate": rate} for rate in (1e-4, 3e-4, 1e-3)}
     curves(logs, str(tmp_path / "curves.png"), swept=swept, dpi=60)
@@ -117,9 +165,15 @@ def test_the_report_has_a_comparison_category_with_captions(tiny_sweep):
     assert "comparison: lr" in html
     for name in ("runs.csv", "curves.png", "effects.png", "filters.png"):
         assert name in html, name
-    text = " ".join(html.replace("\\n", " ").split())  # captions sit in JSON strings, newlines escaped
-    for caption in ("Runs that differ only in their seed", "each point is the mean over the seeds",
-                    "Each run has its own symmetric grey scale", "sha256 of the trained weights"):
+    text = " ".join(
+        html.replace("\\n", " ").split()
+    )  # captions sit in JSON strings, newlines escaped
+    for caption in (
+        "Runs that differ only in their seed",
+        "each point is the mean over the seeds",
+        "Each run has its own symmetric grey scale",
+        "sha256 of the trained weights",
+    ):
         assert caption in text, caption
 
 
@@ -145,7 +199,8 @@ def test_adding_a_grid_value_trains_only_the_new_runs_and_redoes_the_comparison(
     config["sweeps"]["lr"]["grid"]["training.learning_rate"].append(1e-3)
     new = ["lr_learning_rate~0.001_seed~0", "lr_learning_rate~0.001_seed~1"]
     assert planned(tiny_sweep, config) == {(rule, run) for rule in PER_RUN for run in new} | {
-        (rule, "sweeps/lr") for rule in COMPARISON}
+        (rule, "sweeps/lr") for rule in COMPARISON
+    }
 
 
 def test_removing_a_grid_value_retrains_nothing_and_redoes_the_comparison(tiny_sweep):
@@ -162,9 +217,18 @@ def test_a_comparison_figure_setting_redraws_only_that_figure(tiny_sweep, figure
 
 
 def test_compare_prints_the_table_best_first(tiny_sweep):
-    result = subprocess.run([sys.executable, "-m", "mnist_filters.stages.compare",
-                             str(tiny_sweep / "results" / "mnist" / "sweeps" / "lr" / "runs.csv")],
-                            capture_output=True, text=True, check=True, env=python_env())
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mnist_filters.stages.compare",
+            str(tiny_sweep / "results" / "mnist" / "sweeps" / "lr" / "runs.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=python_env(),
+    )
     lines = result.stdout.splitlines()
     assert lines[0].startswith("lr: 4 runs")
     assert lines[1].split()[:4] == ["run", "learning_rate", "seed", "test"]
@@ -177,14 +241,32 @@ def python_env():
 
 
 def verify(workdir, run, *arguments):
-    return subprocess.run([sys.executable, "-m", "mnist_filters.verify", run, "--directory", str(workdir), "--",
-                           "--configfile", str(workdir / "config.yaml"), *arguments],
-                          capture_output=True, text=True, env=python_env(), timeout=900)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mnist_filters.verify",
+            run,
+            "--directory",
+            str(workdir),
+            "--",
+            "--configfile",
+            str(workdir / "config.yaml"),
+            *arguments,
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        timeout=900,
+    )
 
 
 def digests(folder):
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())
-            if path.is_file()}
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.iterdir())
+        if path.is_file()
+    }
 
 
 def test_verify_reproduces_a_run_bit_for_bit_and_leaves_it_untouched(tiny_sweep):
@@ -193,7 +275,9 @@ def test_verify_reproduces_a_run_bit_for_bit_and_leaves_it_untouched(tiny_sweep)
     result = verify(tiny_sweep, run, *ONE_THREAD_TRAINING)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     for what in ("weights", "activations", "rankings"):
-        assert any(line.split()[:2] == [what, "identical"] for line in result.stdout.splitlines()), result.stdout
+        assert any(
+            line.split()[:2] == [what, "identical"] for line in result.stdout.splitlines()
+        ), result.stdout
     assert f"sha256 {metrics(tiny_sweep, run)['weights_sha256']}" in result.stdout
     assert digests(tiny_sweep / "results" / "mnist" / run) == before
     assert not (tiny_sweep / ".snakemake" / "mnist-filters" / "verify" / run).exists()
@@ -221,8 +305,17 @@ def test_verify_says_where_a_tampered_run_differs(tiny_run, tmp_path):
     (cached / "rankings.csv").write_text("\n".join([*text[:5], ",".join(fields), *text[6:]]) + "\n")
     # Snakemake sees edited inputs as updated and would remake their outputs; a cache that
     # differs for other reasons (another machine or library) would not be: --touch says so.
-    snakemake(workdir, None, "--configfile", str(workdir / "config.yaml"), "--touch",
-              *(f"results/mnist/tiny/{name}" for name in ("model.keras", "activations.h5", "rankings.csv")))
+    snakemake(
+        workdir,
+        None,
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--touch",
+        *(
+            f"results/mnist/tiny/{name}"
+            for name in ("model.keras", "activations.h5", "rankings.csv")
+        ),
+    )
     before = digests(cached)
     result = verify(workdir, "tiny")
     assert result.returncode == 1, result.stdout + result.stderr[-3000:]
@@ -248,7 +341,8 @@ def test_verify_refuses_results_older_than_the_config(tiny_run, tmp_path):
 
 
 def test_a_sweep_with_only_plain_runs_compares_them_too(tiny_mnist, tmp_path):
-    """`runs:` with two runs is compared under results/mnist/sweeps/runs/, settings that differ only."""
+    """`runs:` with two runs is compared under results/mnist/sweeps/runs/, settings that differ "
+    "only."""
     config = sweep_config(tiny_mnist, {})
     config["runs"] = {"a": {}, "b": {"training": {"steps": 200}}}
     result = snakemake(tmp_path, config, "-n")

@@ -30,7 +30,10 @@ def refusal(config, config_files=()) -> str:
 
 def test_deep_merge_overrides_nested_keys_only():
     base = {"a": 1, "training": {"steps": 10, "batch_size": 5}}
-    assert deep_merge(base, {"training": {"steps": 3}}) == {"a": 1, "training": {"steps": 3, "batch_size": 5}}
+    assert deep_merge(base, {"training": {"steps": 3}}) == {
+        "a": 1,
+        "training": {"steps": 3, "batch_size": 5},
+    }
     assert base["training"]["steps"] == 10
 
 
@@ -50,12 +53,26 @@ def test_shipped_config_reproduces_the_notebook():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     assert list(config["runs"]) == ["seed"] and config["runs"]["seed"] == {}
     d = loaded(config).runs["seed"]
-    assert d["model"]["conv1"] == {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"}
+    assert d["model"]["conv1"] == {
+        "filters": 25,
+        "kernel_size": 12,
+        "strides": 2,
+        "padding": "valid",
+    }
     assert d["model"]["conv2"] == {"filters": 64, "kernel_size": 5, "strides": 1, "padding": "same"}
     assert d["model"]["pool2"] == {"pool_size": 2, "padding": "same"}
-    assert (d["model"]["fc1_units"], d["model"]["init_stddev"], d["model"]["bias_init"]) == (1024, 0.05, 0.1)
+    assert (d["model"]["fc1_units"], d["model"]["init_stddev"], d["model"]["bias_init"]) == (
+        1024,
+        0.05,
+        0.1,
+    )
     t = d["training"]
-    assert (t["optimizer"], t["learning_rate"], t["batch_size"], t["steps"]) == ("adam", 1e-4, 50, 2000)
+    assert (t["optimizer"], t["learning_rate"], t["batch_size"], t["steps"]) == (
+        "adam",
+        1e-4,
+        50,
+        2000,
+    )
     assert t["validation_size"] == 5000 and t["precision"] == "float32"
 
 
@@ -64,38 +81,142 @@ def test_shipped_config_reproduces_the_notebook():
     [
         ({"training": {"steps": -5}}, None, "-5 is less than the minimum of 1"),
         ({"training": {"steps": 0}}, None, "0 is less than the minimum of 1"),
-        ({"training": {"optimizer": "adagrad"}}, None, "'adagrad' is not one of ['adam', 'sgd', 'rmsprop']"),
-        ({"training": {"batch_size": 1900}}, None, "training.batch_size is 1900, larger than the 1800 training images"),
-        ({"training": {"validation_size": 2000}}, None, "validation_size is 2000 but the training set holds only 2000"),
+        (
+            {"training": {"optimizer": "adagrad"}},
+            None,
+            "'adagrad' is not one of ['adam', 'sgd', 'rmsprop']",
+        ),
+        (
+            {"training": {"batch_size": 1900}},
+            None,
+            "training.batch_size is 1900, larger than the 1800 training images",
+        ),
+        (
+            {"training": {"validation_size": 2000}},
+            None,
+            "validation_size is 2000 but the training set holds only 2000",
+        ),
         ({"training": {"learning_rate": "fast"}}, None, "'fast' is not of type 'number'"),
-        ({"training": {"stepz": 3}}, None, "defaults.training: unknown key 'stepz'; did you mean 'steps'?"),
-        ({}, {"ok": {"model": {"fc1_unit": 3}}}, "runs.ok.model: unknown key 'fc1_unit'; did you mean 'fc1_units'?"),
+        (
+            {"training": {"stepz": 3}},
+            None,
+            "defaults.training: unknown key 'stepz'; did you mean 'steps'?",
+        ),
+        (
+            {},
+            {"ok": {"model": {"fc1_unit": 3}}},
+            "runs.ok.model: unknown key 'fc1_unit'; did you mean 'fc1_units'?",
+        ),
         ({}, {"../escape": {}}, "../escape"),
-        ({"training": {"batch_size": 0}}, None, "training.batch_size: 0 is less than the minimum of 1"),
-        ({"ranking": {"top_k": 40501}}, None, "ranking.top_k is 40501 but layer conv1 has only 40500 positions"),
-        ({"ranking": {"top_k": 501, "one_per_image": True}}, None, "ranking.top_k is 501 but layer conv1 has only 500"),
-        ({"ranking": {"filters": [3, 25]}}, None, "ranking.filters [25] out of range: layer conv1 has 25 filters (0..24)"),
-        ({"ranking": {"filters": [-1]}}, None, "ranking.filters.0: -1 is less than the minimum of 0"),
-        ({"activations": {"layers": ["conv3"]}}, None, "'conv3' is not one of ['conv1', 'conv2', 'pool2']"),
-        ({"model": {"conv1": {"kernel_size": 40}}}, None,
-         "runs.tiny: model.conv1.kernel_size: 40 does not fit the 28x28 images"),
-        ({"model": {"conv2": {"kernel_size": 12, "padding": "valid"}}}, None,
-         "runs.tiny: model.conv2.kernel_size: 12 does not fit conv1's 9x9 output"),
-        ({"model": {"conv2": {"padding": "valid"}, "pool2": {"pool_size": 6, "padding": "valid"}}}, None,
-         "runs.tiny: model.pool2.pool_size: 6 does not fit conv2's 5x5 output"),
-        ({"figures": {"filters": {"dpi": "high"}}}, None, "figures.filters.dpi: 'high' is not of type 'integer'"),
-        ({"occlusion": {"enabled": True, "size": 29}}, None, "occlusion.size is 29, larger than the 28x28 images"),
-        ({"occlusion": {"images": [3, 500]}}, None, "occlusion.images [500] out of range: the test set has 500 images"),
-        ({"occlusion": {"layer": "fc1"}}, None, "occlusion.layer: 'fc1' is not one of ['conv1', 'conv2', 'pool2']"),
-        ({"evolution": {"steps": [0, 301]}}, None, "evolution.steps [301] are past training.steps (300)"),
+        (
+            {"training": {"batch_size": 0}},
+            None,
+            "training.batch_size: 0 is less than the minimum of 1",
+        ),
+        (
+            {"ranking": {"top_k": 40501}},
+            None,
+            "ranking.top_k is 40501 but layer conv1 has only 40500 positions",
+        ),
+        (
+            {"ranking": {"top_k": 501, "one_per_image": True}},
+            None,
+            "ranking.top_k is 501 but layer conv1 has only 500",
+        ),
+        (
+            {"ranking": {"filters": [3, 25]}},
+            None,
+            "ranking.filters [25] out of range: layer conv1 has 25 filters (0..24)",
+        ),
+        (
+            {"ranking": {"filters": [-1]}},
+            None,
+            "ranking.filters.0: -1 is less than the minimum of 0",
+        ),
+        (
+            {"activations": {"layers": ["conv3"]}},
+            None,
+            "'conv3' is not one of ['conv1', 'conv2', 'pool2']",
+        ),
+        (
+            {"model": {"conv1": {"kernel_size": 40}}},
+            None,
+            "runs.tiny: model.conv1.kernel_size: 40 does not fit the 28x28 images",
+        ),
+        (
+            {"model": {"conv2": {"kernel_size": 12, "padding": "valid"}}},
+            None,
+            "runs.tiny: model.conv2.kernel_size: 12 does not fit conv1's 9x9 output",
+        ),
+        (
+            {
+                "model": {
+                    "conv2": {"padding": "valid"},
+                    "pool2": {"pool_size": 6, "padding": "valid"},
+                }
+            },
+            None,
+            "runs.tiny: model.pool2.pool_size: 6 does not fit conv2's 5x5 output",
+        ),
+        (
+            {"figures": {"filters": {"dpi": "high"}}},
+            None,
+            "figures.filters.dpi: 'high' is not of type 'integer'",
+        ),
+        (
+            {"occlusion": {"enabled": True, "size": 29}},
+            None,
+            "occlusion.size is 29, larger than the 28x28 images",
+        ),
+        (
+            {"occlusion": {"images": [3, 500]}},
+            None,
+            "occlusion.images [500] out of range: the test set has 500 images",
+        ),
+        (
+            {"occlusion": {"layer": "fc1"}},
+            None,
+            "occlusion.layer: 'fc1' is not one of ['conv1', 'conv2', 'pool2']",
+        ),
+        (
+            {"evolution": {"steps": [0, 301]}},
+            None,
+            "evolution.steps [301] are past training.steps (300)",
+        ),
         ({"evolution": {"steps": []}}, None, "evolution.steps: [] should be non-empty"),
-        ({"projections": {"layers": ["conv2"]}}, None, "projections.layers ['conv2'] are not dumped"),
+        (
+            {"projections": {"layers": ["conv2"]}},
+            None,
+            "projections.layers ['conv2'] are not dumped",
+        ),
     ],
-    ids=["negative-steps", "zero-steps", "unknown-optimizer", "batch-too-large", "validation-too-large",
-         "wrong-type", "unknown-key", "unknown-key-in-run", "unsafe-run-name", "zero-batch", "k-too-large",
-         "k-too-large-one-per-image", "filter-out-of-range", "negative-filter", "unknown-layer", "conv1-too-wide",
-         "conv2-too-wide", "pool2-too-wide", "wrong-type-figure", "occluder-too-large", "occluded-image-out-of-range",
-         "occlusion-unknown-layer", "evolution-step-past-training", "evolution-no-steps", "projection-not-dumped"],
+    ids=[
+        "negative-steps",
+        "zero-steps",
+        "unknown-optimizer",
+        "batch-too-large",
+        "validation-too-large",
+        "wrong-type",
+        "unknown-key",
+        "unknown-key-in-run",
+        "unsafe-run-name",
+        "zero-batch",
+        "k-too-large",
+        "k-too-large-one-per-image",
+        "filter-out-of-range",
+        "negative-filter",
+        "unknown-layer",
+        "conv1-too-wide",
+        "conv2-too-wide",
+        "pool2-too-wide",
+        "wrong-type-figure",
+        "occluder-too-large",
+        "occluded-image-out-of-range",
+        "occlusion-unknown-layer",
+        "evolution-step-past-training",
+        "evolution-no-steps",
+        "projection-not-dumped",
+    ],
 )
 def test_bad_settings_are_refused_naming_the_key(tiny_mnist, defaults, runs, message):
     config = tiny_config(tiny_mnist, runs)
@@ -103,11 +224,21 @@ def test_bad_settings_are_refused_naming_the_key(tiny_mnist, defaults, runs, mes
     assert message in refusal(config)
 
 
-@pytest.mark.parametrize("defaults, message", [
-    ({"training": {"steps": -5}}, "training.steps: -5 is less than the minimum of 1"),
-    ({"training": {"batch_size": 1900}}, "training.batch_size is 1900, larger than the 1800 training images"),
-    ({"model": {"conv1": {"kernel_size": 40}}}, "model.conv1.kernel_size: 40 does not fit the 28x28 images"),
-], ids=["schema", "against-the-data", "against-the-model"])
+@pytest.mark.parametrize(
+    "defaults, message",
+    [
+        ({"training": {"steps": -5}}, "training.steps: -5 is less than the minimum of 1"),
+        (
+            {"training": {"batch_size": 1900}},
+            "training.batch_size is 1900, larger than the 1800 training images",
+        ),
+        (
+            {"model": {"conv1": {"kernel_size": 40}}},
+            "model.conv1.kernel_size: 40 does not fit the 28x28 images",
+        ),
+    ],
+    ids=["schema", "against-the-data", "against-the-model"],
+)
 def test_the_workflow_refuses_bad_settings_before_any_job(tiny_mnist, tmp_path, defaults, message):
     config = tiny_config(tiny_mnist)
     config["defaults"] = deep_merge(config["defaults"], defaults)
@@ -118,20 +249,25 @@ def test_the_workflow_refuses_bad_settings_before_any_job(tiny_mnist, tmp_path, 
 
 
 def test_an_image_shape_the_data_does_not_have_fails_a_dry_run(tiny_mnist, tmp_path):
-    """28x28 images with data.image_shape [32, 32]: named before any job, not when the data job runs."""
+    """28x28 images with data.image_shape [32, 32]: named before any job, not when the data job "
+    "runs."""
     config = tiny_config(tiny_mnist)
     config["data"]["image_shape"] = [32, 32]
     result = snakemake(tmp_path, config, "-n", check=False, timeout=120)
     source = str(tiny_mnist / "train-images-idx3-ubyte.gz")
     assert result.returncode != 0
-    assert f"data.image_shape is [32, 32], but {source} holds 28x28 images; set data.image_shape: [28, 28]" in (
-        result.stdout + result.stderr), result.stderr[-3000:]
+    assert (
+        f"data.image_shape is [32, 32], but {source} holds 28x28 images; set data.image_shape: "
+        f"[28, 28]" in (result.stdout + result.stderr)
+    ), result.stderr[-3000:]
     assert not (tmp_path / "resources").exists()
 
 
 def test_an_image_shape_a_download_does_not_have_is_refused():
     config = {"data": {"image_shape": [32, 32]}, "runs": {"seed": {}}}
-    assert "data.image_shape is [32, 32], but the mnist download holds 28x28 images" in refusal(config)
+    assert "data.image_shape is [32, 32], but the mnist download holds 28x28 images" in refusal(
+        config
+    )
 
 
 @pytest.mark.parametrize("data_set", ["mnist", "fashion-mnist", "kmnist"])
@@ -153,48 +289,91 @@ def test_missing_local_data_is_named(tmp_path):
 
 def test_duplicate_run_names_are_refused(tiny_mnist, tmp_path):
     path = tmp_path / "dup.yaml"
-    path.write_text(f"data: {{local_dir: {tiny_mnist}}}\nruns:\n  a: {{}}\n  b: {{}}\n  a: {{seed: 3}}\n")
-    result = snakemake(tmp_path, None, "-n", "--configfile", str(path), "--replace-workflow-config", check=False,
-                       timeout=120)
+    path.write_text(
+        f"data: {{local_dir: {tiny_mnist}}}\nruns:\n  a: {{}}\n  b: {{}}\n  a: {{seed: 3}}\n"
+    )
+    result = snakemake(
+        tmp_path,
+        None,
+        "-n",
+        "--configfile",
+        str(path),
+        "--replace-workflow-config",
+        check=False,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert f"{path}, line 5: duplicate key 'a' (first on line 3)" in result.stdout + result.stderr
 
 
 def test_nothing_evaluates_code_from_data_or_config():
-    sources = [*(REPO / "scripts").rglob("*.py"), *(REPO / "rules").glob("*.smk"), REPO / "Snakefile"]
+    sources = [
+        *(REPO / "scripts").rglob("*.py"),
+        *(REPO / "rules").glob("*.smk"),
+        REPO / "Snakefile",
+    ]
     for path in sources:
         text = path.read_text()
-        for forbidden in ("import pickle", "allow_pickle=True", "safe_mode=False", "eval(", "exec(", "yaml.load(f",
-                          "yaml.unsafe_load", "Loader=yaml.Loader"):
+        for forbidden in (
+            "import pickle",
+            "allow_pickle=True",
+            "safe_mode=False",
+            "eval(",
+            "exec(",
+            "yaml.load(f",
+            "yaml.unsafe_load",
+            "Loader=yaml.Loader",
+        ):
             assert forbidden not in text, f"{path} uses {forbidden}"
 
 
 def test_command_line_strings_become_the_numbers_the_schema_wants():
-    overrides = {"seed": "3", "training": {"steps": "100", "learning_rate": "1e-3", "precision": "float32"},
-                 "ranking": {"filters": ["1", "2"], "one_per_image": "true", "top_k": "many"},
-                 "figures": {"filters": {"dpi": "80"}}}
+    overrides = {
+        "seed": "3",
+        "training": {"steps": "100", "learning_rate": "1e-3", "precision": "float32"},
+        "ranking": {"filters": ["1", "2"], "one_per_image": "true", "top_k": "many"},
+        "figures": {"filters": {"dpi": "80"}},
+    }
     assert coerce_scalars(overrides, RUN_SCHEMA) == {
-        "seed": 3, "training": {"steps": 100, "learning_rate": 1e-3, "precision": "float32"},
-        "ranking": {"filters": [1, 2], "one_per_image": True, "top_k": "many"},  # left for the schema to refuse
+        "seed": 3,
+        "training": {"steps": 100, "learning_rate": 1e-3, "precision": "float32"},
+        "ranking": {
+            "filters": [1, 2],
+            "one_per_image": True,
+            "top_k": "many",
+        },  # left for the schema to refuse
         "figures": {"filters": {"dpi": 80}},
     }
-    assert coerce_scalars({"ranking": {"filters": "null"}}, RUN_SCHEMA) == {"ranking": {"filters": None}}
+    assert coerce_scalars({"ranking": {"filters": "null"}}, RUN_SCHEMA) == {
+        "ranking": {"filters": None}
+    }
 
 
 def test_settings_overridden_on_the_command_line_are_used(tiny_mnist, tmp_path):
     config = tiny_config(tiny_mnist)
-    result = snakemake(tmp_path, config, "-n", "--config", "runs={tiny: {training: {steps: 120}, ranking: {top_k: 5}}}",
-                       timeout=120)
+    result = snakemake(
+        tmp_path,
+        config,
+        "-n",
+        "--config",
+        "runs={tiny: {training: {steps: 120}, ranking: {top_k: 5}}}",
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout[-2000:]
 
 
 def test_an_empty_mirror_list_is_refused():
-    assert "data.mirrors.mnist" in refusal({"data": {"mirrors": {"mnist": []}}, "runs": {"seed": {}}})
+    assert "data.mirrors.mnist" in refusal(
+        {"data": {"mirrors": {"mnist": []}}, "runs": {"seed": {}}}
+    )
 
 
 def test_an_unknown_top_level_block_is_refused(tiny_mnist):
     message = refusal({"mnist": {"local_dir": str(tiny_mnist)}, "runs": {"seed": {}}})
-    assert "config: (top level): Additional properties are not allowed ('mnist' was unexpected)" in message
+    assert (
+        "config: (top level): Additional properties are not allowed ('mnist' was unexpected)"
+        in message
+    )
 
 
 def test_omitted_mirrors_default_to_the_real_ones(tmp_path):
@@ -205,29 +384,72 @@ def test_omitted_mirrors_default_to_the_real_ones(tmp_path):
 def test_run_names_match_literally_not_as_patterns(tiny_mnist, tmp_path):
     """A '.' in a run name is a dot, not "any character": results/mnist/aXb/ is no run."""
     config = tiny_config(tiny_mnist, runs={"a.b": {}})
-    assert "rank_patches" in snakemake(tmp_path, config, "-n", "results/mnist/a.b/rankings.csv", timeout=120).stdout
-    result = snakemake(tmp_path, config, "-n", "results/mnist/aXb/rankings.csv", check=False, timeout=120)
-    assert result.returncode != 0 and "MissingRuleException" in result.stdout + result.stderr, result.stderr[-2000:]
+    assert (
+        "rank_patches"
+        in snakemake(tmp_path, config, "-n", "results/mnist/a.b/rankings.csv", timeout=120).stdout
+    )
+    result = snakemake(
+        tmp_path, config, "-n", "results/mnist/aXb/rankings.csv", check=False, timeout=120
+    )
+    assert result.returncode != 0 and "MissingRuleException" in result.stdout + result.stderr, (
+        result.stderr[-2000:]
+    )
 
 
 def test_schema_defaults_fill_each_run_with_its_own_copies():
-    runs = resolve_runs({"defaults": {}, "runs": {"a": {}, "b": {"training": {"steps": 7}}}}, RUN_SCHEMA)
+    runs = resolve_runs(
+        {"defaults": {}, "runs": {"a": {}, "b": {"training": {"steps": 7}}}}, RUN_SCHEMA
+    )
     assert runs["a"]["training"]["steps"] == 2000 and runs["b"]["training"]["steps"] == 7
-    assert runs["a"]["model"]["conv1"] == {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"}
+    assert runs["a"]["model"]["conv1"] == {
+        "filters": 25,
+        "kernel_size": 12,
+        "strides": 2,
+        "padding": "valid",
+    }
     runs["a"]["model"]["conv1"]["filters"] = 1
     assert runs["b"]["model"]["conv1"]["filters"] == 25
     assert RUN_SCHEMA["properties"]["model"]["default"] == {}  # the schema itself is left as it was
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"invariance": {"images": 501}}, "invariance.images is 501 but the test set has 500 images"),
-    ({"invariance": {"rotation": {"min": 10, "max": -10, "count": 3}}}, "invariance.rotation: min 10 is above max -10"),
-    ({"invariance": {"scale": {"min": 0, "max": 2, "count": 3}}}, "invariance.scale.min is 0; a scale must be above 0"),
-    ({"invariance": {"layers": ["logits"]}}, "invariance.layers.0: 'logits' is not one of"),
-    ({"invariance": {"scale": {"min": 0.5, "max": 2}}}, "invariance.scale: 'count' is a required property"),
-    ({"evolution": {"layers": ["fc1"]}}, "evolution.layers.0: 'fc1' is not one of ['conv1', 'conv2', 'pool2']"),
-    ({"evolution": {"steps": [0, 2001]}}, "evolution.steps [2001] are past training.steps (300)"),
-], ids=["invariance-too-many-images", "invariance-empty-range", "invariance-zero-scale", "invariance-unknown-layer",
-        "invariance-range-without-count", "evolution-unknown-layer", "evolution-step-past-training"])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            {"invariance": {"images": 501}},
+            "invariance.images is 501 but the test set has 500 images",
+        ),
+        (
+            {"invariance": {"rotation": {"min": 10, "max": -10, "count": 3}}},
+            "invariance.rotation: min 10 is above max -10",
+        ),
+        (
+            {"invariance": {"scale": {"min": 0, "max": 2, "count": 3}}},
+            "invariance.scale.min is 0; a scale must be above 0",
+        ),
+        ({"invariance": {"layers": ["logits"]}}, "invariance.layers.0: 'logits' is not one of"),
+        (
+            {"invariance": {"scale": {"min": 0.5, "max": 2}}},
+            "invariance.scale: 'count' is a required property",
+        ),
+        (
+            {"evolution": {"layers": ["fc1"]}},
+            "evolution.layers.0: 'fc1' is not one of ['conv1', 'conv2', 'pool2']",
+        ),
+        (
+            {"evolution": {"steps": [0, 2001]}},
+            "evolution.steps [2001] are past training.steps (300)",
+        ),
+    ],
+    ids=[
+        "invariance-too-many-images",
+        "invariance-empty-range",
+        "invariance-zero-scale",
+        "invariance-unknown-layer",
+        "invariance-range-without-count",
+        "evolution-unknown-layer",
+        "evolution-step-past-training",
+    ],
+)
 def test_the_analyses_settings_are_checked(tiny_mnist, overrides, message):
     assert message in refusal(tiny_config(tiny_mnist, runs={"r": overrides}))

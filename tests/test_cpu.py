@@ -5,17 +5,27 @@ import pytest
 
 from mnist_filters.cpu import choose_kernels, cpu_info, describe, has_native_bfloat16
 
-EPYC_AVX2 = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n\nprocessor\t: 1\n"
-XEON_AMX = ("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8581C\n"
-            "flags\t\t: avx2 fma avx512f avx512bw avx512_vnni avx512_bf16 amx_bf16 amx_tile amx_int8\n")
-EPYC_AVX512 = "model name\t: AMD EPYC 9B14\nflags\t\t: avx2 fma avx512f avx512bw avx512_vnni avx512_bf16\n"
+EPYC_AVX2 = (
+    "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n\nprocessor\t: 1\n"
+)
+XEON_AMX = (
+    "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8581C\n"
+    "flags\t\t: avx2 fma avx512f avx512bw avx512_vnni avx512_bf16 amx_bf16 amx_tile amx_int8\n"
+)
+EPYC_AVX512 = (
+    "model name\t: AMD EPYC 9B14\nflags\t\t: avx2 fma avx512f avx512bw avx512_vnni avx512_bf16\n"
+)
 
 
-@pytest.mark.parametrize("text, model, bf16", [
-    (EPYC_AVX2, "AMD EPYC", False),
-    (XEON_AMX, "Intel(R) Xeon(R) Platinum 8581C", True),
-    (EPYC_AVX512, "AMD EPYC 9B14", True),
-], ids=["avx2", "amx", "avx512"])
+@pytest.mark.parametrize(
+    "text, model, bf16",
+    [
+        (EPYC_AVX2, "AMD EPYC", False),
+        (XEON_AMX, "Intel(R) Xeon(R) Platinum 8581C", True),
+        (EPYC_AVX512, "AMD EPYC 9B14", True),
+    ],
+    ids=["avx2", "amx", "avx512"],
+)
 def test_the_model_and_native_bfloat16_are_read_from_cpuinfo(tmp_path, text, model, bf16):
     (tmp_path / "cpuinfo").write_text(text)
     found_model, flags = cpu_info(tmp_path / "cpuinfo")
@@ -32,7 +42,9 @@ def test_description_names_the_model_and_the_flags_that_matter(tmp_path):
     (tmp_path / "cpuinfo").write_text(XEON_AMX)
     text = describe(*cpu_info(tmp_path / "cpuinfo"))
     assert text.startswith("Intel(R) Xeon(R) Platinum 8581C, ")
-    assert text.endswith("; avx2 fma avx512f avx512bw avx512_vnni avx512_bf16 amx_tile amx_bf16 amx_int8")
+    assert text.endswith(
+        "; avx2 fma avx512f avx512bw avx512_vnni avx512_bf16 amx_tile amx_bf16 amx_int8"
+    )
 
 
 def test_an_unreadable_cpuinfo_means_no_flags(tmp_path):

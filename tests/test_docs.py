@@ -36,7 +36,11 @@ def test_every_setting_has_its_own_description():
     docs = generator()
     for name in ("run.schema.yaml", "config.schema.yaml"):
         schema = yaml.safe_load((REPO / "schemas" / name).read_text())
-        missing = [row.key for row in docs.settings_of(schema) if not str(row.node.get("description", "")).strip()]
+        missing = [
+            row.key
+            for row in docs.settings_of(schema)
+            if not str(row.node.get("description", "")).strip()
+        ]
         assert not missing, f"{name}: settings without a description: {missing}"
 
 
@@ -77,7 +81,7 @@ def documented_patterns(page: str) -> list[re.Pattern]:
             if token.startswith("<"):
                 regex += r"[^/]+"
             elif token.startswith("NN"):
-                regex += r"\d{%d}" % len(token)
+                regex += rf"\d{{{len(token)}}}"
             elif token == "*":
                 regex += r"[^/]*"
             else:
@@ -97,9 +101,15 @@ def made_outputs(workdir: Path) -> list[str]:
 
 def test_the_output_patterns_are_strict():
     patterns = documented_patterns("`results/<set>/<run>/figures/top_patches/<layer>_filterNN.png`")
-    assert any(p.match("results/mnist/tiny/figures/top_patches/conv1_filter07.png") for p in patterns)
-    assert not any(p.match("results/mnist/tiny/figures/top_patches/conv1_filter7.png") for p in patterns)
-    assert not any(p.match("results/mnist/tiny/figures/top_patches/sub/conv1_filter07.png") for p in patterns)
+    assert any(
+        p.match("results/mnist/tiny/figures/top_patches/conv1_filter07.png") for p in patterns
+    )
+    assert not any(
+        p.match("results/mnist/tiny/figures/top_patches/conv1_filter7.png") for p in patterns
+    )
+    assert not any(
+        p.match("results/mnist/tiny/figures/top_patches/sub/conv1_filter07.png") for p in patterns
+    )
 
 
 @pytest.mark.slow
@@ -118,7 +128,10 @@ def test_relative_links_and_images_resolve():
         pytest.fail("lychee is not installed next to this Python; run `make test`")
     result = subprocess.run(
         [str(lychee), "--offline", "--include-fragments", "--no-progress", "README.md", "docs/"],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -127,8 +140,13 @@ def test_the_link_check_fails_on_a_broken_anchor(tmp_path):
     lychee = Path(sys.executable).with_name("lychee")
     (tmp_path / "a.md").write_text("# A\n\n## Here\n\n[ok](#here) [bad](b.md#nowhere)\n")
     (tmp_path / "b.md").write_text("# B\n")
-    result = subprocess.run([str(lychee), "--offline", "--include-fragments", "--no-progress", "a.md"],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    result = subprocess.run(
+        [str(lychee), "--offline", "--include-fragments", "--no-progress", "a.md"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode != 0 and "b.md#nowhere" in result.stdout + result.stderr
 
 
@@ -142,7 +160,12 @@ def test_the_readme_is_short_and_starts_with_a_picture():
 def test_make_help_lists_every_target():
     makefile = (REPO / "Makefile").read_text()
     targets = re.search(r"^\.PHONY:(.*)$", makefile, re.M).group(1).split()
-    result = subprocess.run(["make", "--no-print-directory", "help"], capture_output=True, text=True, cwd=REPO,
-                            check=True)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
     listed = [line.split()[1] for line in result.stdout.splitlines()]
     assert sorted(listed) == sorted(targets)

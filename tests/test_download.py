@@ -3,20 +3,19 @@
 import copy
 import dataclasses
 import hashlib
-import shutil
 import http.server
+import shutil
 import threading
 import time
 
 import numpy as np
 import pytest
 
+from conftest import ANALYSES_ON, snakemake, tiny_config
 from mnist_filters.dataset import DATA_SETS, FILES, DataSet, label_text
 from mnist_filters.download import Expected, download
 from mnist_filters.errors import DownloadError
 from mnist_filters.idx import read_idx
-
-from conftest import ANALYSES_ON, snakemake, tiny_config
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -30,7 +29,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         _, mode, name = self.path.split("/", 2)
         Handler.hits[mode] = Handler.hits.get(mode, 0) + 1
-        body = bytes(Handler.zeros[name]) if mode == "zeros" and name in Handler.zeros else Handler.files.get(name)
+        body = (
+            bytes(Handler.zeros[name])
+            if mode == "zeros" and name in Handler.zeros
+            else Handler.files.get(name)
+        )
         if mode == "missing" or body is None:
             self.send_error(404)
             return
@@ -76,7 +79,13 @@ NAME = "t10k-labels-idx1-ubyte.gz"
 
 def fetch(server, tmp_path, *modes, **kwargs):
     destination = tmp_path / NAME
-    options = {"timeout": 0.5, "retries": 2, "retry_wait": 0.0, "expected": expected(NAME), **kwargs}
+    options = {
+        "timeout": 0.5,
+        "retries": 2,
+        "retry_wait": 0.0,
+        "expected": expected(NAME),
+        **kwargs,
+    }
     used = download(NAME, [f"{server}/{m}" for m in modes], destination, **options)
     return used, destination
 
@@ -111,8 +120,11 @@ def test_every_mirror_failing_names_each_mirror_and_why(server, tmp_path):
         fetch(server, tmp_path, "badsum", "missing", "truncated", "stall", "loop")
     message = str(error.value)
     for mode, why in [
-        ("badsum", "md5"), ("missing", "HTTP 404"), ("truncated", "truncated body"),
-        ("stall", "timed out"), ("loop", "HTTP 302"),
+        ("badsum", "md5"),
+        ("missing", "HTTP 404"),
+        ("truncated", "truncated body"),
+        ("stall", "timed out"),
+        ("loop", "HTTP 302"),
     ]:
         line = next(line for line in message.splitlines() if f"/{mode}/" in line)
         assert why in line, line
@@ -137,10 +149,17 @@ def test_data_stage_downloads_checks_and_writes_all_four(server, tmp_path, name)
     from mnist_filters.stages.data import get_mnist
 
     outputs = {key: str(tmp_path / "out" / file) for key, file in FILES.items()}
-    digests = get_mnist(outputs, data_set=served_as(name), local_dir=None,
-                        mirrors=[f"{server}/missing", f"{server}/good"], timeout=1, retries=1, retry_wait=0,
-                        image_shape=(28, 28))
-    for key, file in FILES.items():
+    digests = get_mnist(
+        outputs,
+        data_set=served_as(name),
+        local_dir=None,
+        mirrors=[f"{server}/missing", f"{server}/good"],
+        timeout=1,
+        retries=1,
+        retry_wait=0,
+        image_shape=(28, 28),
+    )
+    for file in FILES.values():
         body = (tmp_path / "out" / file).read_bytes()
         assert body == Handler.files[file]
         assert digests[file] == hashlib.sha256(body).hexdigest()
@@ -148,13 +167,22 @@ def test_data_stage_downloads_checks_and_writes_all_four(server, tmp_path, name)
 
 @pytest.mark.parametrize("name", sorted(DATA_SETS))
 def test_each_data_set_checks_its_own_canonical_sums(server, tmp_path, name):
-    """The generated files are served where the real ones would be: each set's own md5 refuses them."""
+    """The generated files are served where the real ones would be: each set's own md5 refuses "
+    "them."""
     from mnist_filters.stages.data import get_mnist
 
     outputs = {key: str(tmp_path / "out" / file) for key, file in FILES.items()}
     with pytest.raises(DownloadError) as error:
-        get_mnist(outputs, data_set=DATA_SETS[name], local_dir=None, mirrors=[f"{server}/good"], timeout=1,
-                  retries=1, retry_wait=0, image_shape=(28, 28))
+        get_mnist(
+            outputs,
+            data_set=DATA_SETS[name],
+            local_dir=None,
+            mirrors=[f"{server}/good"],
+            timeout=1,
+            retries=1,
+            retry_wait=0,
+            image_shape=(28, 28),
+        )
     size, md5 = DATA_SETS[name].canonical[FILES["train_images"]]
     assert f"expected {size}" in str(error.value)
     assert list((tmp_path / "out").iterdir()) == []
@@ -168,9 +196,19 @@ def test_a_wrong_checksum_is_refused_with_both_sums(server, tmp_path):
     data_set = served_as("fashion-mnist", **{name: (len(Handler.files[name]), wanted)})
     outputs = {key: str(tmp_path / "out" / file) for key, file in FILES.items()}
     with pytest.raises(DownloadError) as error:
-        get_mnist(outputs, data_set=data_set, local_dir=None, mirrors=[f"{server}/good"], timeout=1, retries=1,
-                  retry_wait=0, image_shape=(28, 28))
-    assert f"md5 {hashlib.md5(Handler.files[name]).hexdigest()}, expected {wanted}" in str(error.value)
+        get_mnist(
+            outputs,
+            data_set=data_set,
+            local_dir=None,
+            mirrors=[f"{server}/good"],
+            timeout=1,
+            retries=1,
+            retry_wait=0,
+            image_shape=(28, 28),
+        )
+    assert f"md5 {hashlib.md5(Handler.files[name]).hexdigest()}, expected {wanted}" in str(
+        error.value
+    )
     assert list((tmp_path / "out").iterdir()) == []  # the three good files are not kept either
 
 
@@ -180,16 +218,18 @@ def test_data_sets_are_drop_ins_with_their_own_sums_and_names():
     assert len(set(sums)) == 12 and all(len(md5) == 32 for md5 in sums)
     for data_set in DATA_SETS.values():
         assert set(data_set.canonical) == set(FILES.values()) and len(data_set.classes) == 10
-        assert data_set.mirrors and all(url.startswith(("http://", "https://")) for url in data_set.mirrors)
+        assert data_set.mirrors and all(
+            url.startswith(("http://", "https://")) for url in data_set.mirrors
+        )
     assert label_text(9, DATA_SETS["mnist"].classes) == "label 9"
     assert label_text(9, DATA_SETS["fashion-mnist"].classes) == "label 9 (Ankle boot)"
     assert label_text(3, DATA_SETS["kmnist"].classes) == "label 3 (tsu)"
 
 
 def test_local_copy_is_checked_where_it_lies(tiny_mnist, tmp_path):
-    from mnist_filters.stages.data import get_mnist
     from mnist_filters.errors import IdxFormatError
     from mnist_filters.idx import write_idx
+    from mnist_filters.stages.data import get_mnist
 
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -198,9 +238,19 @@ def test_local_copy_is_checked_where_it_lies(tiny_mnist, tmp_path):
     write_idx(bad / FILES["train_labels"], np.full(2000, 11, np.uint8))
     outputs = {key: str(tmp_path / "out" / name) for key, name in FILES.items()}
     with pytest.raises(IdxFormatError) as error:
-        get_mnist(outputs, data_set=DATA_SETS["mnist"], local_dir=str(bad), mirrors=[], timeout=1, retries=1,
-                  retry_wait=0, image_shape=(28, 28))
-    assert str(bad / FILES["train_labels"]) in str(error.value) and "outside 0..9" in str(error.value)
+        get_mnist(
+            outputs,
+            data_set=DATA_SETS["mnist"],
+            local_dir=str(bad),
+            mirrors=[],
+            timeout=1,
+            retries=1,
+            retry_wait=0,
+            image_shape=(28, 28),
+        )
+    assert str(bad / FILES["train_labels"]) in str(error.value) and "outside 0..9" in str(
+        error.value
+    )
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -211,10 +261,17 @@ def test_another_data_set_is_made_apart_with_its_own_sums(tiny_mnist, tiny_run, 
     shutil.copytree(tiny_run, workdir)
     mnist = tiny_config(tiny_mnist, runs={"tiny": copy.deepcopy(ANALYSES_ON)})  # tiny_run's own
     fashion = copy.deepcopy(mnist)
-    fashion["data"] = {"set": "fashion-mnist", "mirrors": {"fashion-mnist": [f"{server}/zeros"]}, "retries": 1,
-                       "timeout_seconds": 10}
+    fashion["data"] = {
+        "set": "fashion-mnist",
+        "mirrors": {"fashion-mnist": [f"{server}/zeros"]},
+        "retries": 1,
+        "timeout_seconds": 10,
+    }
     plan = snakemake(workdir, fashion, "-n").stdout
-    assert "resources/fashion-mnist/train-images-idx3-ubyte.gz" in plan and "results/fashion-mnist/tiny/" in plan
+    assert (
+        "resources/fashion-mnist/train-images-idx3-ubyte.gz" in plan
+        and "results/fashion-mnist/tiny/" in plan
+    )
     assert "results/mnist/" not in plan and "resources/mnist/" not in plan
 
     fashion_md5 = DATA_SETS["fashion-mnist"].canonical[FILES["train_images"]]
@@ -222,7 +279,9 @@ def test_another_data_set_is_made_apart_with_its_own_sums(tiny_mnist, tiny_run, 
     result = snakemake(workdir, fashion, "--until", "get_mnist", check=False)
     log = (workdir / "logs" / "fashion-mnist" / "get_mnist.log").read_text()
     assert result.returncode != 0
-    assert f"md5 {hashlib.md5(bytes(fashion_md5[0])).hexdigest()}, expected {fashion_md5[1]}" in log, log[-2000:]
+    assert (
+        f"md5 {hashlib.md5(bytes(fashion_md5[0])).hexdigest()}, expected {fashion_md5[1]}" in log
+    ), log[-2000:]
     assert not (workdir / "resources" / "fashion-mnist" / FILES["train_images"]).exists()
 
     assert "Nothing to be done" in snakemake(workdir, mnist, "-n").stdout

@@ -29,10 +29,19 @@ def third_party_imports(script):
     modules = set()
     for path in closure(REPO / "scripts" / script, REPO / "scripts"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else []
+            )
             modules |= {name.split(".")[0] for name in names}
-    return {m for m in modules if m not in sys.stdlib_module_names and m not in ("mnist_filters", "__future__")}
+    return {
+        m
+        for m in modules
+        if m not in sys.stdlib_module_names and m not in ("mnist_filters", "__future__")
+    }
 
 
 def listed(env_file):
@@ -45,8 +54,16 @@ def listed(env_file):
 
 def test_every_rule_has_an_environment_and_a_script():
     found = rules()
-    assert set(found) >= {"get_mnist", "train", "dump_activations", "rank_patches", "plot_samples", "plot_filters",
-                          "plot_top_patches", "plot_training_curve"}
+    assert set(found) >= {
+        "get_mnist",
+        "train",
+        "dump_activations",
+        "rank_patches",
+        "plot_samples",
+        "plot_filters",
+        "plot_top_patches",
+        "plot_training_curve",
+    }
     for name, (conda, script) in found.items():
         if name != "all":
             assert conda and script, name
@@ -68,12 +85,28 @@ def imported_modules(make_arguments, tmp_path):
     """The modules a `make run` dry run imports (Python's -X importtime, through the Makefile)."""
     environment = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
     shutil.copy(REPO / "config.yaml", tmp_path)  # the Snakefile's configfile, found in --directory
-    result = subprocess.run(["make", "-s", "-C", str(REPO), "run", *make_arguments,
-                             f"ARGS=--dry-run --directory {tmp_path}"],
-                            capture_output=True, text=True, env=environment, timeout=300)
+    result = subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(REPO),
+            "run",
+            *make_arguments,
+            f"ARGS=--dry-run --directory {tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "This was a dry-run" in result.stdout, result.stdout[-2000:]
-    return {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
 
 
 def test_a_local_run_never_imports_the_slurm_plugin(tmp_path):
@@ -84,7 +117,10 @@ def test_a_local_run_never_imports_the_slurm_plugin(tmp_path):
     assert not {m for m in modules if m.startswith(("snakemake_executor_plugin_slurm", "pandas"))}
 
 
-@pytest.mark.skipif(not SLURM_PYTHON.exists(), reason=f"no cluster environment at {SLURM_PYTHON} (make test builds it)")
+@pytest.mark.skipif(
+    not SLURM_PYTHON.exists(),
+    reason=f"no cluster environment at {SLURM_PYTHON} (make test builds it)",
+)
 def test_the_cluster_environment_has_the_plugin_and_the_workflow(tmp_path):
     modules = imported_modules(["PROFILE=slurm"], tmp_path)
     assert {m for m in modules if m.startswith("snakemake_executor_plugin_slurm.")}

@@ -6,7 +6,6 @@ import csv
 import logging
 import signal
 
-import h5py
 import numpy as np
 import pytest
 
@@ -17,7 +16,9 @@ from mnist_filters.snapshots import read_evolution, read_snapshots
 
 def test_default_kept_steps_end_with_the_last_step():
     def kept(steps, chosen=None):
-        return snapshot_steps({"evolution": {"steps": chosen}, "training": {"steps": steps}}, run_schema)
+        return snapshot_steps(
+            {"evolution": {"steps": chosen}, "training": {"steps": steps}}, run_schema
+        )
 
     run_schema = load_yaml(REPO / "schemas" / "run.schema.yaml")
 
@@ -31,9 +32,9 @@ def test_snapshots_are_the_initial_and_the_final_weights(tiny_run):
     """Step 0 is the freshly built model's conv1 and conv2; the last kept step (training.steps)
     is model.keras's, bitwise."""
     import keras
+    from test_occlusion import NOTEBOOK
 
     from mnist_filters.model import build_model
-    from test_occlusion import NOTEBOOK
 
     run = tiny_run / "results" / "mnist" / "tiny"
     steps, weights = read_snapshots(str(run / "snapshots.h5"))
@@ -60,18 +61,28 @@ def test_the_last_steps_ranking_is_the_workflows_own(tiny_run):
     assert len(conv1) == 25
     for row in conv1:
         ranked = first[row["filter"]]
-        assert (row["image_index"], row["row"], row["col"]) == tuple(int(ranked[k]) for k in ("image_index", "row", "col"))
+        assert (row["image_index"], row["row"], row["col"]) == tuple(
+            int(ranked[k]) for k in ("image_index", "row", "col")
+        )
         assert row["activation"] == float(ranked["activation"])
-    assert {row["layer"] for row in read_evolution(str(run / "evolution.csv"))} == {"conv1", "conv2"}
+    assert {row["layer"] for row in read_evolution(str(run / "evolution.csv"))} == {
+        "conv1",
+        "conv2",
+    }
     assert len(read_evolution(str(run / "evolution.csv"))) == (25 + 64) * 4
-    for name in ("conv1_through_training.png", "conv2_through_training.png", "conv1_filters_through_training.png"):
+    for name in (
+        "conv1_through_training.png",
+        "conv2_through_training.png",
+        "conv1_filters_through_training.png",
+    ):
         assert (run / "figures" / "evolution" / name).stat().st_size > 10_000
 
 
 def stop_at_step_200(tiny_mnist, workdir, kept, caplog):
     """Train 300 steps keeping `kept`, with a SIGTERM at the step-100 log point: it stops at 200."""
-    from mnist_filters.errors import Interrupted
     from test_training_stops import SignalAt, train
+
+    from mnist_filters.errors import Interrupted
 
     handler = SignalAt(100, signal.SIGTERM)
     logger = logging.getLogger("mnist_filters.stages.train")
@@ -100,11 +111,20 @@ def test_other_kept_steps_and_a_resume_change_no_weight(tiny_mnist, tmp_path, ca
     steps, ours = read_snapshots(str(stopped / "snapshots.h5"))
     reference_steps, theirs = read_snapshots(str(tmp_path / "reference" / "snapshots.h5"))
     assert steps == kept and reference_steps == [0, 7, 50, 123, 200, 300]
-    assert ours["conv1"][0][0].shape == (12, 12, 1, 25) and ours["conv2"][0][0].shape == (5, 5, 25, 64)
+    assert ours["conv1"][0][0].shape == (12, 12, 1, 25) and ours["conv2"][0][0].shape == (
+        5,
+        5,
+        25,
+        64,
+    )
     for layer in ours:
         for i, step in enumerate(steps):
-            np.testing.assert_array_equal(ours[layer][i][0], theirs[layer][reference_steps.index(step)][0])
-            np.testing.assert_array_equal(ours[layer][i][1], theirs[layer][reference_steps.index(step)][1])
+            np.testing.assert_array_equal(
+                ours[layer][i][0], theirs[layer][reference_steps.index(step)][0]
+            )
+            np.testing.assert_array_equal(
+                ours[layer][i][1], theirs[layer][reference_steps.index(step)][1]
+            )
 
 
 def test_a_checkpoint_without_the_kept_steps_is_not_resumed(tiny_mnist, tmp_path, caplog):

@@ -11,8 +11,8 @@ import pytest
 
 from mnist_filters.dataset import DATA_SETS, FILES
 from mnist_filters.idx import read_idx
-from mnist_filters.stages.rank import read_rankings
 from mnist_filters.stages.figures import filters, samples, sheets, top_patches, training_curve
+from mnist_filters.stages.rank import read_rankings
 
 DIGITS = DATA_SETS["mnist"].classes
 CLOTHES = DATA_SETS["fashion-mnist"].classes
@@ -34,8 +34,15 @@ def assert_figure(path, size=None):
 
 def test_samples(tiny_mnist, tmp_path):
     out = tmp_path / "samples.png"
-    samples.samples(str(tiny_mnist / FILES["train_images"]), str(tiny_mnist / FILES["train_labels"]), str(out),
-                    first=100, count=16, classes=DIGITS, dpi=50)
+    samples.samples(
+        str(tiny_mnist / FILES["train_images"]),
+        str(tiny_mnist / FILES["train_labels"]),
+        str(out),
+        first=100,
+        count=16,
+        classes=DIGITS,
+        dpi=50,
+    )
     assert_figure(out, (int((4 * 1.6 + 0.3) * 50), int(4 * 1.6 * 50)))
 
 
@@ -53,20 +60,40 @@ def titles_when_saved(monkeypatch, module) -> dict[str, list[str]]:
 
 def test_sample_titles_name_the_class(tiny_mnist, tmp_path, monkeypatch):
     seen = titles_when_saved(monkeypatch, samples)
-    samples.samples(str(tiny_mnist / FILES["train_images"]), str(tiny_mnist / FILES["train_labels"]),
-                    str(tmp_path / "samples.png"), first=100, count=4, classes=CLOTHES, dpi=30)
+    samples.samples(
+        str(tiny_mnist / FILES["train_images"]),
+        str(tiny_mnist / FILES["train_labels"]),
+        str(tmp_path / "samples.png"),
+        first=100,
+        count=4,
+        classes=CLOTHES,
+        dpi=30,
+    )
     labels = read_idx(tiny_mnist / FILES["train_labels"])[100:104]
     assert seen["samples.png"] == [f"label {label} ({CLOTHES[label]})" for label in labels]
 
 
 def test_patch_titles_name_the_class(tiny_mnist, tmp_path, monkeypatch):
     seen = titles_when_saved(monkeypatch, sheets)
-    write_rankings(tmp_path / "rankings.csv", [["conv1", 0, r, r, label, 1, 2, 5.0 - r, 2, 4, 14, 16]
-                                               for r, label in ((1, 9), (2, 0), (3, 5))])
-    top_patches.top_patches(str(tmp_path / "rankings.csv"), str(tiny_mnist / FILES["test_images"]),
-                            str(tmp_path / "out"), classes=CLOTHES, dpi=30)
-    assert seen["conv1_filter00.png"] == ["#1: 4.00\nlabel 9 (Ankle boot)", "#2: 3.00\nlabel 0 (T-shirt/top)",
-                                          "#3: 2.00\nlabel 5 (Sandal)"]
+    write_rankings(
+        tmp_path / "rankings.csv",
+        [
+            ["conv1", 0, r, r, label, 1, 2, 5.0 - r, 2, 4, 14, 16]
+            for r, label in ((1, 9), (2, 0), (3, 5))
+        ],
+    )
+    top_patches.top_patches(
+        str(tmp_path / "rankings.csv"),
+        str(tiny_mnist / FILES["test_images"]),
+        str(tmp_path / "out"),
+        classes=CLOTHES,
+        dpi=30,
+    )
+    assert seen["conv1_filter00.png"] == [
+        "#1: 4.00\nlabel 9 (Ankle boot)",
+        "#2: 3.00\nlabel 0 (T-shirt/top)",
+        "#3: 2.00\nlabel 5 (Sandal)",
+    ]
 
 
 def test_filters(tmp_path):
@@ -74,14 +101,29 @@ def test_filters(tmp_path):
 
     path = tmp_path / "a.h5"
     with h5py.File(path, "w") as h5:
-        h5["weights/conv1/kernel"] = np.random.default_rng(0).normal(size=(12, 12, 1, 25)).astype(np.float32)
+        h5["weights/conv1/kernel"] = (
+            np.random.default_rng(0).normal(size=(12, 12, 1, 25)).astype(np.float32)
+        )
     out = tmp_path / "filters.png"
     filters.filters(str(path), str(out), layer="conv1", dpi=40)
     assert_figure(out, (int((5 * 1.7 + 0.6) * 40), int((5 * 1.7 + 1.2) * 40)))
 
 
 def write_rankings(path, rows):
-    columns = ["layer", "filter", "rank", "image_index", "label", "row", "col", "activation", "y0", "x0", "y1", "x1"]
+    columns = [
+        "layer",
+        "filter",
+        "rank",
+        "image_index",
+        "label",
+        "row",
+        "col",
+        "activation",
+        "y0",
+        "x0",
+        "y1",
+        "x1",
+    ]
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
@@ -89,31 +131,59 @@ def write_rankings(path, rows):
 
 
 def test_top_patches_one_per_filter_and_an_overview(tiny_mnist, tmp_path):
-    rows = [["conv1", f, r, 10 * f + r, 3, 1, 2, 5.0 - r, 2, 4, 14, 16] for f in (0, 3) for r in range(1, 7)]
+    rows = [
+        ["conv1", f, r, 10 * f + r, 3, 1, 2, 5.0 - r, 2, 4, 14, 16]
+        for f in (0, 3)
+        for r in range(1, 7)
+    ]
     rows += [["conv2", 1, r, r, 4, 0, 8, 1.0, 0, 12, 16, 28] for r in (1, 2)]  # clipped boxes
     write_rankings(tmp_path / "rankings.csv", rows)
     out = tmp_path / "top_patches"
-    top_patches.top_patches(str(tmp_path / "rankings.csv"), str(tiny_mnist / FILES["test_images"]), str(out),
-                            classes=DIGITS, dpi=40)
+    top_patches.top_patches(
+        str(tmp_path / "rankings.csv"),
+        str(tiny_mnist / FILES["test_images"]),
+        str(out),
+        classes=DIGITS,
+        dpi=40,
+    )
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["conv1_filter00.png", "conv1_filter03.png", "conv1_overview.png",
-                     "conv2_filter01.png", "conv2_overview.png"]
+    assert names == [
+        "conv1_filter00.png",
+        "conv1_filter03.png",
+        "conv1_overview.png",
+        "conv2_filter01.png",
+        "conv2_overview.png",
+    ]
     for name in names:
         assert_figure(out / name)
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no partial folder left
+    assert [
+        p.name for p in tmp_path.iterdir() if p.name.startswith(".")
+    ] == []  # no partial folder left
 
 
 def test_top_patches_are_the_same_drawn_by_one_or_three_processes(tiny_mnist, tmp_path):
-    rows = [["conv1", f, r, 10 * f + r, 3, 1, 2, 5.0 - r, 2, 4, 14, 16] for f in range(5) for r in range(1, 4)]
+    rows = [
+        ["conv1", f, r, 10 * f + r, 3, 1, 2, 5.0 - r, 2, 4, 14, 16]
+        for f in range(5)
+        for r in range(1, 4)
+    ]
     rows += [["conv2", 1, r, r, 4, 0, 8, 1.0, 0, 12, 16, 28] for r in (1, 2)]
     write_rankings(tmp_path / "rankings.csv", rows)
     for workers in (1, 3):
-        top_patches.top_patches(str(tmp_path / "rankings.csv"), str(tiny_mnist / FILES["test_images"]),
-                                str(tmp_path / f"by{workers}"), classes=DIGITS, dpi=40, workers=workers)
+        top_patches.top_patches(
+            str(tmp_path / "rankings.csv"),
+            str(tiny_mnist / FILES["test_images"]),
+            str(tmp_path / f"by{workers}"),
+            classes=DIGITS,
+            dpi=40,
+            workers=workers,
+        )
     names = sorted(p.name for p in (tmp_path / "by1").iterdir())
     assert len(names) == 8 and names == sorted(p.name for p in (tmp_path / "by3").iterdir())
     for name in names:
-        np.testing.assert_array_equal(read_png(tmp_path / "by1" / name), read_png(tmp_path / "by3" / name))
+        np.testing.assert_array_equal(
+            read_png(tmp_path / "by1" / name), read_png(tmp_path / "by3" / name)
+        )
 
 
 def test_crop_is_the_test_images_box(tiny_mnist, tmp_path):
@@ -130,8 +200,14 @@ def test_training_curve(tmp_path):
     from mnist_filters.training_log import LogRow, write_training_log
 
     log = tmp_path / "training_log.csv"
-    write_training_log(str(log), [LogRow(0, 0.1, 2.3, 0.11, 0.5, 0.0), LogRow(100, 0.8, 0.6, 0.85, 1.5, 1.0),
-                                  LogRow(200, 0.9, 0.3, 0.9, 2.5, 2.0)])
+    write_training_log(
+        str(log),
+        [
+            LogRow(0, 0.1, 2.3, 0.11, 0.5, 0.0),
+            LogRow(100, 0.8, 0.6, 0.85, 1.5, 1.0),
+            LogRow(200, 0.9, 0.3, 0.9, 2.5, 2.0),
+        ],
+    )
     (tmp_path / "metrics.json").write_text(json.dumps({"test_accuracy": 0.91}))
     out = tmp_path / "curve.png"
     training_curve.training_curve(str(log), str(tmp_path / "metrics.json"), str(out), dpi=50)
@@ -144,6 +220,8 @@ def test_a_failed_figure_leaves_nothing(tmp_path):
         filters.filters(str(tmp_path / "missing.h5"), str(out), dpi=40)
     with h5py.File(tmp_path / "two-channels.h5", "w") as h5:
         h5["weights/conv2/kernel"] = np.zeros((5, 5, 2, 3), np.float32)
-    with pytest.raises(ValueError, match="conv2 has 2 input channels; only single-channel filters draw as images"):
+    with pytest.raises(
+        ValueError, match="conv2 has 2 input channels; only single-channel filters draw as images"
+    ):
         filters.filters(str(tmp_path / "two-channels.h5"), str(out), layer="conv2", dpi=40)
     assert not out.parent.exists()

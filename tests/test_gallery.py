@@ -25,16 +25,24 @@ def decoded(text: str, dtype, shape) -> np.ndarray:
 def test_the_data_hold_every_ranked_unit_with_its_projections(tiny_run):
     run = tiny_run / "results" / "mnist" / "tiny"
     test_images = tiny_run / "resources" / "mnist" / "t10k-images-idx3-ubyte.gz"
-    data = page_data(str(run / "rankings.csv"), str(test_images), str(run / "projections.h5"), classes=DIGITS,
-                     mistakes=str(run / "mistakes.csv"), evolution=str(run / "evolution.csv"),
-                     figures={"occlusion": str(run / "figures" / "occlusion")})
+    data = page_data(
+        str(run / "rankings.csv"),
+        str(test_images),
+        str(run / "projections.h5"),
+        classes=DIGITS,
+        mistakes=str(run / "mistakes.csv"),
+        evolution=str(run / "evolution.csv"),
+        figures={"occlusion": str(run / "figures" / "occlusion")},
+    )
     ranked = read_rankings(str(run / "rankings.csv"))
     with h5py.File(run / "projections.h5") as h5:
         methods = [str(m) for m in h5.attrs["methods"]]
         assert data["methods"] == methods
         for layer, info in data["layers"].items():
             rows = list(h5[f"{layer}/{methods[0]}"].attrs["rows"])
-            assert [entry["filter"] for entry in info["filters"]] == sorted(f for (l, f) in ranked if l == layer)
+            assert [entry["filter"] for entry in info["filters"]] == sorted(
+                f for (name, f) in ranked if name == layer
+            )
             for entry in info["filters"]:
                 units = ranked[(layer, entry["filter"])]
                 assert [hit["rank"] for hit in entry["hits"]] == [unit.rank for unit in units]
@@ -42,35 +50,68 @@ def test_the_data_hold_every_ranked_unit_with_its_projections(tiny_run):
                     maps = h5[f"{layer}/{method}"][[rows.index(unit.number) for unit in units]]
                     scale = float(np.abs(maps).max()) or 1.0
                     assert entry["scales"][method] == scale
-                    shown = np.stack([decoded(hit["projections"][method], np.int8, maps.shape[1:])
-                                      for hit in entry["hits"]])
-                    np.testing.assert_array_equal(shown, np.round(maps / scale * 127).astype(np.int8))
+                    shown = np.stack(
+                        [
+                            decoded(hit["projections"][method], np.int8, maps.shape[1:])
+                            for hit in entry["hits"]
+                        ]
+                    )
+                    np.testing.assert_array_equal(
+                        shown, np.round(maps / scale * 127).astype(np.int8)
+                    )
                 for hit, unit in zip(entry["hits"], units):
                     assert hit["image"] == unit.image_index and tuple(hit["box"]) == unit.box
-    shown_images = {hit["image"] for info in data["layers"].values() for entry in info["filters"]
-                    for hit in entry["hits"]}
+    shown_images = {
+        hit["image"]
+        for info in data["layers"].values()
+        for entry in info["filters"]
+        for hit in entry["hits"]
+    }
     shown_images |= {m["image"] for m in data["mistakes"]}
     assert set(map(int, data["images"])) == shown_images | {
-        cell["image"] for info in data["evolution"].values() for entry in info["filters"] for cell in entry["cells"]}
-    assert [group["id"] for group in data["figures"]] == ["occlusion"] and data["figures"][0]["figures"]
+        cell["image"]
+        for info in data["evolution"].values()
+        for entry in info["filters"]
+        for cell in entry["cells"]
+    }
+    assert [group["id"] for group in data["figures"]] == ["occlusion"] and data["figures"][0][
+        "figures"
+    ]
 
 
 def small_data(label: str = "label 3") -> dict:
-    hit = {"rank": 1, "activation": "1.5", "label": label, "image": 4, "box": [0, 0, 2, 2], "origin": [0, 0],
-           "projections": {"deconvnet": base64.b64encode(np.zeros(4, np.int8).tobytes()).decode()}}
-    return {"methods": ["deconvnet"], "image_shape": [2, 2],
-            "layers": {"conv1": {"field": [2, 2], "filters": [{"filter": 0, "scales": {"deconvnet": 1.0},
-                                                                "hits": [hit]},
-                                                               {"filter": 7, "scales": {"deconvnet": 1.0},
-                                                                "hits": [hit]}]}},
-            "mistakes": [], "evolution": {"conv2": {"steps": [0], "filters": []}},
-            "figures": [{"id": "invariance", "title": "Invariance", "note": "", "figures": []}],
-            "images": {"4": base64.b64encode(bytes(4)).decode()}}
+    hit = {
+        "rank": 1,
+        "activation": "1.5",
+        "label": label,
+        "image": 4,
+        "box": [0, 0, 2, 2],
+        "origin": [0, 0],
+        "projections": {"deconvnet": base64.b64encode(np.zeros(4, np.int8).tobytes()).decode()},
+    }
+    return {
+        "methods": ["deconvnet"],
+        "image_shape": [2, 2],
+        "layers": {
+            "conv1": {
+                "field": [2, 2],
+                "filters": [
+                    {"filter": 0, "scales": {"deconvnet": 1.0}, "hits": [hit]},
+                    {"filter": 7, "scales": {"deconvnet": 1.0}, "hits": [hit]},
+                ],
+            }
+        },
+        "mistakes": [],
+        "evolution": {"conv2": {"steps": [0], "filters": []}},
+        "figures": [{"id": "invariance", "title": "Invariance", "note": "", "figures": []}],
+        "images": {"4": base64.b64encode(bytes(4)).decode()},
+    }
 
 
 def test_the_navigation_links_every_filter_and_section():
     assert navigation(small_data()) == (
-        '<a href="#conv1"><b>conv1</b></a> <a href="#conv1-f00">0</a> <a href="#conv1-f07">7</a><br>'
+        '<a href="#conv1"><b>conv1</b></a> <a href="#conv1-f00">0</a> <a '
+        'href="#conv1-f07">7</a><br>'
         '<a href="#evolution-conv2">conv2 through training</a> <a href="#mistakes">mistakes</a> '
         '<a href="#invariance">invariance</a>'
     )
@@ -82,11 +123,15 @@ def test_the_page_carries_the_data_whole_and_text_in_it_cannot_close_the_script(
     data = small_data(label='</script><script>alert("x")</script>')
     page = render(data, "a~b")
     assert page.count("</script>") == 2  # the data's element and the drawing script's
-    found = re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S).group(1)
+    found = re.search(
+        r'<script id="data" type="application/json">(.*?)</script>', page, re.S
+    ).group(1)
     assert json.loads(found) == data
     assert "<title>mnist-filters: what the filters of run a~b see</title>" in page
     assert page.endswith("</html>\n")
 
 
 def test_a_run_name_is_escaped_in_the_page():
-    assert "<title>mnist-filters: what the filters of run &lt;b&gt; see</title>" in render(small_data(), "<b>")
+    assert "<title>mnist-filters: what the filters of run &lt;b&gt; see</title>" in render(
+        small_data(), "<b>"
+    )

@@ -42,18 +42,37 @@ def test_reads_uncompressed_files_and_header_only(tmp_path):
     "make, problem",
     [
         (lambda p: p.write_bytes(b""), "file is empty"),
-        (lambda p: p.write_bytes(gzip.compress(encode_idx(images()))[:-30]), "gzip stream is truncated"),
+        (
+            lambda p: p.write_bytes(gzip.compress(encode_idx(images()))[:-30]),
+            "gzip stream is truncated",
+        ),
         (lambda p: p.write_bytes(b"\x1f\x8b" + b"\x08\x00garbage" * 10), "gzip stream is corrupt"),
-        (lambda p: write_gz(p, b"\x00\x00\x08\x03" + struct.pack(">3I", 10, 28, 28) + bytes(5 * 784)),
-         "header declares 10 items of shape 10x28x28 (7840 bytes), which exceeds the 3920 bytes"),
-        (lambda p: write_gz(p, b"\x00\x00\x08\x01" + struct.pack(">I", 3) + bytes(5)), "is less than"),
+        (
+            lambda p: write_gz(
+                p, b"\x00\x00\x08\x03" + struct.pack(">3I", 10, 28, 28) + bytes(5 * 784)
+            ),
+            "header declares 10 items of shape 10x28x28 (7840 bytes), which exceeds the 3920 bytes",
+        ),
+        (
+            lambda p: write_gz(p, b"\x00\x00\x08\x01" + struct.pack(">I", 3) + bytes(5)),
+            "is less than",
+        ),
         (lambda p: write_gz(p, b"\x08\x03\x00\x00" + bytes(100)), "wrong magic number 0x08030000"),
         (lambda p: write_gz(p, b"\x00\x00\x07\x01" + bytes(100)), "wrong magic number"),
         (lambda p: write_gz(p, b"\x00\x00\x08\x03\x00"), "ends inside the header"),
         (lambda p: write_gz(p, b"\x00\x00"), "too short for an IDX header"),
     ],
-    ids=["empty", "truncated-gzip", "corrupt-gzip", "count-exceeds-data", "data-exceeds-count",
-         "swapped-magic", "unknown-type", "short-header", "tiny"],
+    ids=[
+        "empty",
+        "truncated-gzip",
+        "corrupt-gzip",
+        "count-exceeds-data",
+        "data-exceeds-count",
+        "swapped-magic",
+        "unknown-type",
+        "short-header",
+        "tiny",
+    ],
 )
 def test_corrupt_files_are_named_with_their_problem(tmp_path, make, problem):
     path = tmp_path / "train-images-idx3-ubyte.gz"
@@ -84,14 +103,32 @@ def test_good_split_loads(tmp_path):
     "image_array, label_array, culprit, problem",
     [
         (images(5), labels(4), "lbl.gz", "holds 4 labels but"),
-        (images(5), np.array([0, 1, 2, 10, 3], np.uint8), "lbl.gz", "1 labels are outside 0..9 (first: label 10 at item 3)"),
-        (images(5, (32, 32)), labels(5), "img.gz", "images are 32x32 pixels; the model takes 28x28"),
+        (
+            images(5),
+            np.array([0, 1, 2, 10, 3], np.uint8),
+            "lbl.gz",
+            "1 labels are outside 0..9 (first: label 10 at item 3)",
+        ),
+        (
+            images(5, (32, 32)),
+            labels(5),
+            "img.gz",
+            "images are 32x32 pixels; the model takes 28x28",
+        ),
         (images(5).astype(np.float32), labels(5), "img.gz", "unsigned bytes"),
         (images(5).reshape(5, 784), labels(5), "img.gz", "must have 3 dimensions"),
         (images(5), labels(5).astype(np.int32), "lbl.gz", "unsigned bytes"),
         (images(0), labels(0), "img.gz", "holds no images"),
     ],
-    ids=["count-mismatch", "label-range", "image-size", "image-dtype", "image-ndim", "label-dtype", "empty"],
+    ids=[
+        "count-mismatch",
+        "label-range",
+        "image-size",
+        "image-dtype",
+        "image-ndim",
+        "label-dtype",
+        "empty",
+    ],
 )
 def test_structural_checks(tmp_path, image_array, label_array, culprit, problem):
     with pytest.raises(IdxFormatError) as error:
@@ -116,13 +153,29 @@ def test_streaming_reader_matches_the_whole_file(tmp_path, rows):
     np.testing.assert_array_equal(np.concatenate(list(stream)), array)
 
 
-@pytest.mark.parametrize("make, problem", [
-    (lambda p: write_gz(p, b"\x00\x00\x08\x03" + struct.pack(">3I", 10, 28, 28) + bytes(5 * 784)), "exceeds"),
-    (lambda p: write_gz(p, b"\x00\x00\x08\x03" + struct.pack(">3I", 2, 28, 28) + bytes(3 * 784)), "more data"),
-    (lambda p: p.write_bytes(gzip.compress(encode_idx(images()))[:-30]), "gzip stream is truncated"),
-    (lambda p: p.write_bytes(b""), "file is empty"),
-    (lambda p: write_gz(p, b"\x08\x03\x00\x00" + bytes(100)), "wrong magic number"),
-])
+@pytest.mark.parametrize(
+    "make, problem",
+    [
+        (
+            lambda p: write_gz(
+                p, b"\x00\x00\x08\x03" + struct.pack(">3I", 10, 28, 28) + bytes(5 * 784)
+            ),
+            "exceeds",
+        ),
+        (
+            lambda p: write_gz(
+                p, b"\x00\x00\x08\x03" + struct.pack(">3I", 2, 28, 28) + bytes(3 * 784)
+            ),
+            "more data",
+        ),
+        (
+            lambda p: p.write_bytes(gzip.compress(encode_idx(images()))[:-30]),
+            "gzip stream is truncated",
+        ),
+        (lambda p: p.write_bytes(b""), "file is empty"),
+        (lambda p: write_gz(p, b"\x08\x03\x00\x00" + bytes(100)), "wrong magic number"),
+    ],
+)
 def test_streaming_reader_checks_as_it_goes(tmp_path, make, problem):
     from mnist_filters.idx import iter_idx
 

@@ -11,8 +11,11 @@ from helpers import rules
 from mnist_filters.code_digest import closure
 
 TENSORFLOW_ENVIRONMENT = "envs/tensorflow.yaml"
-WITHOUT_TENSORFLOW = sorted(name for name, (conda, script) in rules().items()
-                            if conda and script and conda != TENSORFLOW_ENVIRONMENT)
+WITHOUT_TENSORFLOW = sorted(
+    name
+    for name, (conda, script) in rules().items()
+    if conda and script and conda != TENSORFLOW_ENVIRONMENT
+)
 
 
 def library_modules(script: str) -> list[str]:
@@ -28,8 +31,16 @@ def library_modules(script: str) -> list[str]:
 
 
 def test_the_rules_without_tensorflow_are_found():
-    assert {"rank_patches", "tally_mistakes", "gallery", "plot_filters", "plot_mistakes", "plot_evolution",
-            "compare_runs", "get_mnist"} <= set(WITHOUT_TENSORFLOW)
+    assert {
+        "rank_patches",
+        "tally_mistakes",
+        "gallery",
+        "plot_filters",
+        "plot_mistakes",
+        "plot_evolution",
+        "compare_runs",
+        "get_mnist",
+    } <= set(WITHOUT_TENSORFLOW)
     assert "train" not in WITHOUT_TENSORFLOW
 
 
@@ -37,7 +48,14 @@ def test_the_rules_without_tensorflow_are_found():
 def test_the_rule_never_imports_tensorflow(rule):
     modules = library_modules(rules()[rule][1])
     assert any(module.startswith("mnist_filters.stages") for module in modules), modules
-    code = f"import sys; import {', '.join(modules)}; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO / "scripts",
-                            check=True)
+    imports = ", ".join(modules)
+    loaded = "'tensorflow' in sys.modules or 'keras' in sys.modules"
+    code = f"import sys; import {imports}; print({loaded})"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO / "scripts",
+        check=True,
+    )
     assert result.stdout.strip() == "False", f"{rule} imports TensorFlow through {modules}"

@@ -6,15 +6,25 @@ import csv
 
 import numpy as np
 import pytest
+from test_occlusion import NOTEBOOK
 
 from mnist_filters.dataset import FILES, to_model_input
 from mnist_filters.idx import read_idx
-from mnist_filters.stages.invariance import (TRANSFORMATIONS, invariance, relative_distance, sampled_images,
-                                             transform_values, transformed)
-from test_occlusion import NOTEBOOK
+from mnist_filters.stages.invariance import (
+    TRANSFORMATIONS,
+    invariance,
+    relative_distance,
+    sampled_images,
+    transform_values,
+    transformed,
+)
 
-SMALL = {"vertical_shift": {"min": -2, "max": 2, "count": 3}, "horizontal_shift": {"min": -4, "max": 4, "count": 5},
-         "rotation": {"min": -30, "max": 30, "count": 3}, "scale": {"min": 0.8, "max": 1.2, "count": 3}}
+SMALL = {
+    "vertical_shift": {"min": -2, "max": 2, "count": 3},
+    "horizontal_shift": {"min": -4, "max": 4, "count": 5},
+    "rotation": {"min": -30, "max": 30, "count": 3},
+    "scale": {"min": 0.8, "max": 1.2, "count": 3},
+}
 
 
 def test_range_settings_are_evenly_spaced_with_both_ends():
@@ -22,8 +32,10 @@ def test_range_settings_are_evenly_spaced_with_both_ends():
     assert transform_values({"min": 0.5, "max": 1.5, "count": 3}).tolist() == [0.5, 1.0, 1.5]
 
 
-@pytest.mark.parametrize("transformation, identity", [("vertical_shift", 0), ("horizontal_shift", 0),
-                                                      ("rotation", 0), ("scale", 1)])
+@pytest.mark.parametrize(
+    "transformation, identity",
+    [("vertical_shift", 0), ("horizontal_shift", 0), ("rotation", 0), ("scale", 1)],
+)
 def test_the_identity_of_each_transformation_changes_no_pixel(transformation, identity):
     images = np.random.default_rng(0).random((3, 28, 28, 1)).astype(np.float32)
     np.testing.assert_array_equal(transformed(images, transformation, identity, 0.0), images)
@@ -95,28 +107,56 @@ def test_the_stage_on_the_workflows_model(tiny_run, tiny_mnist, tmp_path):
 
     run = tiny_run / "results" / "mnist" / "tiny"
     out, examples = tmp_path / "invariance.csv", tmp_path / "examples.h5"
-    invariance(str(run / "model.keras"), str(tiny_mnist / FILES["test_images"]), str(tiny_mnist / FILES["test_labels"]),
-               str(out), str(examples), images=40, seed=5, ranges=SMALL, layers=["conv1", "pool2", "fc1"],
-               batch_size=16)
+    invariance(
+        str(run / "model.keras"),
+        str(tiny_mnist / FILES["test_images"]),
+        str(tiny_mnist / FILES["test_labels"]),
+        str(out),
+        str(examples),
+        images=40,
+        seed=5,
+        ranges=SMALL,
+        layers=["conv1", "pool2", "fc1"],
+        batch_size=16,
+    )
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
     chosen = sampled_images(500, 40, seed=5)
     assert len(rows) == 40 * (3 + 5 + 3 + 3)
-    assert [r["transformation"] for r in rows[::40]] == [t for t in TRANSFORMATIONS for _ in range(SMALL[t]["count"])]
+    assert [r["transformation"] for r in rows[::40]] == [
+        t for t in TRANSFORMATIONS for _ in range(SMALL[t]["count"])
+    ]
     with h5py.File(run / "activations.h5") as h5:
         dump = softmax(h5["logits"][:])
     labels = read_idx(tiny_mnist / FILES["test_labels"])
     for row in rows:
-        assert int(row["test_index"]) in chosen and int(row["label"]) == labels[int(row["test_index"])]
+        assert (
+            int(row["test_index"]) in chosen and int(row["label"]) == labels[int(row["test_index"])]
+        )
         if float(row["value"]) == (1.0 if row["transformation"] == "scale" else 0.0):
             assert all(float(row[f"{layer}_distance"]) == 0 for layer in ("conv1", "pool2", "fc1"))
-            assert float(row["probability_label"]) == pytest.approx(dump[int(row["test_index"]), int(row["label"])],
-                                                                    rel=1e-5)
-    shifts = {v: np.mean([float(r["fc1_distance"]) for r in rows if r["transformation"] == "horizontal_shift"
-                          and float(r["value"]) == v]) for v in (-4.0, -2.0, 0.0, 2.0, 4.0)}
+            assert float(row["probability_label"]) == pytest.approx(
+                dump[int(row["test_index"]), int(row["label"])], rel=1e-5
+            )
+    shifts = {
+        v: np.mean(
+            [
+                float(r["fc1_distance"])
+                for r in rows
+                if r["transformation"] == "horizontal_shift" and float(r["value"]) == v
+            ]
+        )
+        for v in (-4.0, -2.0, 0.0, 2.0, 4.0)
+    }
     assert shifts[0.0] == 0 < shifts[2.0] < shifts[4.0] and shifts[-2.0] < shifts[-4.0]
     with h5py.File(examples) as h5:
         assert h5.attrs["test_index"] == chosen[0]
-        assert h5["rotation"].shape == (3, 28, 28) and h5["rotation"].attrs["values"].tolist() == [-30, 0, 30]
+        assert h5["rotation"].shape == (3, 28, 28) and h5["rotation"].attrs["values"].tolist() == [
+            -30,
+            0,
+            30,
+        ]
         np.testing.assert_array_equal(
-            h5["rotation"][1], to_model_input(read_idx(tiny_mnist / FILES["test_images"])[chosen[:1]])[0, :, :, 0])
+            h5["rotation"][1],
+            to_model_input(read_idx(tiny_mnist / FILES["test_images"])[chosen[:1]])[0, :, :, 0],
+        )

@@ -10,8 +10,12 @@ import numpy as np
 import pytest
 
 from mnist_filters.classification import accuracy_per_class, confusion_matrix, softmax
-from mnist_filters.stages.mistakes import (mistakes_by_confidence, read_confusion, read_mistakes,
-                                           tally_mistakes)
+from mnist_filters.stages.mistakes import (
+    mistakes_by_confidence,
+    read_confusion,
+    read_mistakes,
+    tally_mistakes,
+)
 
 DIGITS = tuple(str(i) for i in range(10))
 
@@ -26,7 +30,9 @@ def write_dump(path, logits, labels):
 def test_confusion_matrix_counts_each_pair():
     labels = np.array([0, 0, 1, 2, 2, 2])
     predicted = np.array([0, 1, 1, 2, 0, 2])
-    np.testing.assert_array_equal(confusion_matrix(labels, predicted, 3), [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+    np.testing.assert_array_equal(
+        confusion_matrix(labels, predicted, 3), [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+    )
 
 
 def test_accuracy_per_class_skips_a_class_without_images():
@@ -54,7 +60,9 @@ def test_tally_writes_tables_that_agree_with_the_logits(tmp_path):
     logits = rng.normal(size=(400, 10)).astype(np.float32)
     logits[np.arange(400), labels] += rng.choice([0.0, 4.0], 400, p=[0.3, 0.7])
     write_dump(tmp_path / "a.h5", logits, labels)
-    accuracy = tally_mistakes(str(tmp_path / "a.h5"), str(tmp_path / "c.csv"), str(tmp_path / "m.csv"), classes=DIGITS)
+    accuracy = tally_mistakes(
+        str(tmp_path / "a.h5"), str(tmp_path / "c.csv"), str(tmp_path / "m.csv"), classes=DIGITS
+    )
     predicted = logits.argmax(axis=1)
     matrix, classes = read_confusion(str(tmp_path / "c.csv"))
     assert classes == list(DIGITS) and matrix.sum() == 400
@@ -68,13 +76,17 @@ def test_tally_writes_tables_that_agree_with_the_logits(tmp_path):
             assert int(row["test_images"]) == np.sum(labels == label)
             assert float(row["accuracy"]) == int(row["correct"]) / int(row["test_images"])
     mistakes = read_mistakes(str(tmp_path / "m.csv"))
-    assert sorted(m["image_index"] for m in mistakes) == np.flatnonzero(predicted != labels).tolist()
+    assert (
+        sorted(m["image_index"] for m in mistakes) == np.flatnonzero(predicted != labels).tolist()
+    )
     assert [m["rank"] for m in mistakes] == list(range(1, len(mistakes) + 1))
     confidence = [m["probability_predicted"] for m in mistakes]
     assert confidence == sorted(confidence, reverse=True)
     p = softmax(logits)
     for m in mistakes:
-        assert m["predicted"] == predicted[m["image_index"]] != m["label"] == labels[m["image_index"]]
+        assert (
+            m["predicted"] == predicted[m["image_index"]] != m["label"] == labels[m["image_index"]]
+        )
         assert m["probability_predicted"] == p[m["image_index"], m["predicted"]]
         assert m["probability_label"] == p[m["image_index"], m["label"]]
 
@@ -82,10 +94,16 @@ def test_tally_writes_tables_that_agree_with_the_logits(tmp_path):
 def test_class_names_reach_the_tables(tmp_path):
     classes = ("T-shirt/top", "Trouser", "Pullover")
     write_dump(tmp_path / "a.h5", [[0, 5, 0], [5, 0, 0], [0, 0, 5]], [0, 0, 2])
-    tally_mistakes(str(tmp_path / "a.h5"), str(tmp_path / "c.csv"), str(tmp_path / "m.csv"), classes=classes)
+    tally_mistakes(
+        str(tmp_path / "a.h5"), str(tmp_path / "c.csv"), str(tmp_path / "m.csv"), classes=classes
+    )
     assert read_confusion(str(tmp_path / "c.csv"))[1] == list(classes)
     (mistake,) = read_mistakes(str(tmp_path / "m.csv"))
-    assert (mistake["class"], mistake["predicted_class"], mistake["image_index"]) == ("T-shirt/top", "Trouser", 0)
+    assert (mistake["class"], mistake["predicted_class"], mistake["image_index"]) == (
+        "T-shirt/top",
+        "Trouser",
+        0,
+    )
 
 
 @pytest.mark.parametrize("bad", ["nan", "classes"])
@@ -95,7 +113,9 @@ def test_refuses_logits_it_cannot_tally(tmp_path, bad):
         logits[1, 2] = np.nan
     write_dump(tmp_path / "a.h5", logits, [0, 1, 2])
     with pytest.raises(ValueError, match="diverged" if bad == "nan" else "4 classes"):
-        tally_mistakes(str(tmp_path / "a.h5"), str(tmp_path / "c.csv"), str(tmp_path / "m.csv"), classes=DIGITS)
+        tally_mistakes(
+            str(tmp_path / "a.h5"), str(tmp_path / "c.csv"), str(tmp_path / "m.csv"), classes=DIGITS
+        )
 
 
 def test_the_workflows_tables_agree_with_its_dump_and_metrics(tiny_run):

@@ -6,15 +6,19 @@ import h5py
 import numpy as np
 import pytest
 
-from mnist_filters.dataset import FILES, to_model_input
+from mnist_filters.dataset import FILES, background_value, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.stages.mistakes import read_mistakes
-from mnist_filters.dataset import background_value
 from mnist_filters.stages.occlusion import chosen_images, occluded, occluder_origins, occlusion
 
-NOTEBOOK = {"conv1": {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"},
-            "conv2": {"filters": 64, "kernel_size": 5, "strides": 1, "padding": "same"},
-            "pool2": {"pool_size": 2, "padding": "same"}, "fc1_units": 1024, "init_stddev": 0.05, "bias_init": 0.1}
+NOTEBOOK = {
+    "conv1": {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"},
+    "conv2": {"filters": 64, "kernel_size": 5, "strides": 1, "padding": "same"},
+    "pool2": {"pool_size": 2, "padding": "same"},
+    "fc1_units": 1024,
+    "init_stddev": 0.05,
+    "bias_init": 0.1,
+}
 
 
 def test_occluder_positions_keep_it_inside_the_image():
@@ -51,8 +55,10 @@ def test_occluding_outside_a_conv1_units_field_leaves_it_bitwise_unchanged():
     model = build_model(NOTEBOOK, seed=1, portable=True)
     image = np.random.default_rng(0).uniform(50, 255, (28, 28)).astype(np.float32)
     rows = cols = occluder_origins(28, 4, 1)
-    maps, _ = Probe(model, ["conv1"])(to_model_input(np.concatenate([image[None], occluded(image, rows, cols, 4, 0)])),
-                                      batch_size=1000)
+    maps, _ = Probe(model, ["conv1"])(
+        to_model_input(np.concatenate([image[None], occluded(image, rows, cols, 4, 0)])),
+        batch_size=1000,
+    )
     unit_row, unit_col = 3, 5
     y0, x0, y1, x1 = geometries(NOTEBOOK, (28, 28))["conv1"].box(unit_row, unit_col, (28, 28))
     assert (y0, x0, y1, x1) == (6, 10, 18, 22)
@@ -74,15 +80,32 @@ def test_the_stage_on_the_workflows_model(tiny_run, tiny_mnist, tmp_path):
     unit's receptive field."""
     run = tiny_run / "results" / "mnist" / "tiny"
     out = tmp_path / "occlusion.h5"
-    test_images, test_labels = (str(tiny_mnist / FILES[key]) for key in ("test_images", "test_labels"))
-    occlusion(str(run / "model.keras"), test_images, test_labels, str(run / "mistakes.csv"), str(out),
-              images=None, size=6, stride=2, fill=None, layer="conv2", batch_size=64)
+    test_images, test_labels = (
+        str(tiny_mnist / FILES[key]) for key in ("test_images", "test_labels")
+    )
+    occlusion(
+        str(run / "model.keras"),
+        test_images,
+        test_labels,
+        str(run / "mistakes.csv"),
+        str(out),
+        images=None,
+        size=6,
+        stride=2,
+        fill=None,
+        layer="conv2",
+        batch_size=64,
+    )
     mistakes = [m["image_index"] for m in read_mistakes(str(run / "mistakes.csv"))]
     images, labels = read_idx(test_images), read_idx(test_labels)
     with h5py.File(run / "activations.h5") as dump, h5py.File(out) as h5:
         chosen = h5["test_index"][:].tolist()
         correct = [i for i in range(len(images)) if i not in mistakes][:4]
-        assert chosen == mistakes[:4] + correct == chosen_images(str(run / "mistakes.csv"), len(images), None)
+        assert (
+            chosen
+            == mistakes[:4] + correct
+            == chosen_images(str(run / "mistakes.csv"), len(images), None)
+        )
         logits = dump["logits"][:][chosen]
         from mnist_filters.classification import softmax
 
@@ -96,7 +119,10 @@ def test_the_stage_on_the_workflows_model(tiny_run, tiny_mnist, tmp_path):
         projection = h5["projection"][:]
         for i, (unit_row, unit_col) in enumerate(h5["strongest_unit"][:]):
             outside = np.ones((28, 28), bool)
-            outside[max(0, 2 * unit_row - 4) : 2 * unit_row + 16, max(0, 2 * unit_col - 4) : 2 * unit_col + 16] = False
+            outside[
+                max(0, 2 * unit_row - 4) : 2 * unit_row + 16,
+                max(0, 2 * unit_col - 4) : 2 * unit_col + 16,
+            ] = False
             assert (projection[i][outside] == 0).all() and np.abs(projection[i]).max() > 0
 
 
@@ -111,14 +137,26 @@ def test_an_occluder_over_pixels_already_its_fill_changes_nothing(tiny_run, tiny
     cornered = tmp_path / "t10k-images-idx3-ubyte"
     write_idx(cornered, images)
     out = tmp_path / "occlusion.h5"
-    occlusion(str(run / "model.keras"), str(cornered), str(tiny_mnist / FILES["test_labels"]),
-              str(run / "mistakes.csv"), str(out), images=[7, 0, 42], size=6, stride=2, fill=0.0, layer="conv1",
-              batch_size=50)
+    occlusion(
+        str(run / "model.keras"),
+        str(cornered),
+        str(tiny_mnist / FILES["test_labels"]),
+        str(run / "mistakes.csv"),
+        str(out),
+        images=[7, 0, 42],
+        size=6,
+        stride=2,
+        fill=0.0,
+        layer="conv1",
+        batch_size=50,
+    )
     with h5py.File(out) as h5:
         assert h5["test_index"][:].tolist() == [7, 0, 42]
         for key in ("probability_label", "predicted", "map_total"):
             inside = h5[key][:, :3, :3]
             unoccluded = h5[f"unoccluded/{key}"][:]
-            np.testing.assert_allclose(inside, np.broadcast_to(unoccluded[:, None, None], inside.shape), rtol=1e-6)
+            np.testing.assert_allclose(
+                inside, np.broadcast_to(unoccluded[:, None, None], inside.shape), rtol=1e-6
+            )
             # and the occluder elsewhere does change the strongest map
         assert not np.allclose(h5["map_total"][:], h5["unoccluded/map_total"][:][:, None, None])

@@ -29,7 +29,9 @@ def applied(optimizer, start, grads, compiled):
     variable = keras.Variable(start)
     step = tf.function(lambda g: optimizer.apply([g], [variable]), jit_compile=compiled or None)
     for g in grads:
-        step(tf.constant(g)) if compiled is not None else optimizer.apply([tf.constant(g)], [variable])
+        step(tf.constant(g)) if compiled is not None else optimizer.apply(
+            [tf.constant(g)], [variable]
+        )
     return variable.numpy()
 
 
@@ -49,8 +51,14 @@ def test_fused_adam_keeps_keras_adams_state():
     fused, plain = FusedAdam(1e-2, epsilon=1e-8), keras.optimizers.Adam(1e-2, epsilon=1e-8)
     applied(fused, start, gradients(3, start.shape), None)
     applied(plain, start, gradients(3, start.shape), None)
-    def layout(optimizer):  # each variable's kind (momentum, ...): its names' counters depend on earlier tests
-        return [(v.path.rsplit("/", 1)[-1].rsplit("_", 1)[-1], tuple(v.shape)) for v in optimizer.variables]
+
+    def layout(
+        optimizer,
+    ):  # each variable's kind (momentum, ...): its names' counters depend on earlier tests
+        return [
+            (v.path.rsplit("/", 1)[-1].rsplit("_", 1)[-1], tuple(v.shape))
+            for v in optimizer.variables
+        ]
 
     assert layout(fused) == layout(plain)
     assert int(fused.iterations.numpy()) == 3

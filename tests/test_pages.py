@@ -13,8 +13,16 @@ pytestmark = pytest.mark.slow
 
 
 def open_page(path, tmp_path, *extra):
-    command = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
-               "--virtual-time-budget=20000", *extra, path.as_uri()]
+    command = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=20000",
+        *extra,
+        path.as_uri(),
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=180)
 
 
@@ -39,22 +47,59 @@ def test_the_gallery_shows_every_analysis(tiny_run, tmp_path):
     mistakes = len(read_mistakes(str(run / "mistakes.csv")))
     assert dom.count('class="hit mistake"') == mistakes > 0
     figures = len(list((run / "figures" / "occlusion").glob("*.png"))) + 4
-    assert dom.count('<img class="figure"') == figures == min(4, mistakes) + 4 + 4  # mistakes, correct, transformations
-    # projections: 25 filters x 12 hits x (image, patch, 3 methods); strips: (25 + 64) x 4 kept steps
+    assert (
+        dom.count('<img class="figure"') == figures == min(4, mistakes) + 4 + 4
+    )  # mistakes, correct, transformations
+    # projections: 25 filters x 12 hits x (image, patch, 3 methods); strips: (25 + 64) x 4 kept
+    # steps
     assert dom.count("<canvas") == 25 * 12 * 5 + (25 + 64) * 4 + mistakes
-    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    console = [
+        line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
+    ]
     assert not console, console
     assert screenshot_is_drawn(page, tmp_path)
 
 
-def test_the_report_opens_with_every_analysis(tiny_run, tmp_path):
+def test_the_report_holds_every_output_and_opens_with_every_analysis(tiny_run, tmp_path):
     report = tmp_path / "report.html"
-    snakemake(tiny_run, None, "--configfile", str(tiny_run / "config.yaml"), "--replace-workflow-config",
-              "--report", str(report))
+    snakemake(
+        tiny_run,
+        None,
+        "--configfile",
+        str(tiny_run / "config.yaml"),
+        "--replace-workflow-config",
+        "--report",
+        str(report),
+    )
+    html = report.read_text(errors="replace")
+    for name in [
+        "samples.png",
+        "filters.png",
+        "training_curve.png",
+        "conv1_overview.png",
+        "metrics.json",
+        "confusion.png",
+        "mistakes.png",
+        "confusion.csv",
+        "conv2_through_training.png",
+        "rotation.png",
+        "invariance.csv",
+        "evolution.csv",
+    ]:
+        assert name in html, name
     result = open_page(report, tmp_path, "--dump-dom")
     dom = result.stdout
     assert "<svg" in dom, "the report's workflow graph was not drawn"
-    for name in ("trace_evolution", "occlude", "measure_invariance", "tally_mistakes", "conv2_through_training.png",
-                 "features through training", "occlusion", "invariance", "mistakes"):
+    for name in (
+        "trace_evolution",
+        "occlude",
+        "measure_invariance",
+        "tally_mistakes",
+        "conv2_through_training.png",
+        "features through training",
+        "occlusion",
+        "invariance",
+        "mistakes",
+    ):
         assert name in dom, name
     assert screenshot_is_drawn(report, tmp_path)

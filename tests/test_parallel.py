@@ -9,7 +9,11 @@ from conftest import snakemake, tiny_config
 from helpers import model_weights, same_weights
 
 pytestmark = pytest.mark.slow
-ONE_THREAD = ("--set-threads", "train=1", "dump_activations=1")  # two single-threaded jobs on 2 cores
+ONE_THREAD = (
+    "--set-threads",
+    "train=1",
+    "dump_activations=1",
+)  # two single-threaded jobs on 2 cores
 
 
 def interval(log_path):
@@ -28,6 +32,10 @@ def test_two_runs_train_concurrently_and_match_their_solo_runs(tiny_mnist, tmp_p
     for name, overrides in runs.items():
         alone = tmp_path / name
         alone.mkdir()
-        snakemake(alone, tiny_config(tiny_mnist, runs={name: overrides}), "--until", "train", *ONE_THREAD)
-        assert same_weights(model_weights(together / "results" / "mnist" / name / "model.keras"),
-                            model_weights(alone / "results" / "mnist" / name / "model.keras")), name
+        snakemake(
+            alone, tiny_config(tiny_mnist, runs={name: overrides}), "--until", "train", *ONE_THREAD
+        )
+        assert same_weights(
+            model_weights(together / "results" / "mnist" / name / "model.keras"),
+            model_weights(alone / "results" / "mnist" / name / "model.keras"),
+        ), name

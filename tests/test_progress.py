@@ -3,8 +3,6 @@
 import io
 import re
 
-import pytest
-
 from conftest import TERMINAL, TINY_DEFAULTS
 from mnist_filters.progress import Progress, duration
 
@@ -12,7 +10,8 @@ STEPS = TINY_DEFAULTS["training"]["steps"]
 LOG_EVERY = TINY_DEFAULTS["training"]["log_every"]
 # run, step, steps, batch accuracy, validation accuracy, examples/s, time left: in this order
 TRAINING_LINE = re.compile(
-    r"(?P<run>\S+) train: step (?P<step>\d+)/(?P<steps>\d+), batch accuracy (?P<batch>[01]\.\d{3}), "
+    r"(?P<run>\S+) train: step (?P<step>\d+)/(?P<steps>\d+), batch accuracy "
+    r"(?P<batch>[01]\.\d{3}), "
     r"validation accuracy (?P<validation>[01]\.\d{4}), (?P<speed>\d+|--) examples/s, "
     r"(?P<left>time left unknown|(\d+ h )?(\d+ min )?\d+ s left|\d+ h \d+ min left)"
 )
@@ -32,8 +31,13 @@ def progress_lines(**options):
 
 
 def test_duration_reads_like_a_person_would_say_it():
-    assert [duration(s) for s in (0, 7.4, 59.6, 185, 3725)] == ["0 s", "7 s", "1 min 00 s", "3 min 05 s",
-                                                                "1 h 02 min"]
+    assert [duration(s) for s in (0, 7.4, 59.6, 185, 3725)] == [
+        "0 s",
+        "7 s",
+        "1 min 00 s",
+        "3 min 05 s",
+        "1 h 02 min",
+    ]
 
 
 def test_each_update_is_one_whole_line_with_the_time_left_at_the_pace_so_far():
@@ -56,7 +60,13 @@ def test_a_short_task_is_silent_and_a_long_one_speaks_every_few_seconds():
         progress.update(done, f"{done}")
         clock.now += 1
     numbers = [line.split(": ")[1].split(",")[0] for line in stream.getvalue().splitlines()]
-    assert numbers == ["30", "50", "70", "90", "100"]  # none before 3 s, then every 2 s, and the end
+    assert numbers == [
+        "30",
+        "50",
+        "70",
+        "90",
+        "100",
+    ]  # none before 3 s, then every 2 s, and the end
     clock, stream, progress = progress_lines(after_seconds=3, every_seconds=2)
     progress.update(50, "50")
     clock.now += 2
@@ -72,7 +82,8 @@ def test_a_resumed_task_paces_itself_from_where_it_resumed():
 
 
 def training_lines(terminal: str) -> dict[str, list[re.Match]]:
-    """Run -> its training progress lines, in order; every line mentioning `train:` must parse whole."""
+    """Run -> its training progress lines, in order; every line mentioning `train:` must parse "
+    "whole."""
     by_run: dict[str, list[re.Match]] = {}
     for line in terminal.splitlines():
         if " train: " in line:
@@ -116,15 +127,26 @@ def test_a_long_dump_prints_images_done_and_total(tiny_mnist, tiny_run, tmp_path
     monkeypatch.setattr(progress, "PROGRESS_AFTER_SECONDS", 0.0)
     monkeypatch.setattr(progress, "PROGRESS_EVERY_SECONDS", 0.0)
     activations.dump_activations(
-        str(tiny_run / "results" / "mnist" / "tiny" / "model.keras"), str(tiny_mnist / FILES["test_images"]),
-        str(tiny_mnist / FILES["test_labels"]), str(tmp_path / "a.h5"), layers=["conv1"], batch_size=200,
-        compression="none", chunk_bytes=1 << 20, run="tiny")
+        str(tiny_run / "results" / "mnist" / "tiny" / "model.keras"),
+        str(tiny_mnist / FILES["test_images"]),
+        str(tiny_mnist / FILES["test_labels"]),
+        str(tmp_path / "a.h5"),
+        layers=["conv1"],
+        batch_size=200,
+        compression="none",
+        chunk_bytes=1 << 20,
+        run="tiny",
+    )
     lines = stream.getvalue().splitlines()
-    assert [line.split(", ")[0] for line in lines] == [f"tiny dump_activations: {n}/500 images" for n in (200, 400, 500)]
+    assert [line.split(", ")[0] for line in lines] == [
+        f"tiny dump_activations: {n}/500 images" for n in (200, 400, 500)
+    ]
     assert lines[-1].endswith(", 0 s left")
 
 
-def test_a_long_projection_prints_patches_done_and_total(tiny_mnist, tiny_run, tmp_path, monkeypatch):
+def test_a_long_projection_prints_patches_done_and_total(
+    tiny_mnist, tiny_run, tmp_path, monkeypatch
+):
     from mnist_filters import progress
     from mnist_filters.dataset import FILES
     from mnist_filters.stages import projections
@@ -134,9 +156,16 @@ def test_a_long_projection_prints_patches_done_and_total(tiny_mnist, tiny_run, t
     monkeypatch.setattr(progress, "PROGRESS_AFTER_SECONDS", 0.0)
     monkeypatch.setattr(progress, "PROGRESS_EVERY_SECONDS", 0.0)
     results = tiny_run / "results" / "mnist" / "tiny"
-    projections.project_rankings(str(results / "model.keras"), str(tiny_mnist / FILES["test_images"]),
-                                 str(results / "rankings.csv"), str(tmp_path / "p.h5"), layers=["conv1"],
-                                 methods=["guided", "gradient"], batch_size=128, run="tiny")
+    projections.project_rankings(
+        str(results / "model.keras"),
+        str(tiny_mnist / FILES["test_images"]),
+        str(results / "rankings.csv"),
+        str(tmp_path / "p.h5"),
+        layers=["conv1"],
+        methods=["guided", "gradient"],
+        batch_size=128,
+        run="tiny",
+    )
     units = len((results / "rankings.csv").read_text().splitlines()) - 1
     counts = [int(line.split(": ")[1].split("/")[0]) for line in stream.getvalue().splitlines()]
     assert counts[-1] == 2 * units and counts == sorted(counts)

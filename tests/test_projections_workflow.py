@@ -1,8 +1,7 @@
-"""The projection stage, its figures and the gallery, through the workflow (conv1, conv2 and pool2)."""
+"""The projection stage, its figures and the gallery, through the workflow (conv1, conv2 and "
+"pool2)."""
 
 import csv
-import os
-import shutil
 import subprocess
 
 import h5py
@@ -55,7 +54,9 @@ def test_projections_h5_holds_each_layer_and_method_in_rankings_order(deep_run):
             numbers = [i for i, row in enumerate(rows) if row["layer"] == layer]
             for method in METHODS:
                 dataset = h5[f"{layer}/{method}"]
-                assert dataset.shape == (len(numbers), *FIELDS[layer]) and dataset.dtype == np.float32
+                assert (
+                    dataset.shape == (len(numbers), *FIELDS[layer]) and dataset.dtype == np.float32
+                )
                 assert list(dataset.attrs["rows"]) == numbers
                 assert dataset.attrs["method"] == method
 
@@ -68,7 +69,9 @@ def test_conv1_projections_are_the_filters_on_the_workflows_own_model(deep_run):
         for method in ("deconvnet", "gradient"):
             maps = h5[f"conv1/{method}"][:]
             for i, number in enumerate(h5[f"conv1/{method}"].attrs["rows"]):
-                np.testing.assert_allclose(maps[i], kernel[:, :, 0, int(rows[number]["filter"])], rtol=0, atol=1e-6)
+                np.testing.assert_allclose(
+                    maps[i], kernel[:, :, 0, int(rows[number]["filter"])], rtol=0, atol=1e-6
+                )
 
 
 def test_deeper_projections_are_zero_outside_the_image_and_alive_inside(deep_run):
@@ -80,7 +83,10 @@ def test_deeper_projections_are_zero_outside_the_image_and_alive_inside(deep_run
                 for values, (y, x) in zip(maps, origins):
                     rows_in = np.arange(values.shape[0]) + y
                     cols_in = np.arange(values.shape[1]) + x
-                    outside = ~((rows_in >= 0) & (rows_in < 28))[:, None] | ~((cols_in >= 0) & (cols_in < 28))[None, :]
+                    outside = (
+                        ~((rows_in >= 0) & (rows_in < 28))[:, None]
+                        | ~((cols_in >= 0) & (cols_in < 28))[None, :]
+                    )
                     assert not values[outside].any(), (layer, method)
                 assert (np.abs(maps).reshape(len(maps), -1).max(axis=1) > 0).all(), (layer, method)
 
@@ -88,7 +94,9 @@ def test_deeper_projections_are_zero_outside_the_image_and_alive_inside(deep_run
 def test_projections_are_bitwise_reproducible(deep_run, tiny_mnist):
     path = deep_run / "results" / "mnist" / "tiny" / "projections.h5"
     with h5py.File(path, "r") as h5:
-        before = {f"{layer}/{m}": h5[f"{layer}/{m}"][:].tobytes() for layer in LAYERS for m in METHODS}
+        before = {
+            f"{layer}/{m}": h5[f"{layer}/{m}"][:].tobytes() for layer in LAYERS for m in METHODS
+        }
     # what follows is remade too, leaving the workdir complete for the other tests
     snakemake(deep_run, deep_config(tiny_mnist), "--forcerun", "project_patches")
     with h5py.File(path, "r") as h5:
@@ -96,7 +104,10 @@ def test_projections_are_bitwise_reproducible(deep_run, tiny_mnist):
 
 
 def test_a_figure_per_filter_and_an_overview_per_layer_and_method(deep_run):
-    names = {path.name for path in (deep_run / "results" / "mnist" / "tiny" / "figures" / "projections").iterdir()}
+    names = {
+        path.name
+        for path in (deep_run / "results" / "mnist" / "tiny" / "figures" / "projections").iterdir()
+    }
     for layer, count in (("conv1", 25), ("conv2", 64), ("pool2", 64)):
         assert {f"{layer}_filter{f:02d}.png" for f in range(count)} <= names
         assert {f"{layer}_{m}_overview.png" for m in METHODS} <= names
@@ -105,8 +116,16 @@ def test_a_figure_per_filter_and_an_overview_per_layer_and_method(deep_run):
 def test_reruns_top_k_reprojects(deep_run, tiny_mnist):
     config = deep_config(tiny_mnist)
     config["defaults"]["ranking"] = {"top_k": 4}
-    assert planned(deep_run, config) == {(rule, "tiny") for rule in (
-        "rank_patches", "plot_top_patches", "project_patches", "plot_projections", "gallery")}
+    assert planned(deep_run, config) == {
+        (rule, "tiny")
+        for rule in (
+            "rank_patches",
+            "plot_top_patches",
+            "project_patches",
+            "plot_projections",
+            "gallery",
+        )
+    }
 
 
 def test_reruns_a_dpi_only_redraws(deep_run, tiny_mnist):
@@ -117,13 +136,17 @@ def test_reruns_a_dpi_only_redraws(deep_run, tiny_mnist):
 
 def test_reruns_a_method_change_reprojects_only(deep_run, tiny_mnist):
     assert planned(deep_run, deep_config(tiny_mnist, methods=["guided"])) == {
-        (rule, "tiny") for rule in ("project_patches", "plot_projections", "gallery")}
+        (rule, "tiny") for rule in ("project_patches", "plot_projections", "gallery")
+    }
 
 
-@pytest.mark.parametrize("projections, message", [
-    ({"methods": ["lrp"]}, "'lrp' is not one of ['deconvnet', 'guided', 'gradient']"),
-    ({"layers": ["conv2"]}, "projections.layers ['conv2'] are not dumped"),
-])
+@pytest.mark.parametrize(
+    "projections, message",
+    [
+        ({"methods": ["lrp"]}, "'lrp' is not one of ['deconvnet', 'guided', 'gradient']"),
+        ({"layers": ["conv2"]}, "projections.layers ['conv2'] are not dumped"),
+    ],
+)
 def test_bad_projection_settings_are_refused(tiny_mnist, tmp_path, projections, message):
     config = tiny_config(tiny_mnist)
     config["defaults"]["projections"] = projections
@@ -134,27 +157,47 @@ def test_bad_projection_settings_are_refused(tiny_mnist, tmp_path, projections, 
 def test_the_gallery_opens_from_disk_in_chromium(deep_run, tmp_path):
     browser = chromium()
     page = (deep_run / "results" / "mnist" / "tiny" / "gallery" / "index.html").as_uri()
-    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
-              "--virtual-time-budget=20000"]
-    result = subprocess.run([*common, "--enable-logging=stderr", "--v=0", "--dump-dom", page],
-                            capture_output=True, text=True, timeout=180)
+    common = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=20000",
+    ]
+    result = subprocess.run(
+        [*common, "--enable-logging=stderr", "--v=0", "--dump-dom", page],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     dom = result.stdout
     assert dom.count('class="filter"') == 25 + 64 + 64, result.stderr[-2000:]
     for layer, count in (("conv1", 25), ("conv2", 64)):
         assert all(f'id="{layer}-f{f:02d}"' in dom for f in range(count)), layer
     with open(deep_run / "results" / "mnist" / "tiny" / "mistakes.csv", newline="") as handle:
         mistakes = len(list(csv.DictReader(handle)))
-    assert dom.count("<canvas") == (25 + 64 + 64) * 6 * (2 + len(METHODS)) + mistakes  # and each mistake's image
-    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert (
+        dom.count("<canvas") == (25 + 64 + 64) * 6 * (2 + len(METHODS)) + mistakes
+    )  # and each mistake's image
+    console = [
+        line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
+    ]
     assert not console, console
     shot = tmp_path / "gallery.png"
-    subprocess.run([*common, "--window-size=1200,1400", f"--screenshot={shot}", page], capture_output=True,
-                   timeout=180, check=True)
+    subprocess.run(
+        [*common, "--window-size=1200,1400", f"--screenshot={shot}", page],
+        capture_output=True,
+        timeout=180,
+        check=True,
+    )
     import matplotlib.pyplot as plt
 
     pixels = plt.imread(shot)[..., :3]
     assert pixels.std() > 0.1, "the gallery's screenshot is blank"
-    assert (np.abs(pixels - [1.0, 0.0, 0.0]).max(axis=-1) < 0.3).sum() > 200  # red field boxes drawn
+    assert (
+        np.abs(pixels - [1.0, 0.0, 0.0]).max(axis=-1) < 0.3
+    ).sum() > 200  # red field boxes drawn
 
 
 def test_the_report_links_the_gallery(deep_run, tiny_mnist):

@@ -56,14 +56,24 @@ def test_continuous_values_match_argsort_exactly():
     hits = top_k(in_blocks(activations, [64] * 5), 12, list(range(25)), (9, 9))
     for f in range(25):
         notebook = np.argsort(activations[..., f], axis=None)[-12:][::-1]  # the notebook's line
-        ours = [np.ravel_multi_index((h.image, h.row, h.col), (300, 9, 9)) for h in hits if h.filter == f]
+        ours = [
+            np.ravel_multi_index((h.image, h.row, h.col), (300, 9, 9))
+            for h in hits
+            if h.filter == f
+        ]
         assert ours == notebook.tolist()
 
 
 def test_all_zero_filter_ranks_the_first_positions():
     activations = np.zeros((4, 3, 3, 2), np.float32)
     hits = top_k([activations[:2], activations[2:]], 5, [1], (3, 3))
-    assert [(h.image, h.row, h.col) for h in hits] == [(0, 0, 0), (0, 0, 1), (0, 0, 2), (0, 1, 0), (0, 1, 1)]
+    assert [(h.image, h.row, h.col) for h in hits] == [
+        (0, 0, 0),
+        (0, 0, 1),
+        (0, 0, 2),
+        (0, 1, 0),
+        (0, 1, 1),
+    ]
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -96,7 +106,9 @@ def test_one_per_image_takes_distinct_images():
 
 def test_state_stays_small():
     ranker = TopK(12, list(range(25)), (9, 9))
-    for block in in_blocks(np.random.default_rng(2).random((1000, 9, 9, 25)).astype(np.float32), [100] * 10):
+    for block in in_blocks(
+        np.random.default_rng(2).random((1000, 9, 9, 25)).astype(np.float32), [100] * 10
+    ):
         ranker.update(block)
         assert all(len(v) <= 12 for v in ranker.values)
 

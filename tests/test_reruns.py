@@ -7,15 +7,19 @@ import shutil
 import pytest
 
 from conftest import ANALYSES_ON, copy_of_the_workflow, planned, snakemake, tiny_config
-from mnist_filters.settings import deep_merge
 from helpers import edited
+from mnist_filters.settings import deep_merge
 
 pytestmark = pytest.mark.slow
 FIGURES = {"plot_samples", "plot_filters", "plot_top_patches", "plot_training_curve"}
 # what follows the ranking: the patch figures, the projections, their figures and the gallery
 AFTER_RANKING = {"plot_top_patches", "project_patches", "plot_projections", "gallery"}
 MISTAKES = {"tally_mistakes", "plot_confusion", "plot_mistakes"}
-AFTER_TRAINING = {"train", "dump_activations", "rank_patches", "plot_filters", "plot_training_curve"} | AFTER_RANKING | MISTAKES
+AFTER_TRAINING = (
+    {"train", "dump_activations", "rank_patches", "plot_filters", "plot_training_curve"}
+    | AFTER_RANKING
+    | MISTAKES
+)
 # the analyses the run `tiny` turns on (OPTIONAL), each a stage and its figures
 OPTIONAL = ANALYSES_ON
 OCCLUSION = {"occlude", "plot_occlusion"}
@@ -23,8 +27,15 @@ INVARIANCE = {"measure_invariance", "plot_invariance"}
 EVOLUTION = {"trace_evolution", "plot_evolution"}
 ANALYSES = OCCLUSION | INVARIANCE | EVOLUTION
 # the comparison of the two runs of `runs:` (results/mnist/sweeps/runs/)
-COMPARED = {(rule, "sweeps/runs") for rule in ("compare_runs", "plot_comparison_curves", "plot_comparison_effects",
-                                               "plot_comparison_filters")}
+COMPARED = {
+    (rule, "sweeps/runs")
+    for rule in (
+        "compare_runs",
+        "plot_comparison_curves",
+        "plot_comparison_effects",
+        "plot_comparison_filters",
+    )
+}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +73,9 @@ def test_a_complete_workflow_plans_nothing(done, base_config, workflow):
 
 def test_changing_top_k_reranks_and_redoes_what_follows_only(done, base_config, workflow):
     config = changed(base_config, tiny={"ranking": {"top_k": 6}})
-    assert planned(done, config, workflow) == {(rule, "tiny") for rule in {"rank_patches"} | AFTER_RANKING}
+    assert planned(done, config, workflow) == {
+        (rule, "tiny") for rule in {"rank_patches"} | AFTER_RANKING
+    }
 
 
 def test_changing_one_figure_setting_redraws_only_that_figure(done, base_config, workflow):
@@ -72,14 +85,21 @@ def test_changing_one_figure_setting_redraws_only_that_figure(done, base_config,
     assert planned(done, config, workflow) == {("plot_samples", "other")}
 
 
-def test_changing_one_runs_learning_rate_reruns_that_run_from_training_on(done, base_config, workflow):
+def test_changing_one_runs_learning_rate_reruns_that_run_from_training_on(
+    done, base_config, workflow
+):
     config = changed(base_config, other={"seed": 1, "training": {"learning_rate": 3e-4}})
-    assert planned(done, config, workflow) == {(rule, "other") for rule in AFTER_TRAINING} | COMPARED
+    assert (
+        planned(done, config, workflow) == {(rule, "other") for rule in AFTER_TRAINING} | COMPARED
+    )
 
 
 def test_adding_a_run_makes_only_the_new_run(done, base_config, workflow):
     config = changed(base_config, third={"seed": 2})
-    assert planned(done, config, workflow) == {(rule, "third") for rule in AFTER_TRAINING | FIGURES} | COMPARED
+    assert (
+        planned(done, config, workflow)
+        == {(rule, "third") for rule in AFTER_TRAINING | FIGURES} | COMPARED
+    )
 
 
 def test_touching_a_plotting_script_redraws_without_retraining(done, base_config, workflow):
@@ -88,8 +108,10 @@ def test_touching_a_plotting_script_redraws_without_retraining(done, base_config
     before = script.stat()
     script.touch()
     try:
-        assert planned(done, base_config, workflow) == {("plot_training_curve", "tiny"),
-                                                         ("plot_training_curve", "other")}
+        assert planned(done, base_config, workflow) == {
+            ("plot_training_curve", "tiny"),
+            ("plot_training_curve", "other"),
+        }
     finally:  # leave the workflow as the other tests expect it
         os.utime(script, ns=(before.st_atime_ns, before.st_mtime_ns))
 
@@ -101,30 +123,50 @@ def test_editing_the_ranking_code_reranks_and_redoes_what_follows_only(done, bas
     """The ranking code also ranks the test set through training (where a run traces it)."""
     with edited(workflow.joinpath(*LIBRARY, "ranking.py"), "group: int = 64", "group: int = 32"):
         assert planned(done, base_config, workflow) == {
-            (rule, run) for rule in {"rank_patches"} | AFTER_RANKING for run in ("tiny", "other")} | {
-            (rule, "tiny") for rule in EVOLUTION}
+            (rule, run) for rule in {"rank_patches"} | AFTER_RANKING for run in ("tiny", "other")
+        } | {(rule, "tiny") for rule in EVOLUTION}
 
 
 def test_editing_the_model_code_retrains_every_run(done, base_config, workflow):
-    with edited(workflow.joinpath(*LIBRARY, "model.py"), "return ops.max(blocks, axis=(2, 4))",
-                "return ops.max(ops.max(blocks, axis=4), axis=2)"):
+    with edited(
+        workflow.joinpath(*LIBRARY, "model.py"),
+        "return ops.max(blocks, axis=(2, 4))",
+        "return ops.max(ops.max(blocks, axis=4), axis=2)",
+    ):
         assert planned(done, base_config, workflow) == {
-            (rule, run) for rule in AFTER_TRAINING for run in ("tiny", "other")} | COMPARED | {
-            (rule, "tiny") for rule in ANALYSES}
+            (rule, run) for rule in AFTER_TRAINING for run in ("tiny", "other")
+        } | COMPARED | {(rule, "tiny") for rule in ANALYSES}
 
 
-@pytest.mark.parametrize("setting, rules", [
-    ({"occlusion": {"size": 6}}, OCCLUSION | {"gallery"}),
-    ({"occlusion": {"images": [1, 2]}}, OCCLUSION | {"gallery"}),
-    ({"figures": {"occlusion": {"dpi": 50}}}, {"plot_occlusion", "gallery"}),
-    ({"figures": {"mistakes": {"count": 4}}}, {"plot_mistakes"}),
-    ({"invariance": {"rotation": {"min": -45, "max": 45, "count": 7}}}, INVARIANCE | {"gallery"}),
-    ({"figures": {"invariance": {"dpi": 50}}}, {"plot_invariance", "gallery"}),
-    ({"evolution": {"layers": ["conv1"]}}, EVOLUTION | {"gallery"}),
-    ({"figures": {"evolution": {"dpi": 50}}}, {"plot_evolution"}),
-], ids=["occluder-size", "occluded-images", "occlusion-figures", "mistakes-shown", "rotation-range",
-        "invariance-figures", "evolution-layers", "evolution-figures"])
-def test_an_analysis_setting_reruns_only_its_stage_and_figures(done, base_config, workflow, setting, rules):
+@pytest.mark.parametrize(
+    "setting, rules",
+    [
+        ({"occlusion": {"size": 6}}, OCCLUSION | {"gallery"}),
+        ({"occlusion": {"images": [1, 2]}}, OCCLUSION | {"gallery"}),
+        ({"figures": {"occlusion": {"dpi": 50}}}, {"plot_occlusion", "gallery"}),
+        ({"figures": {"mistakes": {"count": 4}}}, {"plot_mistakes"}),
+        (
+            {"invariance": {"rotation": {"min": -45, "max": 45, "count": 7}}},
+            INVARIANCE | {"gallery"},
+        ),
+        ({"figures": {"invariance": {"dpi": 50}}}, {"plot_invariance", "gallery"}),
+        ({"evolution": {"layers": ["conv1"]}}, EVOLUTION | {"gallery"}),
+        ({"figures": {"evolution": {"dpi": 50}}}, {"plot_evolution"}),
+    ],
+    ids=[
+        "occluder-size",
+        "occluded-images",
+        "occlusion-figures",
+        "mistakes-shown",
+        "rotation-range",
+        "invariance-figures",
+        "evolution-layers",
+        "evolution-figures",
+    ],
+)
+def test_an_analysis_setting_reruns_only_its_stage_and_figures(
+    done, base_config, workflow, setting, rules
+):
     config = changed(base_config, tiny=setting)
     assert planned(done, config, workflow) == {(rule, "tiny") for rule in rules}
 
@@ -135,31 +177,58 @@ def test_turning_an_analysis_on_makes_only_it(done, base_config, workflow):
 
 
 def test_other_kept_steps_retrain_that_run(done, base_config, workflow):
-    """The snapshots are an output of training: another list retrains (to the same final weights)."""
+    """The snapshots are an output of training: another list retrains (to the same final "
+    "weights)."""
     config = changed(base_config, tiny={"evolution": {"steps": [0, 300]}})
-    assert planned(done, config, workflow) == {(rule, "tiny") for rule in AFTER_TRAINING | ANALYSES} | COMPARED
+    assert (
+        planned(done, config, workflow)
+        == {(rule, "tiny") for rule in AFTER_TRAINING | ANALYSES} | COMPARED
+    )
 
 
 def test_editing_one_figures_code_redraws_only_that_figure(done, base_config, workflow):
-    with edited(workflow.joinpath(*LIBRARY, "stages", "figures", "filters.py"), "fontsize=8", "fontsize=9"):
-        assert planned(done, base_config, workflow) == {("plot_filters", "tiny"), ("plot_filters", "other")}
+    with edited(
+        workflow.joinpath(*LIBRARY, "stages", "figures", "filters.py"), "fontsize=8", "fontsize=9"
+    ):
+        assert planned(done, base_config, workflow) == {
+            ("plot_filters", "tiny"),
+            ("plot_filters", "other"),
+        }
 
 
-@pytest.mark.parametrize("module, old, new", [
-    ("ranking.py", "import numpy as np\n", "import numpy as np  # arrays\n\n\n"),
-    ("model.py", "def layer_seeds(", "# Why: each layer gets its own stream.\ndef layer_seeds("),
-    ("stages/figures/style.py", '"""What every figure shares', '"""What all the figures share'),
-], ids=["comment-ranking", "comment-model", "docstring-figures"])
-def test_comment_layout_and_docstring_edits_plan_nothing(done, base_config, workflow, module, old, new):
+@pytest.mark.parametrize(
+    "module, old, new",
+    [
+        ("ranking.py", "import numpy as np\n", "import numpy as np  # arrays\n\n\n"),
+        (
+            "model.py",
+            "def layer_seeds(",
+            "# Why: each layer gets its own stream.\ndef layer_seeds(",
+        ),
+        ("stages/figures/style.py", '"""What every figure shares', '"""What all the figures share'),
+    ],
+    ids=["comment-ranking", "comment-model", "docstring-figures"],
+)
+def test_comment_layout_and_docstring_edits_plan_nothing(
+    done, base_config, workflow, module, old, new
+):
     with edited(workflow.joinpath(*LIBRARY, *module.split("/")), old, new):
         assert planned(done, base_config, workflow) == set()
 
 
-@pytest.mark.parametrize("setting", [
-    {"data": {"timeout_seconds": 5}}, {"data": {"retries": 7}}, {"data": {"retry_wait_seconds": 0.5}},
-    {"data": {"mirrors": {"mnist": ["http://127.0.0.1:9/mnist"]}}},
-    {"checkpoints": {"dir": "elsewhere"}}, {"checkpoints": {"every": 7}}, {"checkpoints": {"keep": True}},
-], ids=lambda s: ".".join([*s, *next(iter(s.values()))]))
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"data": {"timeout_seconds": 5}},
+        {"data": {"retries": 7}},
+        {"data": {"retry_wait_seconds": 0.5}},
+        {"data": {"mirrors": {"mnist": ["http://127.0.0.1:9/mnist"]}}},
+        {"checkpoints": {"dir": "elsewhere"}},
+        {"checkpoints": {"every": 7}},
+        {"checkpoints": {"keep": True}},
+    ],
+    ids=lambda s: ".".join([*s, *next(iter(s.values()))]),
+)
 def test_settings_that_cannot_change_an_output_plan_nothing(done, base_config, workflow, setting):
     config = copy.deepcopy(base_config)
     for block, values in setting.items():
@@ -167,8 +236,9 @@ def test_settings_that_cannot_change_an_output_plan_nothing(done, base_config, w
     assert planned(done, config, workflow) == set()
 
 
-def test_a_byte_identical_copy_of_the_data_elsewhere_plans_nothing(done, base_config, workflow, tiny_mnist,
-                                                                   tmp_path):
+def test_a_byte_identical_copy_of_the_data_elsewhere_plans_nothing(
+    done, base_config, workflow, tiny_mnist, tmp_path
+):
     copy_ = tmp_path / "same-bytes"
     shutil.copytree(tiny_mnist, copy_)  # new folder, new modification times, same bytes
     config = copy.deepcopy(base_config)
@@ -176,7 +246,9 @@ def test_a_byte_identical_copy_of_the_data_elsewhere_plans_nothing(done, base_co
     assert planned(done, config, workflow) == set()
 
 
-def test_other_bytes_in_the_data_rerun_everything(done, base_config, workflow, tiny_mnist, tmp_path):
+def test_other_bytes_in_the_data_rerun_everything(
+    done, base_config, workflow, tiny_mnist, tmp_path
+):
     from mnist_filters.dataset import FILES
     from mnist_filters.idx import read_idx, write_idx
 

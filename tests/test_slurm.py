@@ -13,34 +13,67 @@ from helpers import model_weights, same_weights
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("sinfo") is None, reason="no SLURM here (sinfo not found); "
-                       "start a local cluster with .ci/local-slurm/start.sh"),
+    pytest.mark.skipif(
+        shutil.which("sinfo") is None,
+        reason="no SLURM here (sinfo not found); "
+        "start a local cluster with .ci/local-slurm/start.sh",
+    ),
 ]
-LOCAL_RULES = {"get_mnist", "plot_samples", "plot_filters", "plot_top_patches", "plot_training_curve"}
+LOCAL_RULES = {
+    "get_mnist",
+    "plot_samples",
+    "plot_filters",
+    "plot_top_patches",
+    "plot_training_curve",
+}
 CLUSTER_RULES = {"train", "dump_activations", "rank_patches"}
 
 
 def cluster_is_up():
     result = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30)
-    return result.returncode == 0 and any(s.startswith(("idle", "mixed", "alloc")) for s in result.stdout.split())
+    return result.returncode == 0 and any(
+        s.startswith(("idle", "mixed", "alloc")) for s in result.stdout.split()
+    )
 
 
 @pytest.fixture(scope="module")
 def cluster():
     if not cluster_is_up():
-        pytest.fail("sinfo is installed but no SLURM node is usable; start one with .ci/local-slurm/start.sh")
-    found = subprocess.run([str(SLURM_PYTHON), "-c", "import snakemake_executor_plugin_slurm"],
-                           capture_output=True, text=True)
+        pytest.fail(
+            "sinfo is installed but no SLURM node is usable; start one with "
+            ".ci/local-slurm/start.sh"
+        )
+    found = subprocess.run(
+        [str(SLURM_PYTHON), "-c", "import snakemake_executor_plugin_slurm"],
+        capture_output=True,
+        text=True,
+    )
     if found.returncode:
-        pytest.fail(f"{SLURM_PYTHON} cannot import the SLURM executor plugin (make test builds .venv-slurm; "
-                    f"MNIST_FILTERS_SLURM_PYTHON chooses another):\n{found.stderr[-1000:]}")
+        pytest.fail(
+            f"{SLURM_PYTHON} cannot import the SLURM executor plugin (make test builds "
+            f".venv-slurm; "
+            f"MNIST_FILTERS_SLURM_PYTHON chooses another):\n{found.stderr[-1000:]}"
+        )
 
 
 def on_slurm(workdir, config, *args, check=True):
     # the test's own timeout: a wrong status command makes the plugin wait forever
-    return snakemake(workdir, config, "--profile", str(REPO / "profiles" / "slurm"),
-                     "--slurm-init-seconds-before-status-checks", "5", "--latency-wait", "5",
-                     "--retries", "0", *args, timeout=900, check=check, python=SLURM_PYTHON)
+    return snakemake(
+        workdir,
+        config,
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "--slurm-init-seconds-before-status-checks",
+        "5",
+        "--latency-wait",
+        "5",
+        "--retries",
+        "0",
+        *args,
+        timeout=900,
+        check=check,
+        python=SLURM_PYTHON,
+    )
 
 
 def test_workflow_runs_its_jobs_as_slurm_jobs(cluster, tiny_mnist, tiny_run, tmp_path):
@@ -50,31 +83,61 @@ def test_workflow_runs_its_jobs_as_slurm_jobs(cluster, tiny_mnist, tiny_run, tmp
         where = json.loads((run / "provenance" / f"{rule}.json").read_text())
         assert str(where["slurm_job_id"]).isdigit(), (rule, where, result.stdout[-2000:])
     for rule in LOCAL_RULES - {"get_mnist"}:
-        assert json.loads((run / "provenance" / f"{rule}.json").read_text())["slurm_job_id"] is None, rule
-    assert json.loads((tmp_path / "resources" / "mnist" / "provenance.json").read_text())["slurm_job_id"] is None
+        assert (
+            json.loads((run / "provenance" / f"{rule}.json").read_text())["slurm_job_id"] is None
+        ), rule
+    assert (
+        json.loads((tmp_path / "resources" / "mnist" / "provenance.json").read_text())[
+            "slurm_job_id"
+        ]
+        is None
+    )
     assert "SLURM job" in (tmp_path / "logs" / "mnist" / "tiny" / "train.log").read_text()
     # the same weights as the local run of the same config
-    assert same_weights(model_weights(run / "model.keras"), model_weights(tiny_run / "results" / "mnist" / "tiny" / "model.keras"))
+    assert same_weights(
+        model_weights(run / "model.keras"),
+        model_weights(tiny_run / "results" / "mnist" / "tiny" / "model.keras"),
+    )
 
 
-def test_a_sweep_trains_as_concurrent_slurm_jobs_that_match_the_local_runs(cluster, tiny_mnist, tiny_sweep, tmp_path):
+def test_a_sweep_trains_as_concurrent_slurm_jobs_that_match_the_local_runs(
+    cluster, tiny_mnist, tiny_sweep, tmp_path
+):
     """The 2x2 sweep, one thread per training job: two jobs fit the two-CPU node at once."""
     result = on_slurm(tmp_path, sweep_config(tiny_mnist), "--until", "train", *ONE_THREAD_TRAINING)
-    runs = sorted(path.name for path in (tiny_sweep / "results" / "mnist").iterdir()
-                  if path.name.startswith("lr_"))
+    runs = sorted(
+        path.name
+        for path in (tiny_sweep / "results" / "mnist").iterdir()
+        if path.name.startswith("lr_")
+    )
     assert len(runs) == 4
     jobs = {}
     for run in runs:
-        where = json.loads((tmp_path / "results" / "mnist" / run / "provenance" / "train.json").read_text())
+        where = json.loads(
+            (tmp_path / "results" / "mnist" / run / "provenance" / "train.json").read_text()
+        )
         assert str(where["slurm_job_id"]).isdigit(), (run, where, result.stdout[-2000:])
-        assert json.loads((tmp_path / "results" / "mnist" / run / "metrics.json").read_text())["threads"] == 1
-        jobs[run] = (where["slurm_job_id"], *(datetime.datetime.fromisoformat(where[key])
-                                             for key in ("started_at", "finished_at")))
-        assert same_weights(model_weights(tmp_path / "results" / "mnist" / run / "model.keras"),
-                            model_weights(tiny_sweep / "results" / "mnist" / run / "model.keras")), run
+        assert (
+            json.loads((tmp_path / "results" / "mnist" / run / "metrics.json").read_text())[
+                "threads"
+            ]
+            == 1
+        )
+        jobs[run] = (
+            where["slurm_job_id"],
+            *(datetime.datetime.fromisoformat(where[key]) for key in ("started_at", "finished_at")),
+        )
+        assert same_weights(
+            model_weights(tmp_path / "results" / "mnist" / run / "model.keras"),
+            model_weights(tiny_sweep / "results" / "mnist" / run / "model.keras"),
+        ), run
     assert len({job for job, _start, _end in jobs.values()}) == 4, jobs
-    overlapping = [(a, b) for a in runs for b in runs if a < b
-                   and jobs[a][1] < jobs[b][2] and jobs[b][1] < jobs[a][2]]
+    overlapping = [
+        (a, b)
+        for a in runs
+        for b in runs
+        if a < b and jobs[a][1] < jobs[b][2] and jobs[b][1] < jobs[a][2]
+    ]
     assert overlapping, f"no two training jobs ran at the same time: {jobs}"
 
 
@@ -84,7 +147,9 @@ def test_a_failing_job_fails_the_workflow_visibly(cluster, tiny_mnist, tmp_path)
     result = on_slurm(tmp_path, config, "--until", "train", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "failed, SLURM status is: 'FAILED'" in output or "Error in rule train" in output, output[-3000:]
+    assert "failed, SLURM status is: 'FAILED'" in output or "Error in rule train" in output, output[
+        -3000:
+    ]
     assert "cannot create /proc/no-checkpoints-here" in output, output[-3000:]
 
 
@@ -103,7 +168,11 @@ def test_time_limit_warning_checkpoints_and_the_retry_resumes(cluster, tiny_mnis
     the next attempt resumes from it."""
     config = tiny_config(tiny_mnist)
     # more steps than any machine here trains in the job's two minutes
-    config["defaults"]["training"] = {**config["defaults"]["training"], "steps": 200_000, "log_every": 50}
+    config["defaults"]["training"] = {
+        **config["defaults"]["training"],
+        "steps": 200_000,
+        "log_every": 50,
+    }
     config["checkpoints"] = {"every": 100_000}
     # a two-minute limit, warned 60 s ahead: USR1 arrives about 60 s into the job, well after
     # training started even where the job's own Snakemake takes long to start
@@ -118,5 +187,6 @@ def test_time_limit_warning_checkpoints_and_the_retry_resumes(cluster, tiny_mnis
     on_slurm(tmp_path, config, "--until", "train")
     log = (tmp_path / "logs" / "mnist" / "tiny" / "train.log").read_text()
     assert f"resuming from step {stopped.group(1)}" in log
-    assert json.loads((tmp_path / "results" / "mnist" / "tiny" / "metrics.json").read_text())["resumed_from_step"] == int(
-        stopped.group(1))
+    assert json.loads((tmp_path / "results" / "mnist" / "tiny" / "metrics.json").read_text())[
+        "resumed_from_step"
+    ] == int(stopped.group(1))

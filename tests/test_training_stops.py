@@ -5,12 +5,12 @@ import os
 import signal
 
 import pytest
-import yaml
 
-from conftest import default_settings, REPO, TINY_DEFAULTS
+from conftest import TINY_DEFAULTS, default_settings
 from helpers import model_weights, same_weights
 from mnist_filters.dataset import local_files
 from mnist_filters.errors import Diverged, Interrupted
+from mnist_filters.interrupts import STOP_SIGNALS, StopSignals
 from mnist_filters.trainer import Trainer, TrainingHistory
 
 pytestmark = pytest.mark.slow
@@ -22,17 +22,33 @@ TRAINING = {**DEFAULTS["training"], **TINY_DEFAULTS["training"]}
 def train(tiny_mnist, workdir, snapshot_steps=(0,), **training):
     from mnist_filters.stages.train import train_run
 
-    outputs = {key: str(workdir / name) for key, name in
-               [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "training_log.csv"),
-                ("tensorboard", "tensorboard"), ("snapshots", "snapshots.h5")]}
-    return train_run({k: str(v) for k, v in local_files(tiny_mnist).items()}, outputs, run="tiny", seed=0,
-                     model_settings=MODEL, training={**TRAINING, **training},
-                     checkpoint_dir=str(workdir / "checkpoints"), checkpoint_every=500, threads=2,
-                     snapshot_steps=list(snapshot_steps))
+    outputs = {
+        key: str(workdir / name)
+        for key, name in [
+            ("model", "model.keras"),
+            ("metrics", "metrics.json"),
+            ("training_log", "training_log.csv"),
+            ("tensorboard", "tensorboard"),
+            ("snapshots", "snapshots.h5"),
+        ]
+    }
+    return train_run(
+        {k: str(v) for k, v in local_files(tiny_mnist).items()},
+        outputs,
+        run="tiny",
+        seed=0,
+        model_settings=MODEL,
+        training={**TRAINING, **training},
+        checkpoint_dir=str(workdir / "checkpoints"),
+        checkpoint_every=500,
+        threads=2,
+        snapshot_steps=list(snapshot_steps),
+    )
 
 
 class SignalAt(logging.Handler):
-    """Sends `sig` to this process when training logs the given step: a real signal at a known step."""
+    """Sends `sig` to this process when training logs the given step: a real signal at a known "
+    "step."""
 
     def __init__(self, step, sig):
         super().__init__()
@@ -50,9 +66,23 @@ def uninterrupted(tiny_mnist, tmp_path_factory):
     return model_weights(workdir / "model.keras")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR1])
-def test_a_signal_in_the_last_chunk_checkpoints_the_final_step(tiny_mnist, tmp_path, uninterrupted, sig, caplog):
-    """300 steps logged every 100: a signal at the step-200 log point arrives in the last chunk."""
+@pytest.mark.parametrize("sig", STOP_SIGNALS, ids=lambda sig: sig.name)
+def test_each_stop_signal_is_caught_and_the_previous_handler_restored(sig):
+    previous = signal.getsignal(sig)
+    with StopSignals() as stop:
+        os.kill(os.getpid(), sig)
+        os.kill(os.getpid(), signal.SIGTERM)  # a second signal does not replace the first
+        assert stop.received == sig.name
+    assert signal.getsignal(sig) is previous
+
+
+def test_a_signal_in_the_last_chunk_checkpoints_the_final_step(
+    tiny_mnist, tmp_path, uninterrupted, caplog
+):
+    """300 steps logged every 100: SLURM's warning at the step-200 log point arrives in the last
+    chunk
+    (every stop signal takes the same path: the test above)."""
+    sig = signal.SIGUSR1
     handler = SignalAt(200, sig)
     logger = logging.getLogger("mnist_filters.stages.train")
     with caplog.at_level(logging.INFO, logger="mnist_filters"):
@@ -62,7 +92,9 @@ def test_a_signal_in_the_last_chunk_checkpoints_the_final_step(tiny_mnist, tmp_p
                 train(tiny_mnist, tmp_path)
         finally:
             logger.removeHandler(handler)
-        assert [p.name for p in (tmp_path / "checkpoints").glob("*/step-*.h5")] == ["step-000000300.h5"]
+        assert [p.name for p in (tmp_path / "checkpoints").glob("*/step-*.h5")] == [
+            "step-000000300.h5"
+        ]
         assert not (tmp_path / "model.keras").exists()
         metrics = train(tiny_mnist, tmp_path)
     assert "resuming from step 300" in caplog.text
@@ -81,11 +113,20 @@ def test_every_chunk_ends_with_a_checkpoint_when_a_stop_is_requested():
     labels = np.arange(200) % 10
     for stop_after in (1, 2, 3):  # chunks 0-100, 100-200, 200-250 (the last)
         model = build_model(MODEL, seed=0)
-        trainer = Trainer(model, make_optimizer(TRAINING), images, labels, seed=0, batch_size=50, kernels="xla")
+        trainer = Trainer(
+            model, make_optimizer(TRAINING), images, labels, seed=0, batch_size=50, kernels="xla"
+        )
         calls, saved = [], []
-        result = trainer.train(250, log_every=100, validation=None, checkpoint_every=1000,
-                               on_checkpoint=lambda step, log: saved.append(step),
-                               stop_requested=lambda: calls.append(1) or len(calls) >= stop_after)
+        result = trainer.train(
+            250,
+            log_every=100,
+            validation=None,
+            checkpoint_every=1000,
+            on_checkpoint=lambda step, log, saved=saved: saved.append(step),
+            stop_requested=lambda calls=calls, stop_after=stop_after: (
+                calls.append(1) or len(calls) >= stop_after
+            ),
+        )
         assert isinstance(result, TrainingHistory)
         assert result.stopped_at == saved[-1] == [100, 200, 250][stop_after - 1]
 
@@ -110,13 +151,28 @@ def test_a_resumed_run_that_diverges_says_so_and_keeps_its_checkpoints(tiny_mnis
 
     def run(folder, steps, keep):
         folder.mkdir()
-        outputs = {key: str(folder / name) for key, name in
-                   [("model", "model.keras"), ("metrics", "metrics.json"), ("training_log", "training_log.csv"),
-                    ("tensorboard", "tensorboard"), ("snapshots", "snapshots.h5")]}
-        return train_run({k: str(v) for k, v in local_files(tiny_mnist).items()}, outputs, run="tiny", seed=0,
-                         model_settings=MODEL, training={**TRAINING, "steps": steps},
-                         checkpoint_dir=str(tmp_path / "checkpoints"), checkpoint_every=100, keep_checkpoints=keep,
-                         threads=2)
+        outputs = {
+            key: str(folder / name)
+            for key, name in [
+                ("model", "model.keras"),
+                ("metrics", "metrics.json"),
+                ("training_log", "training_log.csv"),
+                ("tensorboard", "tensorboard"),
+                ("snapshots", "snapshots.h5"),
+            ]
+        }
+        return train_run(
+            {k: str(v) for k, v in local_files(tiny_mnist).items()},
+            outputs,
+            run="tiny",
+            seed=0,
+            model_settings=MODEL,
+            training={**TRAINING, "steps": steps},
+            checkpoint_dir=str(tmp_path / "checkpoints"),
+            checkpoint_every=100,
+            keep_checkpoints=keep,
+            threads=2,
+        )
 
     run(tmp_path / "first", 200, keep=True)
     (folder,) = (tmp_path / "checkpoints").iterdir()
@@ -128,6 +184,9 @@ def test_a_resumed_run_that_diverges_says_so_and_keeps_its_checkpoints(tiny_mnis
         run(tmp_path / "second", 300, keep=False)
     message = str(error.value)
     assert "after resuming from the checkpoint at step 100 in" in message and str(folder) in message
-    assert "learning rate too high for adam" in message and f"delete {folder} to train from step 0" in message
+    assert (
+        "learning rate too high for adam" in message
+        and f"delete {folder} to train from step 0" in message
+    )
     assert folder.is_dir() and list(folder.glob("step-*.h5"))
     assert not (tmp_path / "second" / "model.keras").exists()

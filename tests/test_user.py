@@ -1,4 +1,5 @@
-"""The suite runs as users do: not as root, so that permission checks bite as they would for them."""
+"""The suite runs as users do: not as root, so that permission checks bite as they would for "
+"them."""
 
 import os
 
@@ -17,8 +18,10 @@ def test_the_suite_runs_unprivileged_in_ci():
 
 
 def test_an_existing_model_is_retrained_by_a_settings_change_and_by_forcerun(tiny_mnist, tmp_path):
-    config = tiny_config(tiny_mnist, training={"validation_size": 200, "steps": 100, "batch_size": 50,
-                                               "log_every": 50})
+    config = tiny_config(
+        tiny_mnist,
+        training={"validation_size": 200, "steps": 100, "batch_size": 50, "log_every": 50},
+    )
     model = tmp_path / "results" / "mnist" / "tiny" / "model.keras"
     snakemake(tmp_path, config, "--until", "train")
     assert os.access(model, os.W_OK), "the model must stay writable by its owner"

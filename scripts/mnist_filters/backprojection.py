@@ -17,8 +17,8 @@ through their transposed filters (the gradient again), as a deconvnet does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -35,15 +35,23 @@ class Network:
     pool2: tuple[int, str]  # pool size (= stride), padding
 
     @classmethod
-    def of(cls, model) -> "Network":
+    def of(cls, model) -> Network:
         def conv(name):
             layer = model.get_layer(name)
             config = layer.get_config()
-            return (np.asarray(layer.kernel.numpy(), np.float32), np.asarray(layer.bias.numpy(), np.float32),
-                    int(config["strides"][0]), config["padding"].upper())
+            return (
+                np.asarray(layer.kernel.numpy(), np.float32),
+                np.asarray(layer.bias.numpy(), np.float32),
+                int(config["strides"][0]),
+                config["padding"].upper(),
+            )
 
         pool = model.get_layer("pool2").get_config()
-        return cls(conv("conv1"), conv("conv2"), (int(np.ravel(pool["pool_size"])[0]), pool["padding"].upper()))
+        return cls(
+            conv("conv1"),
+            conv("conv2"),
+            (int(np.ravel(pool["pool_size"])[0]), pool["padding"].upper()),
+        )
 
 
 def relu_passing(method: str):
@@ -68,7 +76,8 @@ def relu_passing(method: str):
 
 
 def forward(network: Network, images, layer: str, relu):
-    """The activations of `layer` (after its ReLU, or the pooling) for a batch of (N, H, W, 1) images."""
+    """The activations of `layer` (after its ReLU, or the pooling) for a batch of (N, H, W, 1) "
+    "images."""
     import tensorflow as tf
 
     if layer not in LAYERS:
@@ -85,8 +94,15 @@ def forward(network: Network, images, layer: str, relu):
     return tf.nn.max_pool2d(hidden, size, size, padding)
 
 
-def project(network: Network, images: np.ndarray, layer: str, units: np.ndarray, method: str,
-            batch_size: int = 256, on_batch: Callable[[int], None] = lambda done: None) -> np.ndarray:
+def project(
+    network: Network,
+    images: np.ndarray,
+    layer: str,
+    units: np.ndarray,
+    method: str,
+    batch_size: int = 256,
+    on_batch: Callable[[int], None] = lambda done: None,
+) -> np.ndarray:
     """For each (image, row, col, filter) in `units`, d unit / d image: (N, H, W) float32 maps.
 
     `images` are the model's inputs, one per unit (N, H, W, 1), float32 in [0, 1]. Each
@@ -110,7 +126,9 @@ def project(network: Network, images: np.ndarray, layer: str, units: np.ndarray,
     return maps
 
 
-def crop_to_field(maps: np.ndarray, boxes: np.ndarray, field: tuple[int, int], starts: np.ndarray) -> np.ndarray:
+def crop_to_field(
+    maps: np.ndarray, boxes: np.ndarray, field: tuple[int, int], starts: np.ndarray
+) -> np.ndarray:
     """Each map cut to its unit's whole receptive field (field rows x cols), zero outside the image.
 
     `boxes` are the clipped (y0, x0, y1, x1) of rankings.csv; `starts` the unclipped

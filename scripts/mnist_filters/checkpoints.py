@@ -37,8 +37,13 @@ NAME = re.compile(r"^step-(\d{9})\.h5$")
 SNAPSHOT = "snapshot-"  # group of the snapshot layers' weights at a step: snapshot-000000100
 
 
-def checkpoint_key(seed: int, model_settings: dict, training: dict, input_sha256: dict[str, str],
-                   versions: dict[str, str]) -> str:
+def checkpoint_key(
+    seed: int,
+    model_settings: dict,
+    training: dict,
+    input_sha256: dict[str, str],
+    versions: dict[str, str],
+) -> str:
     identity = {
         "seed": seed,
         "model": model_settings,
@@ -63,12 +68,28 @@ class Checkpoint:
     snapshots: dict[int, list[np.ndarray]] = field(default_factory=dict)
 
 
-def content_sha256(key: str, step: int, rows_json: str, train_seconds: float, validation_seconds: float,
-                   arrays: dict[str, list[np.ndarray]]) -> str:
+def content_sha256(
+    key: str,
+    step: int,
+    rows_json: str,
+    train_seconds: float,
+    validation_seconds: float,
+    arrays: dict[str, list[np.ndarray]],
+) -> str:
     """The sha256 of everything a checkpoint resumes: its key, step, log rows (as stored),
     timings and every array's dtype, shape and bytes, group by group in order."""
-    layout = {group: [[str(a.dtype), list(a.shape)] for a in group_arrays] for group, group_arrays in arrays.items()}
-    header = [key, int(step), rows_json, repr(float(train_seconds)), repr(float(validation_seconds)), layout]
+    layout = {
+        group: [[str(a.dtype), list(a.shape)] for a in group_arrays]
+        for group, group_arrays in arrays.items()
+    }
+    header = [
+        key,
+        int(step),
+        rows_json,
+        repr(float(train_seconds)),
+        repr(float(validation_seconds)),
+        layout,
+    ]
     digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
     for group in sorted(arrays):
         for array in arrays[group]:
@@ -85,7 +106,9 @@ class CheckpointStore:
         try:  # fail now, not after the first hour of training
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise ValueError(f"checkpoint_dir: cannot create {self.folder} ({error.strerror})") from None
+            raise ValueError(
+                f"checkpoint_dir: cannot create {self.folder} ({error.strerror})"
+            ) from None
 
     def _files(self) -> list[tuple[int, Path]]:
         if not self.folder.is_dir():
@@ -96,16 +119,25 @@ class CheckpointStore:
     def save(self, checkpoint: Checkpoint) -> Path:
         path = self.folder / f"step-{checkpoint.step:09d}.h5"
         rows_json = json.dumps(checkpoint.rows)
-        arrays = {"model": checkpoint.model_weights, "optimizer": checkpoint.optimizer_variables,
-                  **{f"{SNAPSHOT}{step:09d}": weights for step, weights in checkpoint.snapshots.items()}}
+        arrays = {
+            "model": checkpoint.model_weights,
+            "optimizer": checkpoint.optimizer_variables,
+            **{f"{SNAPSHOT}{step:09d}": weights for step, weights in checkpoint.snapshots.items()},
+        }
         with atomic_output(path) as temporary, h5py.File(temporary, "w") as h5:
             h5.attrs["key"] = self.key
             h5.attrs["step"] = checkpoint.step
             h5.attrs["train_seconds"] = checkpoint.train_seconds
             h5.attrs["validation_seconds"] = checkpoint.validation_seconds
             h5.attrs["rows"] = rows_json
-            h5.attrs["sha256"] = content_sha256(self.key, checkpoint.step, rows_json, checkpoint.train_seconds,
-                                                checkpoint.validation_seconds, arrays)
+            h5.attrs["sha256"] = content_sha256(
+                self.key,
+                checkpoint.step,
+                rows_json,
+                checkpoint.train_seconds,
+                checkpoint.validation_seconds,
+                arrays,
+            )
             for group, group_arrays in arrays.items():
                 for i, array in enumerate(group_arrays):
                     h5.create_dataset(f"{group}/{i:04d}", data=array)
@@ -126,7 +158,12 @@ class CheckpointStore:
             try:
                 checkpoint = self._verified(path, step)
             except Exception as error:  # noqa: BLE001 - damaged bytes can fail anywhere in h5py
-                log.warning("not resuming from %s: it cannot be read (%s: %s)", path, type(error).__name__, error)
+                log.warning(
+                    "not resuming from %s: it cannot be read (%s: %s)",
+                    path,
+                    type(error).__name__,
+                    error,
+                )
                 continue
             if checkpoint:
                 return checkpoint
@@ -139,21 +176,48 @@ class CheckpointStore:
                 return None
             recorded = h5.attrs.get("sha256")
             if recorded is None:
-                log.warning("not resuming from %s: it records no content digest (written by an older version), "
-                            "so it cannot be verified", path)
+                log.warning(
+                    "not resuming from %s: it records no content digest (written by an older "
+                    "version), "
+                    "so it cannot be verified",
+                    path,
+                )
                 return None
-            groups = ["model", "optimizer", *sorted(name for name in h5 if name.startswith(SNAPSHOT))]
-            arrays = {group: [h5[group][name][()] for name in sorted(h5[group])] for group in groups}
+            groups = [
+                "model",
+                "optimizer",
+                *sorted(name for name in h5 if name.startswith(SNAPSHOT)),
+            ]
+            arrays = {
+                group: [h5[group][name][()] for name in sorted(h5[group])] for group in groups
+            }
             rows_json = h5.attrs["rows"]
-            train_seconds, validation_seconds = float(h5.attrs["train_seconds"]), float(h5.attrs["validation_seconds"])
-        actual = content_sha256(self.key, step, rows_json, train_seconds, validation_seconds, arrays)
+            train_seconds, validation_seconds = (
+                float(h5.attrs["train_seconds"]),
+                float(h5.attrs["validation_seconds"]),
+            )
+        actual = content_sha256(
+            self.key, step, rows_json, train_seconds, validation_seconds, arrays
+        )
         if actual != recorded:
-            log.warning("not resuming from %s: its content has changed since it was written (sha256 %s, "
-                        "recorded %s)", path, actual, recorded)
+            log.warning(
+                "not resuming from %s: its content has changed since it was written (sha256 %s, "
+                "recorded %s)",
+                path,
+                actual,
+                recorded,
+            )
             return None
-        return Checkpoint(step, arrays["model"], arrays["optimizer"], [tuple(row) for row in json.loads(rows_json)],
-                          train_seconds, validation_seconds, path,
-                          {int(group[len(SNAPSHOT):]): arrays[group] for group in groups[2:]})
+        return Checkpoint(
+            step,
+            arrays["model"],
+            arrays["optimizer"],
+            [tuple(row) for row in json.loads(rows_json)],
+            train_seconds,
+            validation_seconds,
+            path,
+            {int(group[len(SNAPSHOT) :]): arrays[group] for group in groups[2:]},
+        )
 
     def remove(self) -> None:
         """Delete this run's checkpoints, those of its earlier settings too."""

@@ -24,4 +24,6 @@ def accuracy_per_class(matrix: np.ndarray) -> dict[str, float]:
     """{label: the fraction of its images classified right}, for each label with images, from
     a confusion matrix."""
     totals = matrix.sum(axis=1)
-    return {str(label): float(matrix[label, label] / totals[label]) for label in np.flatnonzero(totals)}
+    return {
+        str(label): float(matrix[label, label] / totals[label]) for label in np.flatnonzero(totals)
+    }

@@ -52,8 +52,12 @@ def _statements(body: list[ast.stmt]):
 
 def _drop_docstring(node) -> None:
     body = node.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         node.body = body[1:] or [ast.Pass()]
 
 
@@ -133,8 +137,11 @@ def _read_cache(cache: Path) -> None:
         return
     _cache_files[cache] = set()
     try:
-        entries = {key: (tree, tuple(imports)) for key, (tree, imports) in json.loads(cache.read_text()).items()
-                   if isinstance(tree, str) and all(isinstance(i, str) for i in imports)}
+        entries = {
+            key: (tree, tuple(imports))
+            for key, (tree, imports) in json.loads(cache.read_text()).items()
+            if isinstance(tree, str) and all(isinstance(i, str) for i in imports)
+        }
     except (OSError, ValueError, TypeError, AttributeError):
         return  # no cache yet, or a damaged one: parse, and write a new one
     _parsed.update(entries)
@@ -142,7 +149,8 @@ def _read_cache(cache: Path) -> None:
 
 
 def _write_cache(cache: Path, keys: set[str]) -> None:
-    """The entries of `keys`, replacing the cache atomically (so entries of old file versions go)."""
+    """The entries of `keys`, replacing the cache atomically (so entries of old file versions "
+    "go)."""
     temporary = cache.with_name(f".{cache.name}.{os.getpid()}")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,17 @@ import platform
 from pathlib import Path
 
 # The flags that decide which kernels oneDNN and XLA can generate.
-FEATURES = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+FEATURES = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+)
 NATIVE_BFLOAT16 = ("avx512_bf16", "amx_bf16")
 
 
@@ -58,7 +68,9 @@ def features(flags: frozenset[str]) -> list[str]:
 def describe(model: str, flags: frozenset[str]) -> str:
     """'<model>, <n> cores; <the features that matter>', for logs and benchmarks."""
     present = features(flags)
-    return f"{model}, {os.cpu_count()} cores; {' '.join(present) or 'none of ' + ' '.join(FEATURES)}"
+    return (
+        f"{model}, {os.cpu_count()} cores; {' '.join(present) or 'none of ' + ' '.join(FEATURES)}"
+    )
 
 
 def has_native_bfloat16(flags: frozenset[str]) -> bool:

@@ -38,7 +38,8 @@ class DataSet:
 
 
 def label_text(label: int, classes: Sequence[str]) -> str:
-    """'label 9 (Ankle boot)'; where the class name is the label itself (MNIST's digits): 'label 9'."""
+    """'label 9 (Ankle boot)'; where the class name is the label itself (MNIST's digits): 'label "
+    "9'."""
     name = classes[label]
     return f"label {label}" if name == str(label) else f"label {label} ({name})"
 
@@ -47,42 +48,66 @@ DATA_SETS = {
     data_set.name: data_set
     for data_set in (
         DataSet(
-            "mnist", "MNIST", tuple(str(digit) for digit in range(10)),
+            "mnist",
+            "MNIST",
+            tuple(str(digit) for digit in range(10)),
             # sizes and md5s of the files LeCun et al. published
-            {"train-images-idx3-ubyte.gz": (9912422, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-             "train-labels-idx1-ubyte.gz": (28881, "d53e105ee54ea40749a09fcbcd1e9432"),
-             "t10k-images-idx3-ubyte.gz": (1648877, "9fb629c4189551a2d022fa330f9573f3"),
-             "t10k-labels-idx1-ubyte.gz": (4542, "ec29112dd5afa0611ce80d1b7f02629c")},
-            ("https://ossci-datasets.s3.amazonaws.com/mnist",
-             "https://storage.googleapis.com/cvdf-datasets/mnist",
-             "http://yann.lecun.com/exdb/mnist"),
+            {
+                "train-images-idx3-ubyte.gz": (9912422, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+                "train-labels-idx1-ubyte.gz": (28881, "d53e105ee54ea40749a09fcbcd1e9432"),
+                "t10k-images-idx3-ubyte.gz": (1648877, "9fb629c4189551a2d022fa330f9573f3"),
+                "t10k-labels-idx1-ubyte.gz": (4542, "ec29112dd5afa0611ce80d1b7f02629c"),
+            },
+            (
+                "https://ossci-datasets.s3.amazonaws.com/mnist",
+                "https://storage.googleapis.com/cvdf-datasets/mnist",
+                "http://yann.lecun.com/exdb/mnist",
+            ),
             (60000, 10000),
         ),
         DataSet(
-            "fashion-mnist", "Fashion-MNIST",
-            ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-             "Ankle boot"),
+            "fashion-mnist",
+            "Fashion-MNIST",
+            (
+                "T-shirt/top",
+                "Trouser",
+                "Pullover",
+                "Dress",
+                "Coat",
+                "Sandal",
+                "Shirt",
+                "Sneaker",
+                "Bag",
+                "Ankle boot",
+            ),
             # md5s and class names: the README of github.com/zalandoresearch/fashion-mnist; it gives
             # sizes in MB only, so the byte counts are those its download server sends
-            {"train-images-idx3-ubyte.gz": (26421880, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
-             "train-labels-idx1-ubyte.gz": (29515, "25c81989df183df01b3e8a0aad5dffbe"),
-             "t10k-images-idx3-ubyte.gz": (4422102, "bef4ecab320f06d8554ea6380940ec79"),
-             "t10k-labels-idx1-ubyte.gz": (5148, "bb300cfdad3c16e7a12a480ee83cd310")},
-            ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com",
-             "https://storage.googleapis.com/tensorflow/tf-keras-datasets"),
+            {
+                "train-images-idx3-ubyte.gz": (26421880, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+                "train-labels-idx1-ubyte.gz": (29515, "25c81989df183df01b3e8a0aad5dffbe"),
+                "t10k-images-idx3-ubyte.gz": (4422102, "bef4ecab320f06d8554ea6380940ec79"),
+                "t10k-labels-idx1-ubyte.gz": (5148, "bb300cfdad3c16e7a12a480ee83cd310"),
+            },
+            (
+                "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com",
+                "https://storage.googleapis.com/tensorflow/tf-keras-datasets",
+            ),
             (60000, 10000),
         ),
         DataSet(
-            "kmnist", "Kuzushiji-MNIST",
+            "kmnist",
+            "Kuzushiji-MNIST",
             # one hiragana per row of the syllabary (お き す つ な は ま や れ を), romanised:
             # the figures' fonts have no kana
             ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
             # the README of github.com/rois-codh/kmnist links the files but lists neither sizes
             # nor sums: these are the sizes its server sends and the md5s torchvision checks
-            {"train-images-idx3-ubyte.gz": (18165135, "bdb82020997e1d708af4cf47b453dcf7"),
-             "train-labels-idx1-ubyte.gz": (29497, "e144d726b3acfaa3e44228e80efcd344"),
-             "t10k-images-idx3-ubyte.gz": (3041136, "5c965bf0a639b31b8f53240b1b52f4d7"),
-             "t10k-labels-idx1-ubyte.gz": (5120, "7320c461ea6c1c855c0b718fb2a4b134")},
+            {
+                "train-images-idx3-ubyte.gz": (18165135, "bdb82020997e1d708af4cf47b453dcf7"),
+                "train-labels-idx1-ubyte.gz": (29497, "e144d726b3acfaa3e44228e80efcd344"),
+                "t10k-images-idx3-ubyte.gz": (3041136, "5c965bf0a639b31b8f53240b1b52f4d7"),
+                "t10k-labels-idx1-ubyte.gz": (5120, "7320c461ea6c1c855c0b718fb2a4b134"),
+            },
             ("http://codh.rois.ac.jp/kmnist/dataset/kmnist",),
             (60000, 10000),
         ),
@@ -103,9 +128,13 @@ class Split:
 
 def check_images(path: str | os.PathLike, images: np.ndarray, image_shape: tuple[int, int]) -> None:
     if images.dtype != np.uint8:
-        raise IdxFormatError(path, f"images must be unsigned bytes (IDX type 0x08), found {images.dtype}")
+        raise IdxFormatError(
+            path, f"images must be unsigned bytes (IDX type 0x08), found {images.dtype}"
+        )
     if images.ndim != 3:
-        raise IdxFormatError(path, f"images must have 3 dimensions (count, rows, cols), found {images.ndim}")
+        raise IdxFormatError(
+            path, f"images must have 3 dimensions (count, rows, cols), found {images.ndim}"
+        )
     if tuple(images.shape[1:]) != tuple(image_shape):
         found = "x".join(map(str, images.shape[1:]))
         wanted = "x".join(map(str, image_shape))
@@ -116,18 +145,23 @@ def check_images(path: str | os.PathLike, images: np.ndarray, image_shape: tuple
 
 def check_labels(path: str | os.PathLike, labels: np.ndarray) -> None:
     if labels.dtype != np.uint8:
-        raise IdxFormatError(path, f"labels must be unsigned bytes (IDX type 0x08), found {labels.dtype}")
+        raise IdxFormatError(
+            path, f"labels must be unsigned bytes (IDX type 0x08), found {labels.dtype}"
+        )
     if labels.ndim != 1:
         raise IdxFormatError(path, f"labels must have 1 dimension, found {labels.ndim}")
     bad = np.flatnonzero(labels >= NUM_CLASSES)
     if bad.size:
         raise IdxFormatError(
             path,
-            f"{bad.size} labels are outside 0..{NUM_CLASSES - 1} (first: label {labels[bad[0]]} at item {bad[0]})",
+            f"{bad.size} labels are outside 0..{NUM_CLASSES - 1} (first: label {labels[bad[0]]} at "
+            f"item {bad[0]})",
         )
 
 
-def load_split(images_path: str | os.PathLike, labels_path: str | os.PathLike, image_shape=(28, 28)) -> Split:
+def load_split(
+    images_path: str | os.PathLike, labels_path: str | os.PathLike, image_shape=(28, 28)
+) -> Split:
     """Read and check one split: well-formed files, matching counts, labels in range."""
     images = read_idx(images_path)
     check_images(images_path, images, image_shape)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import logging
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -43,10 +42,12 @@ def _get(url: str, timeout: float) -> bytes:
         raise OSError(reason) from None
     except urllib.error.URLError as error:
         raise OSError(f"cannot connect ({error.reason})") from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise OSError(f"timed out after {timeout:g} s without data") from None
     except http.client.IncompleteRead as error:
-        raise OSError(f"truncated body: got {len(error.partial)} bytes, {error.expected} more expected") from None
+        raise OSError(
+            f"truncated body: got {len(error.partial)} bytes, {error.expected} more expected"
+        ) from None
     except http.client.HTTPException as error:
         raise OSError(f"broken HTTP response ({type(error).__name__}: {error})") from None
     if declared is not None and int(declared) != len(body):

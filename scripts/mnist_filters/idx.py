@@ -27,7 +27,9 @@ DTYPES = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
-CODES = {dtype.newbyteorder(">") if dtype.itemsize > 1 else dtype: code for code, dtype in DTYPES.items()}
+CODES = {
+    dtype.newbyteorder(">") if dtype.itemsize > 1 else dtype: code for code, dtype in DTYPES.items()
+}
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -45,7 +47,9 @@ def _read_bytes(path: Path) -> bytes:
     try:
         data = gzip.decompress(raw)
     except EOFError:
-        raise IdxFormatError(path, "gzip stream is truncated (the download or copy was cut short)") from None
+        raise IdxFormatError(
+            path, "gzip stream is truncated (the download or copy was cut short)"
+        ) from None
     except (gzip.BadGzipFile, zlib.error) as error:
         raise IdxFormatError(path, f"gzip stream is corrupt ({error})") from None
     if not data:
@@ -68,7 +72,9 @@ def parse_header(path: str | os.PathLike, data: bytes) -> tuple[np.dtype, tuple[
         raise IdxFormatError(path, "header declares zero dimensions")
     offset = 4 + 4 * ndim
     if len(data) < offset:
-        raise IdxFormatError(path, f"header declares {ndim} dimensions but the file ends inside the header")
+        raise IdxFormatError(
+            path, f"header declares {ndim} dimensions but the file ends inside the header"
+        )
     dims = struct.unpack(f">{ndim}I", data[4:offset])
     return DTYPES[code], dims, offset
 
@@ -85,7 +91,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         relation = "exceeds" if expected > actual else "is less than"
         raise IdxFormatError(
             path,
-            f"header declares {dims[0]} items of shape {shape} ({expected} bytes), which {relation} "
+            f"header declares {dims[0]} items of shape {shape} ({expected} bytes), which "
+            f"{relation} "
             f"the {actual} bytes of data the file holds",
         )
     array = np.frombuffer(data, dtype=dtype, offset=offset).reshape(dims)
@@ -128,15 +135,22 @@ def iter_idx(path: str | os.PathLike, rows: int):
                 count = min(rows, dims[0] - start)
                 data = handle.read(count * row_bytes)
                 if len(data) != count * row_bytes:
-                    got = (start * row_bytes + len(data))
-                    raise IdxFormatError(path, f"header declares {dims[0]} items ({dims[0] * row_bytes} bytes), "
-                                               f"which exceeds the {got} bytes of data the file holds")
+                    got = start * row_bytes + len(data)
+                    raise IdxFormatError(
+                        path,
+                        f"header declares {dims[0]} items ({dims[0] * row_bytes} bytes), "
+                        f"which exceeds the {got} bytes of data the file holds",
+                    )
                 array = np.frombuffer(data, dtype=dtype).reshape(count, *dims[1:])
                 yield array.astype(dtype.newbyteorder("="), copy=False)
             if handle.read(1):
-                raise IdxFormatError(path, f"holds more data than the {dims[0]} items its header declares")
+                raise IdxFormatError(
+                    path, f"holds more data than the {dims[0]} items its header declares"
+                )
     except EOFError:
-        raise IdxFormatError(path, "gzip stream is truncated (the download or copy was cut short)") from None
+        raise IdxFormatError(
+            path, "gzip stream is truncated (the download or copy was cut short)"
+        ) from None
     except (gzip.BadGzipFile, zlib.error) as error:
         raise IdxFormatError(path, f"gzip stream is corrupt ({error})") from None
 

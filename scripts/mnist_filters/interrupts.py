@@ -23,7 +23,7 @@ class StopSignals:
         if self.received is None:
             self.received = signal.Signals(signum).name
 
-    def __enter__(self) -> "StopSignals":
+    def __enter__(self) -> StopSignals:
         for sig in self.signals:
             self._previous[sig] = signal.signal(sig, self._handle)
         return self

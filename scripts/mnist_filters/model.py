@@ -48,7 +48,9 @@ class BlockMaxPooling2D(layers.Layer):
         elif top or bottom or left or right:
             # -inf never wins a max, so padded cells are ignored as in TensorFlow's SAME pooling
             inputs = ops.pad(
-                inputs, [[0, 0], [top, bottom], [left, right], [0, 0]], constant_values=float("-inf")
+                inputs,
+                [[0, 0], [top, bottom], [left, right], [0, 0]],
+                constant_values=float("-inf"),
             )
         blocks = ops.reshape(inputs, (-1, out_h, self.pool_size, out_w, self.pool_size, channels))
         return ops.max(blocks, axis=(2, 4))
@@ -66,8 +68,9 @@ def layer_seeds(seed: int, count: int) -> list[int]:
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(count) % (2**31 - 1)]
 
 
-def build_model(settings: dict, seed: int, image_shape=(28, 28), num_classes: int = 10,
-                portable: bool = False) -> keras.Model:
+def build_model(
+    settings: dict, seed: int, image_shape=(28, 28), num_classes: int = 10, portable: bool = False
+) -> keras.Model:
     """The notebook's model; `settings` is a run's `model:` block.
 
     `portable`: pool with keras.layers.MaxPooling2D (equal outputs), so that the saved
@@ -87,25 +90,43 @@ def build_model(settings: dict, seed: int, image_shape=(28, 28), num_classes: in
             # shallow for bfloat16 matrix units, and its weight gradient took 2.5x longer in
             # bfloat16 than in float32 on an AMX Xeon (docs/speed.md).
             layers.Conv2D(
-                conv1["filters"], conv1["kernel_size"], strides=conv1["strides"], padding=conv1["padding"],
-                activation="relu", kernel_initializer=weights(), bias_initializer=bias, name="conv1",
+                conv1["filters"],
+                conv1["kernel_size"],
+                strides=conv1["strides"],
+                padding=conv1["padding"],
+                activation="relu",
+                kernel_initializer=weights(),
+                bias_initializer=bias,
+                name="conv1",
                 dtype="float32",
             ),
             layers.Conv2D(
-                conv2["filters"], conv2["kernel_size"], strides=conv2["strides"], padding=conv2["padding"],
-                activation="relu", kernel_initializer=weights(), bias_initializer=bias, name="conv2",
+                conv2["filters"],
+                conv2["kernel_size"],
+                strides=conv2["strides"],
+                padding=conv2["padding"],
+                activation="relu",
+                kernel_initializer=weights(),
+                bias_initializer=bias,
+                name="conv2",
             ),
             (layers.MaxPooling2D if portable else BlockMaxPooling2D)(
                 pool2["pool_size"], padding=pool2["padding"], name="pool2"
             ),
             layers.Flatten(name="flatten"),
             layers.Dense(
-                settings["fc1_units"], activation="relu", kernel_initializer=weights(),
-                bias_initializer=bias, name="fc1",
+                settings["fc1_units"],
+                activation="relu",
+                kernel_initializer=weights(),
+                bias_initializer=bias,
+                name="fc1",
             ),
             # Logits stay float32 under mixed precision so the softmax loss is stable.
             layers.Dense(
-                num_classes, kernel_initializer=weights(), bias_initializer=bias, name="logits",
+                num_classes,
+                kernel_initializer=weights(),
+                bias_initializer=bias,
+                name="logits",
                 dtype="float32",
             ),
         ],
@@ -115,7 +136,9 @@ def build_model(settings: dict, seed: int, image_shape=(28, 28), num_classes: in
 
 def portable(model: keras.Model, settings: dict, image_shape=(28, 28)) -> keras.Model:
     """`model` (block pooling) as a model any Keras loads: the same weights and outputs."""
-    copy = build_model(settings, seed=0, image_shape=image_shape, num_classes=model.output_shape[-1], portable=True)
+    copy = build_model(
+        settings, seed=0, image_shape=image_shape, num_classes=model.output_shape[-1], portable=True
+    )
     copy.set_weights(model.get_weights())
     return copy
 

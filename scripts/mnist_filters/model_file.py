@@ -13,18 +13,27 @@ SPATIAL_LAYERS = ("conv1", "conv2", "pool2")
 
 def model_settings_of(model) -> dict:
     """The geometry settings of a loaded model, read from its own layers."""
+
     def conv(name):
         cfg = model.get_layer(name).get_config()
-        return {"kernel_size": cfg["kernel_size"][0], "strides": cfg["strides"][0],
-                "padding": cfg["padding"], "filters": cfg["filters"]}
+        return {
+            "kernel_size": cfg["kernel_size"][0],
+            "strides": cfg["strides"][0],
+            "padding": cfg["padding"],
+            "filters": cfg["filters"],
+        }
 
     pool = model.get_layer("pool2").get_config()
-    return {"conv1": conv("conv1"), "conv2": conv("conv2"),
-            "pool2": {"pool_size": int(np.ravel(pool["pool_size"])[0]), "padding": pool["padding"]}}
+    return {
+        "conv1": conv("conv1"),
+        "conv2": conv("conv2"),
+        "pool2": {"pool_size": int(np.ravel(pool["pool_size"])[0]), "padding": pool["padding"]},
+    }
 
 
 def load_trained_model(path: str):
-    """Load a model.keras in safe mode (plain Keras layers only), with a clear error for anything else."""
+    """Load a model.keras in safe mode (plain Keras layers only), with a clear error for anything "
+    "else."""
     import keras
 
     if not zipfile.is_zipfile(path):
@@ -32,8 +41,14 @@ def load_trained_model(path: str):
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:
-        raise ValueError(f"{path}: cannot be loaded as a Keras model ({type(error).__name__}: {error})") from None
-    missing = [name for name in SPATIAL_LAYERS if name not in {layer.name for layer in model.layers}]
+        raise ValueError(
+            f"{path}: cannot be loaded as a Keras model ({type(error).__name__}: {error})"
+        ) from None
+    missing = [
+        name for name in SPATIAL_LAYERS if name not in {layer.name for layer in model.layers}
+    ]
     if missing:
-        raise ValueError(f"{path}: not a model of this workflow (it has no layer {', '.join(missing)})")
+        raise ValueError(
+            f"{path}: not a model of this workflow (it has no layer {', '.join(missing)})"
+        )
     return model

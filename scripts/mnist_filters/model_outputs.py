@@ -19,11 +19,17 @@ class Probe:
         import tensorflow as tf
 
         self.layers = list(layers)
-        probe = keras.Model(model.inputs[0], [model.get_layer(name).output for name in layers] + [model.outputs[0]])
+        probe = keras.Model(
+            model.inputs[0], [model.get_layer(name).output for name in layers] + [model.outputs[0]]
+        )
         # (H, W, C) of each layer's activations, then (classes,) of the logits
         self.output_shapes = [tuple(int(d) for d in tensor.shape[1:]) for tensor in probe.outputs]
-        self._forward = tf.function(lambda x: probe(x, training=False), jit_compile=jit_compile,
-                                    reduce_retracing=True, autograph=False)
+        self._forward = tf.function(
+            lambda x: probe(x, training=False),
+            jit_compile=jit_compile,
+            reduce_retracing=True,
+            autograph=False,
+        )
 
     def batch(self, images: np.ndarray) -> list[np.ndarray]:
         """Each layer's activations, then the logits, of one batch, as float32 arrays."""
@@ -34,7 +40,9 @@ class Probe:
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         return [np.asarray(values, dtype=np.float32) for values in outputs]
 
-    def __call__(self, images: np.ndarray, batch_size: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def __call__(
+        self, images: np.ndarray, batch_size: int
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """(layer -> activations, logits) of `images`, `batch_size` at a time."""
         parts: list[list[np.ndarray]] = [[] for _ in range(len(self.layers) + 1)]
         for start in range(0, len(images), batch_size):

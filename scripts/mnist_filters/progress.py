@@ -3,7 +3,8 @@
 A stage's own output goes to its log (see mnist_filters.runlog); these lines go to the
 terminal Snakemake runs in (under SLURM, to the job's output file), as
 
-    seed train: step 300/2000, batch accuracy 0.940, validation accuracy 0.9012, 2150 examples/s, 21 s left
+    seed train: step 300/2000, batch accuracy 0.940, validation accuracy 0.9012, 2150 examples/s, 21
+    s left
 
 Each line names its run and stage, so that jobs running side by side stay readable, and
 each is a whole line written at once. A terminal gets the same plain lines as a pipe: a
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 # A stage that ends within this many seconds prints no progress; a longer one, a line this often.
 PROGRESS_AFTER_SECONDS = 3.0
@@ -35,15 +37,26 @@ def duration(seconds: float) -> str:
 
 
 class Progress:
-    """One line per update of a task that counts up to `total`, with the time left at the pace so far.
+    """One line per update of a task that counts up to `total`, with the time left at the pace so
+    far.
 
     Lines start `after_seconds` into the task (a task that ends sooner prints none) and come at
-    most every `every_seconds`; once any line is printed, the last update (done == total) prints too.
+    most every `every_seconds`; once any line is printed, the last update (done == total) prints
+    too.
     `start` is where the count begins (a resumed training's first step).
     """
 
-    def __init__(self, label: str, total: int, stream: TextIO | None = None, *, start: int = 0,
-                 after_seconds: float = 0.0, every_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        label: str,
+        total: int,
+        stream: TextIO | None = None,
+        *,
+        start: int = 0,
+        after_seconds: float = 0.0,
+        every_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.label, self.total, self.start = label, total, start
         self.stream = stream or sys.stderr
         self.after_seconds, self.every_seconds, self.clock = after_seconds, every_seconds, clock
@@ -66,7 +79,13 @@ class Progress:
         if not due:
             return False
         pace = self.per_second(done)
-        left = "0 s left" if final else f"{duration((self.total - done) / pace)} left" if pace else "time left unknown"
+        left = (
+            "0 s left"
+            if final
+            else f"{duration((self.total - done) / pace)} left"
+            if pace
+            else "time left unknown"
+        )
         self.stream.write(f"{self.label}: {', '.join((*fields, left))}\n")
         self.stream.flush()
         self.last_line = now
@@ -75,11 +94,18 @@ class Progress:
     def count(self, done: int, unit: str) -> bool:
         """`update` with `<done>/<total> <unit>, <rate> <unit>/s`."""
         pace = self.per_second(done)
-        return self.update(done, f"{done}/{self.total} {unit}", f"{pace:.0f} {unit}/s" if pace else f"-- {unit}/s")
+        return self.update(
+            done, f"{done}/{self.total} {unit}", f"{pace:.0f} {unit}/s" if pace else f"-- {unit}/s"
+        )
 
 
 def stage_progress(run: str, stage: str, total: int, stream: TextIO | None = None) -> Progress:
     """Progress of a stage that is often quick: silent for its first PROGRESS_AFTER_SECONDS, then
     a line every PROGRESS_EVERY_SECONDS, each named `<run> <stage>`."""
-    return Progress(f"{run} {stage}" if run else stage, total, stream, after_seconds=PROGRESS_AFTER_SECONDS,
-                    every_seconds=PROGRESS_EVERY_SECONDS)
+    return Progress(
+        f"{run} {stage}" if run else stage,
+        total,
+        stream,
+        after_seconds=PROGRESS_AFTER_SECONDS,
+        every_seconds=PROGRESS_EVERY_SECONDS,
+    )

@@ -13,8 +13,8 @@ comparison against all filters' thresholds.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -73,7 +73,9 @@ def _largest(column: np.ndarray, k: int) -> np.ndarray:
 class TopK:
     """Running top-k of every filter; feed blocks in image order, then call `hits`."""
 
-    def __init__(self, k: int, filters: list[int], spatial: tuple[int, int], one_per_image: bool = False):
+    def __init__(
+        self, k: int, filters: list[int], spatial: tuple[int, int], one_per_image: bool = False
+    ):
         if k < 1:
             raise ValueError(f"top_k must be at least 1, got {k}")
         self.k = k
@@ -140,17 +142,25 @@ class TopK:
         if available < self.k:
             raise ValueError(
                 f"top_k is {self.k} but only {available} positions exist "
-                f"({self.images_seen} images{'' if self.one_per_image else f' x {self.height}x{self.width}'})"
+                f"({self.images_seen} "
+                f"images{'' if self.one_per_image else f' x {self.height}x{self.width}'})"
             )
         for j, f in enumerate(self.filters):
-            for rank, (value, position) in enumerate(zip(self.values[j], self.positions[j]), start=1):
+            for rank, (value, position) in enumerate(
+                zip(self.values[j], self.positions[j]), start=1
+            ):
                 image, rest = divmod(int(position), self.height * self.width)
                 row, col = divmod(rest, self.width)
                 yield Hit(f, rank, image, row, col, float(value))
 
 
-def top_k(blocks: Iterable[np.ndarray], k: int, filters: list[int], spatial: tuple[int, int],
-          one_per_image: bool = False) -> list[Hit]:
+def top_k(
+    blocks: Iterable[np.ndarray],
+    k: int,
+    filters: list[int],
+    spatial: tuple[int, int],
+    one_per_image: bool = False,
+) -> list[Hit]:
     ranker = TopK(k, filters, spatial, one_per_image)
     for block in blocks:
         ranker.update(block)

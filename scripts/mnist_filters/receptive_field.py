@@ -35,7 +35,12 @@ class Geometry:
         y0 = self.rows.start + row * self.rows.jump
         x0 = self.cols.start + col * self.cols.jump
         height, width = image_shape
-        return max(y0, 0), max(x0, 0), min(y0 + self.rows.size, height), min(x0 + self.cols.size, width)
+        return (
+            max(y0, 0),
+            max(x0, 0),
+            min(y0 + self.rows.size, height),
+            min(x0 + self.cols.size, width),
+        )
 
     def attributes(self) -> dict:
         """Flat HDF5-friendly attributes."""
@@ -92,7 +97,9 @@ def geometries(model_settings: dict, image_shape: tuple[int, int]) -> dict[str, 
             rows = compose(rows, kernel, stride, padding)
             cols = compose(cols, kernel, stride, padding)
         except ValueError as error:
-            raise ValueError(f"model.{name}.{WINDOW_SETTINGS[name]}: {kernel} does not fit {source} ({error})") from None
+            raise ValueError(
+                f"model.{name}.{WINDOW_SETTINGS[name]}: {kernel} does not fit {source} ({error})"
+            ) from None
         result[name] = Geometry(rows, cols, padding)
         source = f"{name}'s {rows.length}x{cols.length} output"
     return result
@@ -101,5 +108,3 @@ def geometries(model_settings: dict, image_shape: tuple[int, int]) -> dict[str, 
 def filters_of(model_settings: dict, layer: str) -> int:
     """Channels of a spatial layer (pooling keeps conv2's)."""
     return model_settings["conv1" if layer == "conv1" else "conv2"]["filters"]
-
-

@@ -18,8 +18,9 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable, TextIO
+from typing import BinaryIO, TextIO
 
 from mnist_filters.atomic import write_json_atomic
 from mnist_filters.errors import ConfigError, Diverged, DownloadError, IdxFormatError, Interrupted
@@ -30,26 +31,37 @@ log = logging.getLogger("mnist_filters")
 # absl's logging starts (TF_CPP_MIN_LOG_LEVEL cannot reach the former, and would hide real
 # warnings too). Each pattern is a whole line: anything else, W and E lines included, is kept.
 _NATIVE = r"[IWE]\d{4} \S+\s+\d+ "
-STARTUP_NOISE = re.compile("|".join([
-    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR",
-    _NATIVE + r"cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine, GPU will not be used\.",
-    _NATIVE + r"cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized to use available CPU instructions "
-    r"in performance-critical operations\.",
-    r"To enable the following instructions: [\w ,.-]+, in other operations, rebuild TensorFlow with the "
-    r"appropriate compiler flags\.",
-    _NATIVE + r"port\.cc:\d+\] oneDNN custom operations are on\. .*",
-    _NATIVE + r"service\.cc:\d+\] (XLA service 0x[0-9a-f]+ initialized for platform Host .*"
-    r"|  StreamExecutor (\[\d+\]|device \(\d+\)): Host, Default Version.*)",
-    _NATIVE + r"device_compiler\.h:\d+\] Compiled cluster using XLA!  This line is logged at most once for the "
-    r"lifetime of the process\.",
-    _NATIVE + r"dump_mlir_util\.cc:\d+\] disabling MLIR crash reproducer, .*",
-    _NATIVE + r"mlir_graph_optimization_pass\.cc:\d+\] MLIR V1 optimization pass is not enabled",
-    _NATIVE + r"\w+\.cc:\d+\] Unable to register cu(DNN|FFT|BLAS) factory: Attempting to register factory for "
-    r"plugin cu\w+ when one has already been registered",
-    _NATIVE + r"computation_placer\.cc:\d+\] computation placer already registered\. .*",
-]))
+STARTUP_NOISE = re.compile(
+    "|".join(
+        [
+            r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
+            r"STDERR",
+            _NATIVE + r"cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine, "
+            r"GPU will not be used\.",
+            _NATIVE
+            + r"cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized to use available "
+            r"CPU instructions in performance-critical operations\.",
+            r"To enable the following instructions: [\w ,.-]+, in other operations, rebuild "
+            r"TensorFlow with the appropriate compiler flags\.",
+            _NATIVE + r"port\.cc:\d+\] oneDNN custom operations are on\. .*",
+            _NATIVE + r"service\.cc:\d+\] (XLA service 0x[0-9a-f]+ initialized for platform Host .*"
+            r"|  StreamExecutor (\[\d+\]|device \(\d+\)): Host, Default Version.*)",
+            _NATIVE
+            + r"device_compiler\.h:\d+\] Compiled cluster using XLA!  This line is logged at "
+            r"most once for the lifetime of the process\.",
+            _NATIVE + r"dump_mlir_util\.cc:\d+\] disabling MLIR crash reproducer, .*",
+            _NATIVE
+            + r"mlir_graph_optimization_pass\.cc:\d+\] MLIR V1 optimization pass is not enabled",
+            _NATIVE + r"\w+\.cc:\d+\] Unable to register cu(DNN|FFT|BLAS) factory: Attempting to "
+            r"register factory for plugin cu\w+ when one has already been registered",
+            _NATIVE + r"computation_placer\.cc:\d+\] computation placer already registered\. .*",
+        ]
+    )
+)
 # On a machine without a GPU driver, cuInit's failure is noise too; kept when a job asked for GPUs.
-NO_GPU = re.compile(_NATIVE + r"cuda_(platform|driver|executor)\.cc:\d+\] failed call to cuInit: .*")
+NO_GPU = re.compile(
+    _NATIVE + r"cuda_(platform|driver|executor)\.cc:\d+\] failed call to cuInit: .*"
+)
 
 
 def is_startup_noise(line: str, gpus_wanted: bool = False) -> bool:
@@ -58,7 +70,13 @@ def is_startup_noise(line: str, gpus_wanted: bool = False) -> bool:
 
 
 # Errors whose message says all a user needs; anything else also gets its traceback.
-QUIET_ERRORS = (IdxFormatError, DownloadError, ConfigError, Interrupted, Diverged)  # their message says it all
+QUIET_ERRORS = (
+    IdxFormatError,
+    DownloadError,
+    ConfigError,
+    Interrupted,
+    Diverged,
+)  # their message says it all
 USER_ERRORS = (*QUIET_ERRORS, ValueError, FileNotFoundError)
 
 
@@ -69,12 +87,13 @@ def provenance() -> dict:
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "pid": os.getpid(),
         "python": platform.python_version(),
-        "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 
 def copy_without_noise(source: BinaryIO, destination: BinaryIO, gpus_wanted: bool = False) -> None:
-    """Copy `source` to `destination` line by line as it comes, leaving out TensorFlow's start-up banners."""
+    """Copy `source` to `destination` line by line as it comes, leaving out TensorFlow's start-up "
+    "banners."""
     for line in source:
         if not is_startup_noise(line.decode("utf-8", "replace"), gpus_wanted):
             destination.write(line)
@@ -90,13 +109,29 @@ class QuietOutput:
     signals meant for the stage (STOP_SIGNALS), which must be able to log how it stopped.
     """
 
-    def __init__(self, destination: BinaryIO, gpus_wanted: bool = False, fds: tuple[int, ...] = (1, 2)):
+    def __init__(
+        self, destination: BinaryIO, gpus_wanted: bool = False, fds: tuple[int, ...] = (1, 2)
+    ):
         self.terminal = os.fdopen(os.dup(2), "w", buffering=1)
         package_root = str(Path(__file__).resolve().parents[1])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [package_root, os.environ.get("PYTHONPATH")])
+            ),
+        }
         self.filter = subprocess.Popen(
-            [sys.executable, "-m", "mnist_filters.runlog", *(["--gpus-wanted"] if gpus_wanted else [])],
-            stdin=subprocess.PIPE, stdout=destination, stderr=self.terminal, env=env, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "mnist_filters.runlog",
+                *(["--gpus-wanted"] if gpus_wanted else []),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=destination,
+            stderr=self.terminal,
+            env=env,
+            start_new_session=True,
         )
         sys.stdout.flush()
         sys.stderr.flush()
@@ -124,7 +159,8 @@ class QuietOutput:
 
 @contextlib.contextmanager
 def startup_noise_left_out():
-    """Stderr without TensorFlow's start-up banners, for a process that is no stage (make verify)."""
+    """Stderr without TensorFlow's start-up banners, for a process that is no stage (make "
+    "verify)."""
     with os.fdopen(os.dup(2), "wb") as stderr:
         output = QuietOutput(stderr, fds=(2,))
     try:
@@ -137,12 +173,19 @@ _terminal: TextIO | None = None
 
 
 def terminal() -> TextIO:
-    """Where a stage's progress lines go: the terminal (or job output) the stage was started from."""
+    """Where a stage's progress lines go: the terminal (or job output) the stage was started "
+    "from."""
     return _terminal or sys.stderr
 
 
-def run_stage(name: str, log_path: str | None, main: Callable[[], None], provenance_path: str | None = None,
-              *, gpus_wanted: bool = False) -> None:
+def run_stage(
+    name: str,
+    log_path: str | None,
+    main: Callable[[], None],
+    provenance_path: str | None = None,
+    *,
+    gpus_wanted: bool = False,
+) -> None:
     """Run `main` with output in `log_path`; on failure log it and tell the terminal, then exit 1.
 
     On success, `provenance_path` (when given) records where and when the stage ran.
@@ -155,12 +198,19 @@ def run_stage(name: str, log_path: str | None, main: Callable[[], None], provena
             output = QuietOutput(handle, gpus_wanted)
     _terminal = output.terminal if output else sys.stderr
     logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
     where = provenance()
-    log.info("stage %s on host %s (SLURM job %s, pid %d)", name, where["hostname"],
-             where["slurm_job_id"] or "none", where["pid"])
+    log.info(
+        "stage %s on host %s (SLURM job %s, pid %d)",
+        name,
+        where["hostname"],
+        where["slurm_job_id"] or "none",
+        where["pid"],
+    )
     try:
         main()
     except USER_ERRORS as error:
@@ -172,11 +222,15 @@ def run_stage(name: str, log_path: str | None, main: Callable[[], None], provena
         raise
     except BaseException as error:
         log.exception("%s failed", name)
-        print(f"{name} failed: {type(error).__name__}: {error} (traceback in {log_path})", file=terminal(), flush=True)
+        print(
+            f"{name} failed: {type(error).__name__}: {error} (traceback in {log_path})",
+            file=terminal(),
+            flush=True,
+        )
         raise SystemExit(1) from None
     else:
         if provenance_path:
-            finished = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            finished = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
             write_json_atomic(provenance_path, {"stage": name, **where, "finished_at": finished})
         log.info("stage %s done", name)
     finally:
@@ -187,11 +241,22 @@ def run_stage(name: str, log_path: str | None, main: Callable[[], None], provena
 
 # What a terminal, Snakemake or SLURM (--signal=USR1@90, scancel, a time limit) sends a job
 # to stop it: the filter outlives them all, so that the stage's last lines reach the log.
-STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGXCPU")
+STOP_SIGNALS = (
+    "SIGINT",
+    "SIGTERM",
+    "SIGHUP",
+    "SIGQUIT",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGALRM",
+    "SIGXCPU",
+)
 
 if __name__ == "__main__":  # the filter process of QuietOutput
     for name in STOP_SIGNALS:
         signal.signal(getattr(signal, name), signal.SIG_IGN)
-    parser = argparse.ArgumentParser(description="stdin to stdout without TensorFlow's start-up banners")
+    parser = argparse.ArgumentParser(
+        description="stdin to stdout without TensorFlow's start-up banners"
+    )
     parser.add_argument("--gpus-wanted", action="store_true")
     copy_without_noise(sys.stdin.buffer, sys.stdout.buffer, parser.parse_args().gpus_wanted)

@@ -40,7 +40,9 @@ def check_duplicate_keys(path: str | Path) -> None:
             key = loader.construct_object(key_node, deep=deep)
             line = key_node.start_mark.line + 1
             if key in seen:
-                raise ConfigError(f"{path}, line {line}: duplicate key '{key}' (first on line {seen[key]})")
+                raise ConfigError(
+                    f"{path}, line {line}: duplicate key '{key}' (first on line {seen[key]})"
+                )
             seen[key] = line
         return loader.construct_mapping(node, deep)
 
@@ -50,7 +52,8 @@ def check_duplicate_keys(path: str | Path) -> None:
 
 
 def _with_defaults(validator_class):
-    """`validator_class`, also filling in each property's schema default (jsonschema's FAQ recipe)."""
+    """`validator_class`, also filling in each property's schema default (jsonschema's FAQ "
+    "recipe)."""
     check_properties = validator_class.VALIDATORS["properties"]
 
     def properties_with_defaults(validator, properties, instance, schema):
@@ -124,7 +127,10 @@ def coerce_scalars(data: Any, schema: dict, definitions: dict | None = None) -> 
         properties = schema.get("properties", {})
         extra = schema.get("additionalProperties")
         fallback = extra if isinstance(extra, dict) else {}
-        return {key: coerce_scalars(value, properties.get(key, fallback), definitions) for key, value in data.items()}
+        return {
+            key: coerce_scalars(value, properties.get(key, fallback), definitions)
+            for key, value in data.items()
+        }
     if isinstance(data, list) and isinstance(schema.get("items"), dict):
         return [coerce_scalars(value, schema["items"], definitions) for value in data]
     return data
@@ -132,7 +138,8 @@ def coerce_scalars(data: Any, schema: dict, definitions: dict | None = None) -> 
 
 def snapshot_steps(settings: dict, run_schema: dict) -> list[int]:
     """The training steps whose weights a run keeps, ascending: evolution.steps, or where it is
-    null, the `kept_when_null` list of evolution.steps in the run schema before training.steps, and training.steps.
+    null, the `kept_when_null` list of evolution.steps in the run schema before training.steps, and
+    training.steps.
 
     That list does not move with training.steps, so that a longer run still resumes a shorter
     one's checkpoint (a checkpoint serves only a run that keeps the same steps up to its own)."""

@@ -14,18 +14,32 @@ from __future__ import annotations
 import copy
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 
 from mnist_filters.dataset import DATA_SETS, FILES, DataSet, local_files
 from mnist_filters.errors import ConfigError
 from mnist_filters.idx import read_idx_dims
-from mnist_filters.schema import check_config, check_duplicate_keys, coerce_scalars, load_yaml, schema_problem, validate
+from mnist_filters.schema import (
+    check_config,
+    check_duplicate_keys,
+    coerce_scalars,
+    load_yaml,
+    schema_problem,
+    validate,
+)
 from mnist_filters.settings_checks import check_run
-from mnist_filters.sweeps import PLAIN_RUNS, compared_settings, expand_sweeps, nested, setting_schema
+from mnist_filters.sweeps import (
+    PLAIN_RUNS,
+    compared_settings,
+    expand_sweeps,
+    nested,
+    setting_schema,
+)
 
 SAFE_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+~-]{0,127}$")
 # results/<data set>/sweeps/ holds the comparisons of sweeps and of the `runs:` map.
@@ -40,10 +54,14 @@ class Settings:
     run_schema: dict
     runs: dict[str, dict]  # run -> its full settings
     sweep_runs: dict[str, tuple[str, dict, dict]]  # a sweep's run -> (sweep, base, grid point)
-    comparisons: dict[str, list[str]]  # comparison -> its runs: each sweep's, and `runs:` with two or more
+    comparisons: dict[
+        str, list[str]
+    ]  # comparison -> its runs: each sweep's, and `runs:` with two or more
     swept: dict[str, list[str]]  # comparison -> the settings that differ among its runs
     data_set: DataSet
-    train_count: int  # images in the training file (a local copy's header, else the data set's table)
+    train_count: (
+        int  # images in the training file (a local copy's header, else the data set's table)
+    )
     test_count: int
 
 
@@ -63,14 +81,25 @@ def load(config: dict, config_files: Iterable[str | Path], schemas: Path) -> Set
     for run, (sweep, _base, _point) in sweeps.items():
         comparisons.setdefault(sweep, []).append(run)
     swept = {
-        name: compared_settings({run: runs[run] for run in members}, config["sweeps"].get(name, {}).get("grid", ()))
+        name: compared_settings(
+            {run: runs[run] for run in members}, config["sweeps"].get(name, {}).get("grid", ())
+        )
         for name, members in comparisons.items()
     }
     data_set = DATA_SETS[config["data"]["set"]]
     train_count, test_count = image_counts(config["data"], data_set)
     for name, settings in runs.items():
-        check_run(name, settings, run_schema, train_count, test_count, tuple(config["data"]["image_shape"]))
-    return Settings(config, run_schema, runs, sweeps, comparisons, swept, data_set, train_count, test_count)
+        check_run(
+            name,
+            settings,
+            run_schema,
+            train_count,
+            test_count,
+            tuple(config["data"]["image_shape"]),
+        )
+    return Settings(
+        config, run_schema, runs, sweeps, comparisons, swept, data_set, train_count, test_count
+    )
 
 
 def image_counts(data: dict, data_set: DataSet) -> tuple[int, int]:
@@ -84,7 +113,10 @@ def image_counts(data: dict, data_set: DataSet) -> tuple[int, int]:
         paths = local_files(data["local_dir"])
         for path in paths.values():
             if not path.is_file():
-                raise ConfigError(f"data.local_dir: {path} not found; the folder must hold " + ", ".join(FILES.values()))
+                raise ConfigError(
+                    f"data.local_dir: {path} not found; the folder must hold "
+                    + ", ".join(FILES.values())
+                )
         dims = {key: read_idx_dims(paths[key]) for key in ("train_images", "test_images")}
         # A header of another rank is the data stage's format error, with its own message.
         found = {str(paths[key]): d[1:] for key, d in dims.items() if len(d) == 3}
@@ -128,15 +160,21 @@ def unknown_keys(data: Any, schema: dict, where: str) -> list[str]:
 def check_run_name(name: Any, where: str = "runs") -> None:
     if not isinstance(name, str) or not SAFE_RUN_NAME.match(name):
         raise ConfigError(
-            f"{where}: {name!r} is not a usable run name: it names the folder results/<data set>/<run>/, so it must be "
-            "1-128 letters, digits, '_', '-', '.', '+' or '~', starting with a letter or digit (no '/', no '..')"
+            f"{where}: {name!r} is not a usable run name: it names the folder results/<data "
+            f"set>/<run>/, so it must be "
+            "1-128 letters, digits, '_', '-', '.', '+' or '~', starting with a letter or digit (no "
+            "'/', no '..')"
         )
     if name in RESERVED_RUN_NAMES:
-        raise ConfigError(f"{where}: {name!r} is not a usable run name: results/<data set>/{name}/ holds the comparisons")
+        raise ConfigError(
+            f"{where}: {name!r} is not a usable run name: results/<data set>/{name}/ holds the "
+            f"comparisons"
+        )
 
 
 def resolve_runs(config: dict, run_schema: dict, swept: dict | None = None) -> dict[str, dict]:
-    """Each run's full settings, `runs:` first, then each sweep's grid points (see mnist_filters.sweeps).
+    """Each run's full settings, `runs:` first, then each sweep's grid points (see
+    mnist_filters.sweeps).
 
     A run is `defaults` merged with its overrides (a sweep run's: the sweep's `base`, then
     its grid values), checked against `run_schema`. `swept` is sweep_runs(config, run_schema),
@@ -144,7 +182,9 @@ def resolve_runs(config: dict, run_schema: dict, swept: dict | None = None) -> d
     """
     runs = config.get("runs") or {}
     if not runs and not config.get("sweeps"):
-        raise ConfigError("runs: no runs are configured; add at least one, e.g. `runs: {seed: {}}`, or a sweep")
+        raise ConfigError(
+            "runs: no runs are configured; add at least one, e.g. `runs: {seed: {}}`, or a sweep"
+        )
     defaults = coerce_scalars(config.get("defaults") or {}, run_schema)
     problems = unknown_keys(defaults, run_schema, "defaults")
     if problems:
@@ -155,31 +195,46 @@ def resolve_runs(config: dict, run_schema: dict, swept: dict | None = None) -> d
         if overrides is None:
             overrides = {}
         if not isinstance(overrides, dict):
-            raise ConfigError(f"runs.{name}: must be a mapping of settings to override, got {overrides!r}")
+            raise ConfigError(
+                f"runs.{name}: must be a mapping of settings to override, got {overrides!r}"
+            )
         try:
-            resolved[name] = _run_settings(defaults, coerce_scalars(overrides, run_schema), run_schema, f"runs.{name}")
+            resolved[name] = _run_settings(
+                defaults, coerce_scalars(overrides, run_schema), run_schema, f"runs.{name}"
+            )
         except jsonschema.ValidationError as error:
-            raise ConfigError(f"runs.{name} (defaults merged with its overrides): {schema_problem(error)}") from None
+            raise ConfigError(
+                f"runs.{name} (defaults merged with its overrides): {schema_problem(error)}"
+            ) from None
     swept = sweep_runs(config, run_schema) if swept is None else swept
     for run, (sweep, base, point) in swept.items():
         where = f"sweeps.{sweep}"
         check_run_name(run, where)
         if run in resolved:
-            raise ConfigError(f"{where}: its run {run} has the name of a run in `runs:`; rename the sweep or the run")
+            raise ConfigError(
+                f"{where}: its run {run} has the name of a run in `runs:`; rename the sweep or the "
+                f"run"
+            )
         try:
-            resolved[run] = _run_settings(defaults, overrides_of(base, point), run_schema, f"{where}.base")
+            resolved[run] = _run_settings(
+                defaults, overrides_of(base, point), run_schema, f"{where}.base"
+            )
         except jsonschema.ValidationError as error:
             path = ".".join(str(p) for p in error.absolute_path)
             if path in point:
-                raise ConfigError(f"{where}.grid: {path} = {point[path]!r} is not a valid value: {error.message}") \
-                    from None
-            raise ConfigError(f"{where}, run {run} (defaults, the sweep's base and its grid values): "
-                              f"{schema_problem(error)}") from None
+                raise ConfigError(
+                    f"{where}.grid: {path} = {point[path]!r} is not a valid value: {error.message}"
+                ) from None
+            raise ConfigError(
+                f"{where}, run {run} (defaults, the sweep's base and its grid values): "
+                f"{schema_problem(error)}"
+            ) from None
     return resolved
 
 
 def sweep_runs(config: dict, run_schema: dict) -> dict[str, tuple[str, dict, dict]]:
-    """Each sweep's runs: run name -> (sweep, base overrides, {dotted setting: value}), in the order written.
+    """Each sweep's runs: run name -> (sweep, base overrides, {dotted setting: value}), in the
+    order written.
 
     Values are parsed as resolve_runs parses them (a command line's '1e-4' is the number),
     so a run's name is the same however its sweep was given.
@@ -187,11 +242,16 @@ def sweep_runs(config: dict, run_schema: dict) -> dict[str, tuple[str, dict, dic
     coerced = {}
     for name, sweep in (config.get("sweeps") or {}).items():
         if name == PLAIN_RUNS:
-            raise ConfigError(f"sweeps: '{name}' is not a usable sweep name: results/<data set>/sweeps/{name}/ compares `runs:`")
+            raise ConfigError(
+                f"sweeps: '{name}' is not a usable sweep name: results/<data set>/sweeps/{name}/ "
+                f"compares `runs:`"
+            )
         grid = {}
         for path, values in sweep["grid"].items():
             schema = setting_schema(run_schema, path, f"sweeps.{name}.grid")
-            grid[path] = [coerce_scalars(value, schema, run_schema.get("$defs", {})) for value in values]
+            grid[path] = [
+                coerce_scalars(value, schema, run_schema.get("$defs", {})) for value in values
+            ]
         coerced[name] = {"base": coerce_scalars(sweep.get("base") or {}, run_schema), "grid": grid}
     return expand_sweeps(coerced)
 
@@ -213,4 +273,3 @@ def _run_settings(defaults: dict, overrides: dict, run_schema: dict, where: str)
     settings = deep_merge(defaults, overrides)
     validate(settings, run_schema)
     return settings
-

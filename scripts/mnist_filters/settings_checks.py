@@ -8,8 +8,8 @@ would add about 0.17 s to every Snakemake start, no-op reruns included.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from mnist_filters.errors import ConfigError
 from mnist_filters.receptive_field import Geometry, filters_of, geometries
@@ -32,13 +32,15 @@ def check_training(settings: dict, data: Context) -> None:
     held_out = training["validation_size"]
     if held_out >= data.train_count:
         raise ConfigError(
-            f"training.validation_size is {held_out} but the training set holds only {data.train_count} images; "
+            f"training.validation_size is {held_out} but the training set holds only "
+            f"{data.train_count} images; "
             "leave some to train on"
         )
     remaining = data.train_count - held_out
     if training["batch_size"] > remaining:
         raise ConfigError(
-            f"training.batch_size is {training['batch_size']}, larger than the {remaining} training images left "
+            f"training.batch_size is {training['batch_size']}, larger than the {remaining} "
+            f"training images left "
             f"after holding out {held_out} for validation"
         )
 
@@ -50,14 +52,16 @@ def check_ranking(settings: dict, data: Context) -> None:
         bad = [f for f in ranking["filters"] or [] if f >= channels]
         if bad:
             raise ConfigError(
-                f"ranking.filters {bad} out of range: layer {layer} has {channels} filters (0..{channels - 1})"
+                f"ranking.filters {bad} out of range: layer {layer} has {channels} filters "
+                f"(0..{channels - 1})"
             )
         geometry = data.layers[layer]
         per_image = 1 if ranking["one_per_image"] else geometry.rows.length * geometry.cols.length
         positions = data.test_count * per_image
         if ranking["top_k"] > positions:
             raise ConfigError(
-                f"ranking.top_k is {ranking['top_k']} but layer {layer} has only {positions} positions to rank "
+                f"ranking.top_k is {ranking['top_k']} but layer {layer} has only {positions} "
+                f"positions to rank "
                 f"({data.test_count} test images x {per_image} per image)"
             )
 
@@ -67,7 +71,8 @@ def check_projections(settings: dict, data: Context) -> None:
     not_dumped = [layer for layer in settings["projections"]["layers"] or [] if layer not in dumped]
     if not_dumped:
         raise ConfigError(
-            f"projections.layers {not_dumped} are not dumped (activations.layers is {dumped}); projections start "
+            f"projections.layers {not_dumped} are not dumped (activations.layers is {dumped}); "
+            f"projections start "
             "from ranked units of dumped layers"
         )
 
@@ -77,7 +82,8 @@ def check_evolution(settings: dict, data: Context) -> None:
     late = [step for step in data.kept_steps if step > steps]
     if late:
         raise ConfigError(
-            f"evolution.steps {late} are past training.steps ({steps}); training keeps weights only at the steps "
+            f"evolution.steps {late} are past training.steps ({steps}); training keeps weights "
+            f"only at the steps "
             "it reaches"
         )
 
@@ -86,7 +92,8 @@ def check_occlusion(settings: dict, data: Context) -> None:
     occlusion = settings["occlusion"]
     if occlusion["size"] > min(data.image_shape):
         raise ConfigError(
-            f"occlusion.size is {occlusion['size']}, larger than the {data.image_shape[0]}x{data.image_shape[1]} "
+            f"occlusion.size is {occlusion['size']}, larger than the "
+            f"{data.image_shape[0]}x{data.image_shape[1]} "
             "images"
         )
     bad = [i for i in occlusion["images"] or [] if i >= data.test_count]
@@ -101,13 +108,18 @@ def check_invariance(settings: dict, data: Context) -> None:
     invariance = settings["invariance"]
     if invariance["images"] > data.test_count:
         raise ConfigError(
-            f"invariance.images is {invariance['images']} but the test set has {data.test_count} images"
+            f"invariance.images is {invariance['images']} but the test set has {data.test_count} "
+            f"images"
         )
     for transformation, values in invariance_ranges(invariance).items():
         if values["min"] > values["max"]:
-            raise ConfigError(f"invariance.{transformation}: min {values['min']} is above max {values['max']}")
+            raise ConfigError(
+                f"invariance.{transformation}: min {values['min']} is above max {values['max']}"
+            )
     if invariance["scale"]["min"] <= 0:
-        raise ConfigError(f"invariance.scale.min is {invariance['scale']['min']}; a scale must be above 0")
+        raise ConfigError(
+            f"invariance.scale.min is {invariance['scale']['min']}; a scale must be above 0"
+        )
 
 
 # Block of run settings -> its check, in the order of the run schema. The model's (every
@@ -122,12 +134,23 @@ BLOCK_CHECKS: dict[str, Callable[[dict, Context], None]] = {
 }
 
 
-def check_run(name: str, settings: dict, run_schema: dict, train_count: int, test_count: int,
-              image_shape: tuple[int, int]) -> None:
+def check_run(
+    name: str,
+    settings: dict,
+    run_schema: dict,
+    train_count: int,
+    test_count: int,
+    image_shape: tuple[int, int],
+) -> None:
     """Every block's check for run `name`; a ConfigError names the run and the setting."""
     try:
-        context = Context(train_count, test_count, tuple(image_shape), geometries(settings["model"], image_shape),
-                          snapshot_steps(settings, run_schema))
+        context = Context(
+            train_count,
+            test_count,
+            tuple(image_shape),
+            geometries(settings["model"], image_shape),
+            snapshot_steps(settings, run_schema),
+        )
         for check in BLOCK_CHECKS.values():
             check(settings, context)
     except (ConfigError, ValueError) as error:

@@ -14,7 +14,8 @@ import difflib
 import itertools
 import math
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from mnist_filters.errors import ConfigError
 
@@ -24,7 +25,8 @@ _TOKEN_UNSAFE = re.compile(r"[^A-Za-z0-9.+-]")
 
 
 def value_token(value: Any) -> str:
-    """A grid value as it appears in a run name: exact (floats by their shortest repr), filesystem-safe."""
+    """A grid value as it appears in a run name: exact (floats by their shortest repr), "
+    "filesystem-safe."""
     if isinstance(value, bool) or value is None:
         return {True: "true", False: "false", None: "null"}[value]
     if isinstance(value, float):
@@ -35,11 +37,15 @@ def value_token(value: Any) -> str:
         return str(value)
     if isinstance(value, str):
         if not value or _TOKEN_UNSAFE.search(value):
-            raise ValueError(f"{value!r} cannot be part of a folder name (letters, digits, '.', '+', '-' only)")
+            raise ValueError(
+                f"{value!r} cannot be part of a folder name (letters, digits, '.', '+', '-' only)"
+            )
         return value
     if isinstance(value, list) and value:
         return "+".join(value_token(item) for item in value)
-    raise ValueError(f"{value!r} is not a single value (a number, a word, true/false, or a list of them)")
+    raise ValueError(
+        f"{value!r} is not a single value (a number, a word, true/false, or a list of them)"
+    )
 
 
 def short_keys(paths: list[str]) -> dict[str, str]:
@@ -49,7 +55,10 @@ def short_keys(paths: list[str]) -> dict[str, str]:
         parts = path.split(".")
         for count in range(1, len(parts) + 1):
             candidate = ".".join(parts[-count:])
-            if not any(other != path and (other == candidate or other.endswith("." + candidate)) for other in paths):
+            if not any(
+                other != path and (other == candidate or other.endswith("." + candidate))
+                for other in paths
+            ):
                 break
         short[path] = candidate
     return short
@@ -63,7 +72,8 @@ def nested(path: str, value: Any) -> dict:
 
 
 def setting_schema(schema: dict, path: str, where: str) -> dict:
-    """The run schema's entry for a dotted setting path, or a ConfigError naming the nearest keys."""
+    """The run schema's entry for a dotted setting path, or a ConfigError naming the nearest "
+    "keys."""
     definitions = schema.get("$defs", {})
     node = schema
     walked = []
@@ -74,13 +84,19 @@ def setting_schema(schema: dict, path: str, where: str) -> dict:
         if key not in properties:
             place = ".".join(walked) or "(top level)"
             guess = difflib.get_close_matches(key, list(properties), n=1, cutoff=0.6)
-            hint = f"did you mean '{'.'.join([*walked, guess[0]])}'?" if guess else \
-                f"settings at {place}: {', '.join(properties) or 'none'}"
+            hint = (
+                f"did you mean '{'.'.join([*walked, guess[0]])}'?"
+                if guess
+                else f"settings at {place}: {', '.join(properties) or 'none'}"
+            )
             raise ConfigError(f"{where}: '{path}' is not a run setting; {hint}")
         node = properties[key]
         walked.append(key)
     if node.get("type") == "object" or "$ref" in node:
-        raise ConfigError(f"{where}: '{path}' is a group of settings; sweep one of its settings by its full dotted path")
+        raise ConfigError(
+            f"{where}: '{path}' is a group of settings; sweep one of its settings by its full "
+            f"dotted path"
+        )
     return node
 
 
@@ -97,23 +113,31 @@ def grid_points(name: str, grid: dict[str, list]) -> Iterable[tuple[str, dict[st
             except ValueError as error:
                 raise ConfigError(f"sweeps.{name}.grid.{path}: {error}") from None
             if token in seen:
-                raise ConfigError(f"sweeps.{name}.grid.{path}: {seen[token]!r} and {value!r} would name the same run "
-                                  f"({short[path]}~{token}); list each value once")
+                raise ConfigError(
+                    f"sweeps.{name}.grid.{path}: {seen[token]!r} and {value!r} would name the same "
+                    f"run "
+                    f"({short[path]}~{token}); list each value once"
+                )
             seen[token] = value
         tokens[path] = seen
     for combination in itertools.product(*(tokens[path].items() for path in paths)):
-        run = "_".join([name, *(f"{short[path]}~{token}" for path, (token, _value) in zip(paths, combination))])
+        run = "_".join(
+            [name, *(f"{short[path]}~{token}" for path, (token, _value) in zip(paths, combination))]
+        )
         yield run, {path: value for path, (_token, value) in zip(paths, combination)}
 
 
 def expand_sweeps(sweeps: dict[str, dict]) -> dict[str, tuple[str, dict, dict[str, Any]]]:
-    """Run name -> (sweep, base overrides, {dotted path: value}), sweeps and grids in the order written."""
+    """Run name -> (sweep, base overrides, {dotted path: value}), sweeps and grids in the order "
+    "written."""
     runs: dict[str, tuple[str, dict, dict[str, Any]]] = {}
     for name, sweep in sweeps.items():
         for run, point in grid_points(name, sweep["grid"]):
             if run in runs:
-                raise ConfigError(f"sweeps.{name}: its run {run} is also a run of sweep {runs[run][0]}; "
-                                  "rename one of the sweeps")
+                raise ConfigError(
+                    f"sweeps.{name}: its run {run} is also a run of sweep {runs[run][0]}; "
+                    "rename one of the sweeps"
+                )
             runs[run] = (name, sweep.get("base") or {}, point)
     return runs
 
@@ -131,11 +155,13 @@ def flatten(settings: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def differing_settings(settings_by_run: dict[str, dict], first: Iterable[str] = ()) -> list[str]:
-    """The dotted settings whose values are not the same in every run: `first` ones in that order, then the rest."""
+    """The dotted settings whose values are not the same in every run: `first` ones in that order, "
+    "then the rest."""
     flat = {run: flatten(settings) for run, settings in settings_by_run.items()}
     paths = list(dict.fromkeys(itertools.chain(first, *(f for f in flat.values()))))
-    return [path for path in paths
-            if len({repr(f.get(path, "(unset)")) for f in flat.values()}) > 1]
+    return [
+        path for path in paths if len({repr(f.get(path, "(unset)")) for f in flat.values()}) > 1
+    ]
 
 
 # The settings that make a run's weights: a comparison's columns come from these, and from
@@ -144,7 +170,11 @@ TRAINING_SETTINGS = ("seed", "model", "training")
 
 
 def compared_settings(settings_by_run: dict[str, dict], grid: Iterable[str] = ()) -> list[str]:
-    """The columns of a comparison: the grid's settings, then other training settings, that differ."""
+    """The columns of a comparison: the grid's settings, then other training settings, that "
+    "differ."""
     grid = list(grid)
-    return [path for path in differing_settings(settings_by_run, first=grid)
-            if path in grid or path.split(".")[0] in TRAINING_SETTINGS]
+    return [
+        path
+        for path in differing_settings(settings_by_run, first=grid)
+        if path in grid or path.split(".")[0] in TRAINING_SETTINGS
+    ]

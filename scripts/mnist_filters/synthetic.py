@@ -26,8 +26,16 @@ def digit_glyphs(size: int = 28) -> np.ndarray:
     glyphs = []
     for digit in range(10):
         figure = Figure(figsize=(1, 1), dpi=size * scale, facecolor="black")
-        figure.text(0.5, 0.5, str(digit), color="white", fontsize=size * 0.62 * 72 / size,
-                    ha="center", va="center", fontweight="bold")
+        figure.text(
+            0.5,
+            0.5,
+            str(digit),
+            color="white",
+            fontsize=size * 0.62 * 72 / size,
+            ha="center",
+            va="center",
+            fontweight="bold",
+        )
         canvas = FigureCanvasAgg(figure)
         canvas.draw()
         pixels = np.asarray(canvas.buffer_rgba())[..., 0].astype(np.float32) / 255.0
@@ -35,7 +43,9 @@ def digit_glyphs(size: int = 28) -> np.ndarray:
     return np.stack(glyphs)
 
 
-def make_digits(count: int, seed: int, size: int = 28, max_shift: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def make_digits(
+    count: int, seed: int, size: int = 28, max_shift: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     """`count` images (uint8, (count, size, size)) and their labels (uint8)."""
     rng = np.random.default_rng(seed)
     glyphs = digit_glyphs(size)
@@ -49,14 +59,18 @@ def make_digits(count: int, seed: int, size: int = 28, max_shift: int = 3) -> tu
     return (np.clip(images, 0, 1) * 255).round().astype(np.uint8), labels
 
 
-def write_mnist_folder(folder: str | Path, train_count: int, test_count: int, seed: int = 0) -> Path:
+def write_mnist_folder(
+    folder: str | Path, train_count: int, test_count: int, seed: int = 0
+) -> Path:
     """A folder with the four MNIST-named IDX files holding synthetic digits."""
     folder = Path(folder)
     train_images, train_labels = make_digits(train_count, seed)
     test_images, test_labels = make_digits(test_count, seed + 1)
     for key, array in {
-        "train_images": train_images, "train_labels": train_labels,
-        "test_images": test_images, "test_labels": test_labels,
+        "train_images": train_images,
+        "train_labels": train_labels,
+        "test_images": test_images,
+        "test_labels": test_labels,
     }.items():
         write_idx(folder / FILES[key], array)
     return folder

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import keras
 import numpy as np
@@ -64,8 +64,18 @@ class Trainer:
     own kernels.
     """
 
-    def __init__(self, model, optimizer, images: np.ndarray, labels: np.ndarray, *, seed: int,
-                 batch_size: int, kernels: str, eval_batch_size: int = 1000):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        images: np.ndarray,
+        labels: np.ndarray,
+        *,
+        seed: int,
+        batch_size: int,
+        kernels: str,
+        eval_batch_size: int = 1000,
+    ):
         self.model = model
         self.optimizer = optimizer
         self.seed = seed
@@ -113,7 +123,9 @@ class Trainer:
         """The weights of SNAPSHOT_LAYERS (kernel, bias each), as they are now."""
         return [w for name in SNAPSHOT_LAYERS for w in self.model.get_layer(name).get_weights()]
 
-    def restore(self, model_weights: list[np.ndarray], optimizer_variables: list[np.ndarray]) -> None:
+    def restore(
+        self, model_weights: list[np.ndarray], optimizer_variables: list[np.ndarray]
+    ) -> None:
         if len(optimizer_variables) != len(self.optimizer.variables):
             raise ValueError("checkpoint does not match this optimiser")
         self.model.set_weights(model_weights)
@@ -138,7 +150,8 @@ class Trainer:
 
         A row at step s describes the model after s steps: its accuracy and loss on batch s
         (the batch it is about to train on, as the notebook measured) and on the validation
-        split; `on_log(row, log)` sees it and the log so far. `on_checkpoint(step, log)` runs every `checkpoint_every` steps, and when
+        split; `on_log(row, log)` sees it and the log so far. `on_checkpoint(step, log)` runs every
+        `checkpoint_every` steps, and when
         `stop_requested()` turns true between chunks, the last chunk included; training then
         stops at the step reached. A non-finite training loss at a log point raises Diverged.
         At each of `snapshot_steps` the snapshot layers' weights are kept in the log's
@@ -163,15 +176,27 @@ class Trainer:
                     result.validation_seconds += time.perf_counter() - before
                 if not np.isfinite(probe.loss):
                     raise Diverged(f"the training loss is {probe.loss} at step {step}")
-                row = LogRow(step, probe.accuracy, probe.loss, validation_accuracy, time.perf_counter() - started,
-                             result.train_seconds)
+                row = LogRow(
+                    step,
+                    probe.accuracy,
+                    probe.loss,
+                    validation_accuracy,
+                    time.perf_counter() - started,
+                    result.train_seconds,
+                )
                 result.rows.append(row)
                 if on_log:
                     on_log(row, result)
             if step >= steps:
                 break
-            stop = min([steps] + [(step // n + 1) * n for n in every] + [s for s in snapshot_at if s > step])
-            self._chunk(tf.constant(step_batches(self.seed, step, stop, self.count, self.batch_size)))
+            stop = min(
+                [steps]
+                + [(step // n + 1) * n for n in every]
+                + [s for s in snapshot_at if s > step]
+            )
+            self._chunk(
+                tf.constant(step_batches(self.seed, step, stop, self.count, self.batch_size))
+            )
             step = stop
             if step in snapshot_at:
                 result.snapshots[step] = self.snapshot()

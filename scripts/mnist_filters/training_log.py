@@ -58,7 +58,10 @@ def read_training_log(path: str) -> list[LogRow]:
         missing = [column for column in COLUMNS if column not in (reader.fieldnames or ())]
         if missing:
             raise ValueError(f"{path}: not a training log: no column {', '.join(missing)}")
-        return [LogRow(int(row["step"]), *(float(row[column]) for column in COLUMNS[1:])) for row in reader]
+        return [
+            LogRow(int(row["step"]), *(float(row[column]) for column in COLUMNS[1:]))
+            for row in reader
+        ]
 
 
 def examples_per_second(earlier: LogRow, later: LogRow, batch_size: int) -> float | None:

@@ -69,22 +69,34 @@ def first_difference(a: np.ndarray, b: np.ndarray) -> tuple[int, ...] | None:
 def _compare_arrays(what: str, named_a: dict, named_b: dict, read) -> Outcome:
     """Compare two {name: array-like} maps in name order; `read(x, start, stop)` reads rows."""
     if list(named_a) != list(named_b):
-        return Outcome(what, False, f"different contents: {sorted(named_a)} (cached) vs {sorted(named_b)} (retrained)")
+        return Outcome(
+            what,
+            False,
+            f"different contents: {sorted(named_a)} (cached) vs {sorted(named_b)} (retrained)",
+        )
     digest = hashlib.sha256()
     for name in named_a:
         a, b = named_a[name], named_b[name]
         if a.shape != b.shape or a.dtype != b.dtype:
-            return Outcome(what, False, f"{name}: {a.dtype}{list(a.shape)} (cached) vs {b.dtype}{list(b.shape)} "
-                                        "(retrained)")
+            return Outcome(
+                what,
+                False,
+                f"{name}: {a.dtype}{list(a.shape)} (cached) vs {b.dtype}{list(b.shape)} "
+                "(retrained)",
+            )
         rows = a.shape[0] if a.ndim else 1
         for start in range(0, max(rows, 1), READ_ROWS):
             x, y = read(a, start, start + READ_ROWS), read(b, start, start + READ_ROWS)
             index = first_difference(np.atleast_1d(x), np.atleast_1d(y))
             if index is not None:
                 at = (index[0] + start, *index[1:]) if a.ndim else ()
-                return Outcome(what, False, f"{name} first differs at index {at}: "
-                                            f"{np.atleast_1d(x)[index]!r} (cached) vs {np.atleast_1d(y)[index]!r} "
-                                            "(retrained)")
+                return Outcome(
+                    what,
+                    False,
+                    f"{name} first differs at index {at}: "
+                    f"{np.atleast_1d(x)[index]!r} (cached) vs {np.atleast_1d(y)[index]!r} "
+                    "(retrained)",
+                )
             digest.update(np.ascontiguousarray(x).tobytes())
     return Outcome(what, True, f"sha256 {digest.hexdigest()}  ({len(named_a)} arrays)")
 
@@ -101,21 +113,31 @@ def compare_weights(cached: Path, retrained: Path) -> Outcome:
 
     ours = tensors(cached)
     outcome = _compare_arrays("weights", ours, tensors(retrained), lambda x, i, j: x[i:j])
-    if outcome.identical:  # model.weights is get_weights()'s order, so this is metrics.json's digest
-        outcome.detail = f"sha256 {weights_sha256(list(ours.values()))}  ({len(ours)} tensors, as metrics.json)"
+    if (
+        outcome.identical
+    ):  # model.weights is get_weights()'s order, so this is metrics.json's digest
+        outcome.detail = (
+            f"sha256 {weights_sha256(list(ours.values()))}  ({len(ours)} tensors, as metrics.json)"
+        )
     return outcome
 
 
 def compare_hdf5(cached: Path, retrained: Path) -> Outcome:
     """Every dataset of two HDF5 files, in name order, read a slab of rows at a time."""
+
     def datasets(h5):
         found = {}
-        h5.visititems(lambda name, item: found.__setitem__(name, item) if isinstance(item, h5py.Dataset) else None)
+        h5.visititems(
+            lambda name, item: (
+                found.__setitem__(name, item) if isinstance(item, h5py.Dataset) else None
+            )
+        )
         return dict(sorted(found.items()))
 
     with h5py.File(cached, "r") as a, h5py.File(retrained, "r") as b:
-        return _compare_arrays("activations", datasets(a), datasets(b),
-                               lambda d, i, j: d[i:j] if d.ndim else d[()])
+        return _compare_arrays(
+            "activations", datasets(a), datasets(b), lambda d, i, j: d[i:j] if d.ndim else d[()]
+        )
 
 
 def compare_csv(cached: Path, retrained: Path) -> Outcome:
@@ -126,15 +148,25 @@ def compare_csv(cached: Path, retrained: Path) -> Outcome:
     for number, (row_a, row_b) in enumerate(zip(a, b), start=1):
         if row_a != row_b:
             header = a[0]
-            column = next((i for i, (x, y) in enumerate(zip(row_a, row_b)) if x != y), min(len(row_a), len(row_b)))
+            column = next(
+                (i for i, (x, y) in enumerate(zip(row_a, row_b)) if x != y),
+                min(len(row_a), len(row_b)),
+            )
             name = header[column] if column < len(header) else f"#{column + 1}"
-            return Outcome("rankings", False, f"line {number}, column {name}: "
-                                              f"{row_a[column] if column < len(row_a) else '(none)'!r} (cached) vs "
-                                              f"{row_b[column] if column < len(row_b) else '(none)'!r} (retrained)")
+            return Outcome(
+                "rankings",
+                False,
+                f"line {number}, column {name}: "
+                f"{row_a[column] if column < len(row_a) else '(none)'!r} (cached) vs "
+                f"{row_b[column] if column < len(row_b) else '(none)'!r} (retrained)",
+            )
     if len(a) != len(b):
         return Outcome("rankings", False, f"{len(a)} lines (cached) vs {len(b)} (retrained)")
-    return Outcome("rankings", True, f"sha256 {hashlib.sha256(Path(cached).read_bytes()).hexdigest()}  "
-                                     f"({len(a) - 1} rows)")
+    return Outcome(
+        "rankings",
+        True,
+        f"sha256 {hashlib.sha256(Path(cached).read_bytes()).hexdigest()}  ({len(a) - 1} rows)",
+    )
 
 
 def compare_results(cached: Path, retrained: Path) -> list[Outcome]:
@@ -145,7 +177,9 @@ def compare_results(cached: Path, retrained: Path) -> list[Outcome]:
     ]
 
 
-def split_config_arguments(arguments: list[str]) -> tuple[list[str], list[str], list[str], list[str]]:
+def split_config_arguments(
+    arguments: list[str],
+) -> tuple[list[str], list[str], list[str], list[str]]:
     """(config files, --config items, --set-threads items, the other arguments) of a Snakemake
     command line: options that take a list, which a second occurrence would replace."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
@@ -157,12 +191,18 @@ def split_config_arguments(arguments: list[str]) -> tuple[list[str], list[str], 
 
 
 def config_items(items: list[str], **blocks: dict) -> list[str]:
-    """`--config` items with `blocks` merged into theirs: a second `data=...` would replace the first."""
+    """`--config` items with `blocks` merged into theirs: a second `data=...` would replace the "
+    "first."""
     import yaml
 
-    overrides = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in items)}
+    overrides = {
+        key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in items)
+    }
     for key, values in blocks.items():
-        overrides[key] = {**(overrides.get(key) if isinstance(overrides.get(key), dict) else {}), **values}
+        overrides[key] = {
+            **(overrides.get(key) if isinstance(overrides.get(key), dict) else {}),
+            **values,
+        }
     return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
 
 
@@ -173,14 +213,24 @@ def locate(workdir: Path, name: str) -> tuple[str, str]:
         return data_set, run
     found = sorted(path.parent.name for path in workdir.glob(f"results/*/{name}") if path.is_dir())
     if len(found) > 1:
-        raise SystemExit(f"verify: run {name} exists for {', '.join(found)}; name one: "
-                         + " or ".join(f"RUN={data_set}/{name}" for data_set in found))
+        raise SystemExit(
+            f"verify: run {name} exists for {', '.join(found)}; name one: "
+            + " or ".join(f"RUN={data_set}/{name}" for data_set in found)
+        )
     return (found[0] if found else "mnist"), name
 
 
-def scratch_command(data_set: str, run: str, workdir: Path, scratch: Path, snakefile: Path, arguments: list[str],
-                    threads: dict[str, int]) -> list[str]:
-    """Snakemake in `scratch`, with the user's arguments, data from the cached run's resources/<set>/,
+def scratch_command(
+    data_set: str,
+    run: str,
+    workdir: Path,
+    scratch: Path,
+    snakefile: Path,
+    arguments: list[str],
+    threads: dict[str, int],
+) -> list[str]:
+    """Snakemake in `scratch`, with the user's arguments, data from the cached run's
+    resources/<set>/,
     its own checkpoints (never resuming the user's), and the original jobs' thread counts."""
     configfiles, items, thread_items, rest = split_config_arguments(arguments)
     own = workdir / "config.yaml"
@@ -188,11 +238,20 @@ def scratch_command(data_set: str, run: str, workdir: Path, scratch: Path, snake
     data = {"set": data_set, "local_dir": str((workdir / "resources" / data_set).resolve())}
     # the targets first: options such as --configfile take all the words that follow them
     return [
-        sys.executable, "-m", "snakemake", *(f"results/{data_set}/{run}/{name}" for name in COMPARED.values()),
-        "--snakefile", str(snakefile), "--directory", str(scratch),
+        sys.executable,
+        "-m",
+        "snakemake",
+        *(f"results/{data_set}/{run}/{name}" for name in COMPARED.values()),
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(scratch),
         *(["--configfile", *configfiles] if configfiles else []),
-        "--config", *config_items(items, data=data, checkpoints={"dir": "checkpoints", "keep": False}),
-        "--set-threads", *thread_items, *(f"{rule}={count}" for rule, count in threads.items()),
+        "--config",
+        *config_items(items, data=data, checkpoints={"dir": "checkpoints", "keep": False}),
+        "--set-threads",
+        *thread_items,
+        *(f"{rule}={count}" for rule, count in threads.items()),
         *rest,
     ]
 
@@ -202,21 +261,35 @@ def recorded_threads(cached: Path) -> dict[str, int]:
     threads = {"train": int(json.loads((cached / "metrics.json").read_text())["threads"])}
     with h5py.File(cached / COMPARED["activations"], "r") as h5:
         if "threads" not in h5.attrs:
-            raise SystemExit(f"{cached / COMPARED['activations']} does not record its thread count (made by an "
-                             "older version): rerun its dump (--forcerun dump_activations) first")
+            raise SystemExit(
+                f"{cached / COMPARED['activations']} does not record its thread count (made by an "
+                "older version): rerun its dump (--forcerun dump_activations) first"
+            )
         threads["dump_activations"] = int(h5.attrs["threads"])
     return threads
 
 
-def up_to_date(data_set: str, run: str, workdir: Path, snakefile: Path, arguments: list[str]) -> str | None:
+def up_to_date(
+    data_set: str, run: str, workdir: Path, snakefile: Path, arguments: list[str]
+) -> str | None:
     """None when Snakemake would make nothing for the run's compared results; else its plan."""
     configfiles, items, thread_items, rest = split_config_arguments(arguments)
-    command = [sys.executable, "-m", "snakemake",
-               *(f"results/{data_set}/{run}/{name}" for name in COMPARED.values()),
-               "--snakefile", str(snakefile), "--directory", str(workdir), "--dry-run",
-               *(["--configfile", *configfiles] if configfiles else []),
-               "--config", *config_items(items, data={"set": data_set}),
-               *(["--set-threads", *thread_items] if thread_items else []), *rest]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *(f"results/{data_set}/{run}/{name}" for name in COMPARED.values()),
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+        "--dry-run",
+        *(["--configfile", *configfiles] if configfiles else []),
+        "--config",
+        *config_items(items, data={"set": data_set}),
+        *(["--set-threads", *thread_items] if thread_items else []),
+        *rest,
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     output = result.stdout + result.stderr
     if result.returncode == 0 and "Nothing to be done" in output:
@@ -226,39 +299,59 @@ def up_to_date(data_set: str, run: str, workdir: Path, snakefile: Path, argument
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", help="the run to check: <data set>/<run>, a folder of results/ (or just <run>)")
-    parser.add_argument("--directory", type=Path, default=Path.cwd(), help="the workflow's working directory")
+    parser.add_argument(
+        "run", help="the run to check: <data set>/<run>, a folder of results/ (or just <run>)"
+    )
+    parser.add_argument(
+        "--directory", type=Path, default=Path.cwd(), help="the workflow's working directory"
+    )
     parser.add_argument("--snakefile", type=Path, default=WORKFLOW / "Snakefile")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch directory even when identical")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the scratch directory even when identical"
+    )
     parser.epilog = "Arguments after -- go to Snakemake: those the run was made with."
     argv = sys.argv[1:] if argv is None else argv
     split = argv.index("--") if "--" in argv else len(argv)
-    args, arguments = parser.parse_args(argv[:split]), argv[split + 1:]
+    args, arguments = parser.parse_args(argv[:split]), argv[split + 1 :]
     workdir = args.directory.resolve()
     data_set, run = locate(workdir, args.run)
     where = f"results/{data_set}/{run}"
     cached = workdir / where
-    missing = [name for name in (*COMPARED.values(), "metrics.json") if not (cached / name).is_file()]
+    missing = [
+        name for name in (*COMPARED.values(), "metrics.json") if not (cached / name).is_file()
+    ]
     if missing:
-        print(f"verify: {where}/ lacks {', '.join(missing)}: make the run first (make run)", file=sys.stderr)
+        print(
+            f"verify: {where}/ lacks {', '.join(missing)}: make the run first (make run)",
+            file=sys.stderr,
+        )
         return 2
     plan = up_to_date(data_set, run, workdir, args.snakefile, arguments)
     if plan is not None:
-        print(f"verify: the cached results of run {run} are not up to date with the configuration, so they "
-              f"cannot be checked against it; make them first (make run). Snakemake's plan:\n{plan[-3000:]}",
-              file=sys.stderr)
+        print(
+            f"verify: the cached results of run {run} are not up to date with the configuration, "
+            f"so they "
+            f"cannot be checked against it; make them first (make run). Snakemake's "
+            f"plan:\n{plan[-3000:]}",
+            file=sys.stderr,
+        )
         return 2
     scratch = workdir / ".snakemake" / "mnist-filters" / "verify" / data_set / run
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    command = scratch_command(data_set, run, workdir, scratch, args.snakefile, arguments, recorded_threads(cached))
+    command = scratch_command(
+        data_set, run, workdir, scratch, args.snakefile, arguments, recorded_threads(cached)
+    )
     print(f"verify {run}: retraining in {scratch} ...", flush=True)
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True)
     (scratch / "snakemake.log").write_text(result.stdout + result.stderr)
     if result.returncode != 0:
-        print(f"verify: the retraining failed (its output: {scratch / 'snakemake.log'}):\n"
-              f"{(result.stdout + result.stderr)[-3000:]}", file=sys.stderr)
+        print(
+            f"verify: the retraining failed (its output: {scratch / 'snakemake.log'}):\n"
+            f"{(result.stdout + result.stderr)[-3000:]}",
+            file=sys.stderr,
+        )
         return 2
     print(f"verify {run}: remade in {time.monotonic() - started:.0f} s; compared with {where}/:")
     with startup_noise_left_out():  # Keras, to read the weights, starts TensorFlow

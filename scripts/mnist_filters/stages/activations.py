@@ -22,8 +22,8 @@ import numpy as np
 
 from mnist_filters import __version__
 from mnist_filters.atomic import atomic_output
-from mnist_filters.errors import IdxFormatError
 from mnist_filters.dataset import check_images, check_labels, sha256_file, to_model_input
+from mnist_filters.errors import IdxFormatError
 from mnist_filters.idx import iter_idx, read_idx
 from mnist_filters.model_file import load_trained_model, model_settings_of
 from mnist_filters.model_outputs import Probe
@@ -33,14 +33,29 @@ from mnist_filters.runlog import terminal
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
+
+
 def images_per_chunk(row_shape: tuple[int, ...], chunk_bytes: int) -> int:
     return max(1, chunk_bytes // (int(np.prod(row_shape)) * 4))
 
 
-def dump_activations(model_path: str, test_images: str, test_labels: str, output: str, *,
-                     layers: list[str], batch_size: int, compression: str, chunk_bytes: int,
-                     image_shape=(28, 28), settings: dict | None = None, threads: int = 1, run: str = "") -> None:
-    """`run` names the progress lines the terminal gets when the dump takes more than a few seconds."""
+def dump_activations(
+    model_path: str,
+    test_images: str,
+    test_labels: str,
+    output: str,
+    *,
+    layers: list[str],
+    batch_size: int,
+    compression: str,
+    chunk_bytes: int,
+    image_shape=(28, 28),
+    settings: dict | None = None,
+    threads: int = 1,
+    run: str = "",
+) -> None:
+    """`run` names the progress lines the terminal gets when the dump takes more than a few "
+    "seconds."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
     geometry = geometries(model_settings_of(model), image_shape)
@@ -53,26 +68,40 @@ def dump_activations(model_path: str, test_images: str, test_labels: str, output
     check_images(test_images, np.empty((1, *dims[1:]), dtype), image_shape)
     count = dims[0]
     if count != len(labels):
-        raise IdxFormatError(test_labels, f"holds {len(labels)} labels but {test_images} holds {count} images")
-    compression_options = {"none": {}, "lzf": {"compression": "lzf"},
-                           "gzip": {"compression": "gzip", "compression_opts": 1}}[compression]
+        raise IdxFormatError(
+            test_labels, f"holds {len(labels)} labels but {test_images} holds {count} images"
+        )
+    compression_options = {
+        "none": {},
+        "lzf": {"compression": "lzf"},
+        "gzip": {"compression": "gzip", "compression_opts": 1},
+    }[compression]
 
     with atomic_output(output) as temporary, h5py.File(temporary, "w") as h5:
         datasets = {}
         for name, row_shape in zip(layers, probe.output_shapes):
             datasets[name] = h5.create_dataset(
-                name, shape=(count, *row_shape), dtype="float32",
+                name,
+                shape=(count, *row_shape),
+                dtype="float32",
                 chunks=(min(count, images_per_chunk(row_shape, chunk_bytes)), *row_shape),
-                shuffle=compression != "none", **compression_options,
+                shuffle=compression != "none",
+                **compression_options,
             )
             datasets[name].attrs.update(geometry[name].attributes())
             datasets[name].attrs["layer"] = name
-        logits = h5.create_dataset("logits", shape=(count, *probe.output_shapes[-1]), dtype="float32")
-        logits.attrs["description"] = "the model's outputs before softmax; argmax is the predicted digit"
+        logits = h5.create_dataset(
+            "logits", shape=(count, *probe.output_shapes[-1]), dtype="float32"
+        )
+        logits.attrs["description"] = (
+            "the model's outputs before softmax; argmax is the predicted digit"
+        )
         progress = stage_progress(run, "dump_activations", count, terminal())
         for index, images in enumerate(image_batches):
             start = index * batch_size
-            for dataset, values in zip([*datasets.values(), logits], probe.batch(to_model_input(images))):
+            for dataset, values in zip(
+                [*datasets.values(), logits], probe.batch(to_model_input(images))
+            ):
                 dataset[start : start + len(values)] = values
             progress.count(start + len(images), "images")
         h5.create_dataset("labels", data=labels)
@@ -80,8 +109,12 @@ def dump_activations(model_path: str, test_images: str, test_labels: str, output
         for name in dict.fromkeys(["conv1", *layers]):
             layer = model.get_layer(name)
             if layer.weights:
-                h5.create_dataset(f"weights/{name}/kernel", data=layer.kernel.numpy().astype(np.float32))
-                h5.create_dataset(f"weights/{name}/bias", data=layer.bias.numpy().astype(np.float32))
+                h5.create_dataset(
+                    f"weights/{name}/kernel", data=layer.kernel.numpy().astype(np.float32)
+                )
+                h5.create_dataset(
+                    f"weights/{name}/bias", data=layer.bias.numpy().astype(np.float32)
+                )
         h5.attrs["model_sha256"] = sha256_file(model_path)
         h5.attrs["test_images_sha256"] = sha256_file(test_images)
         h5.attrs["settings"] = json.dumps(settings or {}, sort_keys=True)

@@ -27,11 +27,24 @@ from mnist_filters.sweeps import short_keys
 from mnist_filters.training_log import read_training_log
 
 # Column titles of the terminal table (runs.csv keeps the full names).
-SHORT_TITLES = {"test_accuracy": "test acc", "test_loss": "test loss", "best_validation_accuracy": "best val acc",
-                "best_validation_step": "at step", "train_seconds": "train s", "train_examples_per_second": "ex/s",
-                "weights_sha256": "weights sha256"}
-MEASURES = ("test_accuracy", "test_loss", "best_validation_accuracy", "best_validation_step", "train_seconds",
-            "train_examples_per_second", "weights_sha256")
+SHORT_TITLES = {
+    "test_accuracy": "test acc",
+    "test_loss": "test loss",
+    "best_validation_accuracy": "best val acc",
+    "best_validation_step": "at step",
+    "train_seconds": "train s",
+    "train_examples_per_second": "ex/s",
+    "weights_sha256": "weights sha256",
+}
+MEASURES = (
+    "test_accuracy",
+    "test_loss",
+    "best_validation_accuracy",
+    "best_validation_step",
+    "train_seconds",
+    "train_examples_per_second",
+    "weights_sha256",
+)
 
 
 def cell(value: Any) -> str:
@@ -48,7 +61,8 @@ def cell(value: Any) -> str:
 
 
 def best_validation(training_log: str) -> tuple[float | None, int | None]:
-    """The highest validation accuracy in a run's training_log.csv and its first step (None without validation)."""
+    """The highest validation accuracy in a run's training_log.csv and its first step (None "
+    "without validation)."""
     best, at = None, None
     for row in read_training_log(training_log):
         if row.has_validation and (best is None or row.validation_accuracy > best):
@@ -56,11 +70,17 @@ def best_validation(training_log: str) -> tuple[float | None, int | None]:
     return best, at
 
 
-def compare_runs(metrics: list[str], training_logs: list[str], output: str, *, swept: dict[str, dict]) -> None:
-    """Write runs.csv for the runs named by `swept` (run -> {setting: value}); the inputs are in its order."""
+def compare_runs(
+    metrics: list[str], training_logs: list[str], output: str, *, swept: dict[str, dict]
+) -> None:
+    """Write runs.csv for the runs named by `swept` (run -> {setting: value}); the inputs are in "
+    "its order."""
     runs = list(swept)
     if len(metrics) != len(runs) or len(training_logs) != len(runs):
-        raise ValueError(f"{len(runs)} runs but {len(metrics)} metrics.json and {len(training_logs)} training logs")
+        raise ValueError(
+            f"{len(runs)} runs but {len(metrics)} metrics.json and {len(training_logs)} training "
+            f"logs"
+        )
     settings = list(dict.fromkeys(key for values in swept.values() for key in values))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -68,12 +88,19 @@ def compare_runs(metrics: list[str], training_logs: list[str], output: str, *, s
     for run, metrics_path, log_path in zip(runs, metrics, training_logs):
         for path in (metrics_path, log_path):
             if Path(path).parent.name != run:
-                raise ValueError(f"{path} is not an output of run {run}: the inputs are out of order")
+                raise ValueError(
+                    f"{path} is not an output of run {run}: the inputs are out of order"
+                )
         measured = json.loads(Path(metrics_path).read_text())
         best, step = best_validation(log_path)
         values = {**measured, "best_validation_accuracy": best, "best_validation_step": step}
-        writer.writerow([run, *(cell(swept[run].get(key)) for key in settings), *(cell(values.get(key))
-                                                                                 for key in MEASURES)])
+        writer.writerow(
+            [
+                run,
+                *(cell(swept[run].get(key)) for key in settings),
+                *(cell(values.get(key)) for key in MEASURES),
+            ]
+        )
     write_text_atomic(output, buffer.getvalue())
 
 
@@ -97,19 +124,29 @@ def _shown(column: str, text: str) -> str:
 
 
 def aligned_table(columns: list[str], rows: list[dict[str, str]]) -> str:
-    """The table as aligned text, best test accuracy first (as `dvc exp show`): numbers right-aligned."""
-    ordered = sorted(rows, key=lambda row: -float(row["test_accuracy"]) if row["test_accuracy"] else math.inf)
+    """The table as aligned text, best test accuracy first (as `dvc exp show`): numbers "
+    "right-aligned."""
+    ordered = sorted(
+        rows, key=lambda row: -float(row["test_accuracy"]) if row["test_accuracy"] else math.inf
+    )
     cells = [[_shown(column, row[column]) for column in columns] for row in ordered]
-    numeric = [column != "run" and all(_is_number(line[i]) for line in cells) for i, column in enumerate(columns)]
+    numeric = [
+        column != "run" and all(_is_number(line[i]) for line in cells)
+        for i, column in enumerate(columns)
+    ]
 
     settings = short_keys([c for c in columns if c != "run" and c not in MEASURES])
     titles = [SHORT_TITLES.get(column, settings.get(column, column)) for column in columns]
     widths = [max(len(title), *(len(line[i]) for line in cells)) for i, title in enumerate(titles)]
 
     def line(fields):
-        return "  ".join(f.rjust(w) if right else f.ljust(w) for f, w, right in zip(fields, widths, numeric)).rstrip()
+        return "  ".join(
+            f.rjust(w) if right else f.ljust(w) for f, w, right in zip(fields, widths, numeric)
+        ).rstrip()
 
-    return "\n".join([line(titles), line(["-" * w for w in widths]), *(line(fields) for fields in cells)])
+    return "\n".join(
+        [line(titles), line(["-" * w for w in widths]), *(line(fields) for fields in cells)]
+    )
 
 
 def _is_number(text: str) -> bool:
@@ -121,18 +158,32 @@ def _is_number(text: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Print comparison tables (runs.csv) aligned, best test accuracy first.")
-    parser.add_argument("tables", nargs="*", type=Path, help="runs.csv files (results/<data set>/sweeps/<name>/runs.csv)")
+    parser = argparse.ArgumentParser(
+        description="Print comparison tables (runs.csv) aligned, best test accuracy first."
+    )
+    parser.add_argument(
+        "tables",
+        nargs="*",
+        type=Path,
+        help="runs.csv files (results/<data set>/sweeps/<name>/runs.csv)",
+    )
     args = parser.parse_args(argv)
     missing = [str(path) for path in args.tables if not path.is_file()]
     if missing:
-        print(f"No comparison table at {', '.join(missing)}: is the name right, and has `make run` made it?",
-              file=sys.stderr)
+        print(
+            f"No comparison table at {', '.join(missing)}: is the name right, and has `make run` "
+            f"made it?",
+            file=sys.stderr,
+        )
         return 1
     tables = args.tables
     if not tables:
-        print("No comparison yet: `make run` writes results/<data set>/sweeps/<sweep>/runs.csv for each sweep in the config "
-              "(and for `runs:` when it has two or more runs).", file=sys.stderr)
+        print(
+            "No comparison yet: `make run` writes results/<data set>/sweeps/<sweep>/runs.csv for "
+            "each sweep in the config "
+            "(and for `runs:` when it has two or more runs).",
+            file=sys.stderr,
+        )
         return 1
     for number, path in enumerate(tables):
         columns, rows = read_table(path)

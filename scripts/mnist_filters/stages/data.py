@@ -1,4 +1,5 @@
-"""The data stage: a data set's four files in resources/<set>/, downloaded or copied, always checked.
+"""The data stage: a data set's four files in resources/<set>/, downloaded or copied, always
+checked.
 
 resources/<data set>/train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
 t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz: the set's files, byte for byte as
@@ -13,17 +14,34 @@ import logging
 import shutil
 
 from mnist_filters.atomic import atomic_outputs
-from mnist_filters.dataset import FILES, DataSet, check_mnist_files, local_files, md5_file, sha256_file
+from mnist_filters.dataset import (
+    FILES,
+    DataSet,
+    check_mnist_files,
+    local_files,
+    md5_file,
+    sha256_file,
+)
 from mnist_filters.download import Expected, download
 from mnist_filters.errors import IdxFormatError
 
 log = logging.getLogger(__name__)
 
 
-def get_mnist(outputs: dict[str, str], *, data_set: DataSet, local_dir: str | None, mirrors: list[str],
-              timeout: float, retries: int, retry_wait: float, image_shape: tuple[int, int],
-              content_md5: dict[str, str] | None = None) -> dict[str, str]:
-    """Fill `outputs` (key -> path, keys as in FILES) with `data_set`'s files; return each one's sha256.
+def get_mnist(
+    outputs: dict[str, str],
+    *,
+    data_set: DataSet,
+    local_dir: str | None,
+    mirrors: list[str],
+    timeout: float,
+    retries: int,
+    retry_wait: float,
+    image_shape: tuple[int, int],
+    content_md5: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Fill `outputs` (key -> path, keys as in FILES) with `data_set`'s files; return each one's
+    sha256.
 
     Downloads from `mirrors` are checked against the data set's canonical sizes and md5s.
 
@@ -36,7 +54,7 @@ def get_mnist(outputs: dict[str, str], *, data_set: DataSet, local_dir: str | No
         staged = dict(zip(keys, temporaries))
         if local_dir:
             sources = local_files(local_dir)
-            for key, source in sources.items():
+            for source in sources.values():
                 if not source.is_file():
                     raise FileNotFoundError(
                         f"{source}: not found; data.local_dir must hold {', '.join(FILES.values())}"
@@ -49,16 +67,31 @@ def get_mnist(outputs: dict[str, str], *, data_set: DataSet, local_dir: str | No
         else:
             for key in keys:
                 size, md5 = data_set.canonical[FILES[key]]
-                download(FILES[key], mirrors, staged[key], timeout=timeout, retries=retries,
-                         retry_wait=retry_wait, expected=Expected(size, md5))
+                download(
+                    FILES[key],
+                    mirrors,
+                    staged[key],
+                    timeout=timeout,
+                    retries=retries,
+                    retry_wait=retry_wait,
+                    expected=Expected(size, md5),
+                )
             counts = check_mnist_files(staged, image_shape)
-        log.info("%s checked: %d training and %d test images", data_set.title, counts["train"], counts["test"])
+        log.info(
+            "%s checked: %d training and %d test images",
+            data_set.title,
+            counts["train"],
+            counts["test"],
+        )
         # downloads were checked against the canonical md5 already; a local copy is
         # checked against the md5 the workflow was planned with
         for key, name in FILES.items() if local_dir and content_md5 else ():
             if md5_file(staged[key]) != content_md5[name]:
-                raise IdxFormatError(local_files(local_dir)[key], "changed while the workflow ran (its md5 is "
-                                     "not the one planned with); run the workflow again")
+                raise IdxFormatError(
+                    local_files(local_dir)[key],
+                    "changed while the workflow ran (its md5 is "
+                    "not the one planned with); run the workflow again",
+                )
         digests = {FILES[k]: sha256_file(staged[k]) for k in keys}
     for name, digest in digests.items():
         log.info("sha256 %s  %s", digest, name)

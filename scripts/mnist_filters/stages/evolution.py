@@ -17,8 +17,6 @@ import csv
 import io
 import logging
 
-import numpy as np
-
 from mnist_filters.atomic import write_text_atomic
 from mnist_filters.dataset import to_model_input
 from mnist_filters.idx import read_idx
@@ -32,8 +30,17 @@ from mnist_filters.tensorflow_setup import configure_tensorflow
 log = logging.getLogger(__name__)
 
 
-def trace_evolution(model_path: str, snapshots: str, test_images: str, test_labels: str, output: str, *,
-                    layers: list[str], batch_size: int, threads: int = 1) -> None:
+def trace_evolution(
+    model_path: str,
+    snapshots: str,
+    test_images: str,
+    test_labels: str,
+    output: str,
+    *,
+    layers: list[str],
+    batch_size: int,
+    threads: int = 1,
+) -> None:
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
     images = read_idx(test_images)
@@ -53,13 +60,26 @@ def trace_evolution(model_path: str, snapshots: str, test_images: str, test_labe
             maps, _ = probe(to_model_input(images[start : start + batch_size]), batch_size)
             for layer in layers:
                 if layer not in rankers:
-                    rankers[layer] = TopK(1, list(range(maps[layer].shape[-1])), maps[layer].shape[1:3])
+                    rankers[layer] = TopK(
+                        1, list(range(maps[layer].shape[-1])), maps[layer].shape[1:3]
+                    )
                 rankers[layer].update(maps[layer])
         for layer in layers:
             for hit in rankers[layer].hits():
                 box = geometry[layer].box(hit.row, hit.col, images.shape[1:])
-                rows.append((layer, hit.filter, step, hit.image, int(labels[hit.image]), hit.row, hit.col,
-                             f"{hit.activation:.9g}", *box))
+                rows.append(
+                    (
+                        layer,
+                        hit.filter,
+                        step,
+                        hit.image,
+                        int(labels[hit.image]),
+                        hit.row,
+                        hit.col,
+                        f"{hit.activation:.9g}",
+                        *box,
+                    )
+                )
         log.info("ranked the test set at step %d", step)
     rows.sort(key=lambda row: (layers.index(row[0]), row[1], row[2]))
     writer.writerows(rows)

@@ -38,25 +38,51 @@ def _b64(array: np.ndarray) -> str:
 
 # The other analyses' figures a gallery shows (section id, title, note), when the run made them.
 FIGURE_SECTIONS = {
-    "occlusion": ("Occlusion sensitivity", "Zeiler & Fergus, Fig. 7: one figure per occluded test image"),
+    "occlusion": (
+        "Occlusion sensitivity",
+        "Zeiler & Fergus, Fig. 7: one figure per occluded test image",
+    ),
     "invariance": ("Invariance", "Zeiler & Fergus, Fig. 5: one figure per transformation"),
 }
 
 
-def gallery(rankings: str, test_images: str, projections: str, output: str, *, run: str,
-            classes: Sequence[str], mistakes: str | None = None, evolution: str | None = None,
-            figures: dict[str, str] | None = None) -> None:
+def gallery(
+    rankings: str,
+    test_images: str,
+    projections: str,
+    output: str,
+    *,
+    run: str,
+    classes: Sequence[str],
+    mistakes: str | None = None,
+    evolution: str | None = None,
+    figures: dict[str, str] | None = None,
+) -> None:
     """Write `output`/index.html: see page_data for what it shows."""
-    data = page_data(rankings, test_images, projections, classes=classes, mistakes=mistakes, evolution=evolution,
-                     figures=figures)
+    data = page_data(
+        rankings,
+        test_images,
+        projections,
+        classes=classes,
+        mistakes=mistakes,
+        evolution=evolution,
+        figures=figures,
+    )
     page = render(data, run)
     with atomic_directory(output) as folder:
         (Path(folder) / "index.html").write_text(page, encoding="utf-8")
 
 
-def page_data(rankings: str, test_images: str, projections: str, *, classes: Sequence[str],
-              mistakes: str | None = None, evolution: str | None = None,
-              figures: dict[str, str] | None = None) -> dict:
+def page_data(
+    rankings: str,
+    test_images: str,
+    projections: str,
+    *,
+    classes: Sequence[str],
+    mistakes: str | None = None,
+    evolution: str | None = None,
+    figures: dict[str, str] | None = None,
+) -> dict:
     """What the page shows, as JSON-ready data: the projected filters of rankings.csv
     (`classes`: the class name of each label), and, where given, every mistake (mistakes.csv),
     each filter's strip through training (evolution.csv) and the figure folders of
@@ -82,20 +108,30 @@ def page_data(rankings: str, test_images: str, projections: str, *, classes: Seq
                 for p in positions:
                     unit = ranked[int(rows[p])]
                     used.add(unit.image_index)
-                    hits.append({
-                        "rank": unit.rank, "activation": f"{unit.activation:.3g}",
-                        "label": label_text(unit.label, classes), "image": unit.image_index,
-                        "box": list(unit.box),
-                        "origin": [int(v) for v in origins[p]],
-                        "projections": {m: _b64(np.round(maps[m][p] / scales[m] * 127).astype(np.int8))
-                                        for m in methods},
-                    })
+                    hits.append(
+                        {
+                            "rank": unit.rank,
+                            "activation": f"{unit.activation:.3g}",
+                            "label": label_text(unit.label, classes),
+                            "image": unit.image_index,
+                            "box": list(unit.box),
+                            "origin": [int(v) for v in origins[p]],
+                            "projections": {
+                                m: _b64(np.round(maps[m][p] / scales[m] * 127).astype(np.int8))
+                                for m in methods
+                            },
+                        }
+                    )
                 filters.append({"filter": f, "scales": scales, "hits": hits})
             layers[layer] = {"field": list(maps[methods[0]].shape[1:]), "filters": filters}
-    data = {"methods": methods, "image_shape": list(images.shape[1:]), "layers": layers,
-            "mistakes": _mistakes(mistakes, classes, used) if mistakes else None,
-            "evolution": _evolution(evolution, used) if evolution else None,
-            "figures": [_figure_group(name, folder) for name, folder in (figures or {}).items()]}
+    data = {
+        "methods": methods,
+        "image_shape": list(images.shape[1:]),
+        "layers": layers,
+        "mistakes": _mistakes(mistakes, classes, used) if mistakes else None,
+        "evolution": _evolution(evolution, used) if evolution else None,
+        "figures": [_figure_group(name, folder) for name, folder in (figures or {}).items()],
+    }
     data["images"] = {str(i): _b64(images[i].astype(np.uint8)) for i in sorted(used)}
     return data
 
@@ -103,13 +139,25 @@ def page_data(rankings: str, test_images: str, projections: str, *, classes: Seq
 def navigation(data: dict) -> str:
     """The page's links: each layer and its filters, then each further section, as HTML."""
     links = " ".join(
-        f'<a href="#{layer}"><b>{layer}</b></a> ' + " ".join(
-            f'<a href="#{layer}-f{entry["filter"]:02d}">{entry["filter"]}</a>' for entry in info["filters"])
-        + "<br>" for layer, info in data["layers"].items())
+        f'<a href="#{layer}"><b>{layer}</b></a> '
+        + " ".join(
+            f'<a href="#{layer}-f{entry["filter"]:02d}">{entry["filter"]}</a>'
+            for entry in info["filters"]
+        )
+        + "<br>"
+        for layer, info in data["layers"].items()
+    )
     return links + " ".join(
-        [f'<a href="#evolution-{layer}">{layer} through training</a>' for layer in data["evolution"] or {}]
+        [
+            f'<a href="#evolution-{layer}">{layer} through training</a>'
+            for layer in data["evolution"] or {}
+        ]
         + (['<a href="#mistakes">mistakes</a>'] if data["mistakes"] is not None else [])
-        + [f'<a href="#{group["id"]}">{html.escape(group["title"].lower())}</a>' for group in data["figures"]])
+        + [
+            f'<a href="#{group["id"]}">{html.escape(group["title"].lower())}</a>'
+            for group in data["figures"]
+        ]
+    )
 
 
 def render(data: dict, run: str) -> str:
@@ -117,11 +165,16 @@ def render(data: dict, run: str) -> str:
     import jinja2
     from markupsafe import Markup
 
-    environment = jinja2.Environment(autoescape=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    environment = jinja2.Environment(
+        autoescape=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined
+    )
     template = environment.from_string(TEMPLATE.read_text(encoding="utf-8"))
     # "</" escaped, so that no string in the data can close the script element that holds it
-    return template.render(title=f"mnist-filters: what the filters of run {run} see",
-                           navigation=Markup(navigation(data)), data=Markup(json.dumps(data).replace("</", "<\\/")))
+    return template.render(
+        title=f"mnist-filters: what the filters of run {run} see",
+        navigation=Markup(navigation(data)),
+        data=Markup(json.dumps(data).replace("</", "<\\/")),
+    )
 
 
 def _mistakes(path: str, classes: Sequence[str], used: set[int]) -> list[dict]:
@@ -129,9 +182,17 @@ def _mistakes(path: str, classes: Sequence[str], used: set[int]) -> list[dict]:
 
     rows = read_mistakes(path)
     used.update(row["image_index"] for row in rows)
-    return [{"rank": row["rank"], "image": row["image_index"], "label": label_text(row["label"], classes),
-             "predicted": label_text(row["predicted"], classes), "p_label": f"{row['probability_label']:.2g}",
-             "p_predicted": f"{row['probability_predicted']:.3f}"} for row in rows]
+    return [
+        {
+            "rank": row["rank"],
+            "image": row["image_index"],
+            "label": label_text(row["label"], classes),
+            "predicted": label_text(row["predicted"], classes),
+            "p_label": f"{row['probability_label']:.2g}",
+            "p_predicted": f"{row['probability_predicted']:.3f}",
+        }
+        for row in rows
+    ]
 
 
 def _evolution(path: str, used: set[int]) -> dict:
@@ -143,17 +204,33 @@ def _evolution(path: str, used: set[int]) -> dict:
         if row["step"] not in layer["steps"]:
             layer["steps"].append(row["step"])
         used.add(row["image_index"])
-        layer["filters"].setdefault(row["filter"], []).append({
-            "image": row["image_index"], "activation": f"{row['activation']:.3g}",
-            "box": [row[key] for key in ("y0", "x0", "y1", "x1")]})
-    return {name: {"steps": sorted(info["steps"]),
-                   "filters": [{"filter": f, "cells": cells} for f, cells in sorted(info["filters"].items())]}
-            for name, info in layers.items()}
+        layer["filters"].setdefault(row["filter"], []).append(
+            {
+                "image": row["image_index"],
+                "activation": f"{row['activation']:.3g}",
+                "box": [row[key] for key in ("y0", "x0", "y1", "x1")],
+            }
+        )
+    return {
+        name: {
+            "steps": sorted(info["steps"]),
+            "filters": [
+                {"filter": f, "cells": cells} for f, cells in sorted(info["filters"].items())
+            ],
+        }
+        for name, info in layers.items()
+    }
 
 
 def _figure_group(name: str, folder: str) -> dict:
     title, note = FIGURE_SECTIONS[name]
     files = sorted(Path(folder).glob("*.png"))
-    return {"id": name, "title": title, "note": note,
-            "figures": [{"name": path.stem, "png": base64.b64encode(path.read_bytes()).decode("ascii")}
-                        for path in files]}
+    return {
+        "id": name,
+        "title": title,
+        "note": note,
+        "figures": [
+            {"name": path.stem, "png": base64.b64encode(path.read_bytes()).decode("ascii")}
+            for path in files
+        ],
+    }

@@ -33,11 +33,11 @@ import h5py
 import numpy as np
 
 from mnist_filters.atomic import atomic_output, write_text_atomic
+from mnist_filters.classification import softmax
 from mnist_filters.dataset import background_value, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.model_file import load_trained_model
 from mnist_filters.model_outputs import Probe
-from mnist_filters.classification import softmax
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,9 @@ TRANSFORMATIONS = ("vertical_shift", "horizontal_shift", "rotation", "scale")
 def transform_values(setting: dict) -> np.ndarray:
     """The values a {min, max, count} range setting stands for, evenly spaced, ends included
     (to 10 significant digits: 1.2, not linspace's 1.2000000000000002)."""
-    return np.array([float(f"{v:.10g}") for v in np.linspace(setting["min"], setting["max"], setting["count"])])
+    return np.array(
+        [float(f"{v:.10g}") for v in np.linspace(setting["min"], setting["max"], setting["count"])]
+    )
 
 
 def inverse_matrix(transformation: str, value: float, shape: tuple[int, int]) -> np.ndarray:
@@ -60,29 +62,43 @@ def inverse_matrix(transformation: str, value: float, shape: tuple[int, int]) ->
     to_centre = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]], np.float64)
     back = np.array([[1, 0, cx], [0, 1, cy], [0, 0, 1]], np.float64)
     if transformation == "rotation":
-        # anticlockwise as seen (rows grow downwards): the pixel above the centre is read from the right
+        # anticlockwise as seen (rows grow downwards): the pixel above the centre is read from the
+        # right
         t = math.radians(value)
         core = np.array([[math.cos(t), -math.sin(t), 0], [math.sin(t), math.cos(t), 0], [0, 0, 1]])
     elif transformation == "scale":
         core = np.diag([1 / value, 1 / value, 1.0])
     else:
-        raise ValueError(f"unknown transformation {transformation!r}; choose from {', '.join(TRANSFORMATIONS)}")
+        raise ValueError(
+            f"unknown transformation {transformation!r}; choose from {', '.join(TRANSFORMATIONS)}"
+        )
     return back @ core @ to_centre
 
 
 def transformed(images: np.ndarray, transformation: str, value: float, fill: float) -> np.ndarray:
-    """(N, H, W, 1) model inputs transformed by Keras's affine_transform (bilinear, constant `fill`)."""
+    """(N, H, W, 1) model inputs transformed by Keras's affine_transform (bilinear, constant "
+    "`fill`)."""
     import keras
 
     matrix = inverse_matrix(transformation, value, images.shape[1:3])
-    transform = np.tile(np.concatenate([matrix[0], matrix[1], matrix[2, :2]]).astype(np.float32), (len(images), 1))
-    return np.asarray(keras.ops.image.affine_transform(images, transform, interpolation="bilinear",
-                                                      fill_mode="constant", fill_value=fill,
-                                                      data_format="channels_last"))
+    transform = np.tile(
+        np.concatenate([matrix[0], matrix[1], matrix[2, :2]]).astype(np.float32), (len(images), 1)
+    )
+    return np.asarray(
+        keras.ops.image.affine_transform(
+            images,
+            transform,
+            interpolation="bilinear",
+            fill_mode="constant",
+            fill_value=fill,
+            data_format="channels_last",
+        )
+    )
 
 
 def relative_distance(original: np.ndarray, changed: np.ndarray) -> np.ndarray:
-    """Per row: ||changed - original|| / ||original|| over all but the first axis (0 where both are 0)."""
+    """Per row: ||changed - original|| / ||original|| over all but the first axis (0 where both "
+    "are 0)."""
     flat_original = original.reshape(len(original), -1).astype(np.float64)
     difference = np.linalg.norm(changed.reshape(len(changed), -1) - flat_original, axis=1)
     norm = np.linalg.norm(flat_original, axis=1)
@@ -96,10 +112,22 @@ def sampled_images(test_count: int, count: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(test_count, count, replace=False))
 
 
-def invariance(model_path: str, test_images: str, test_labels: str, output: str, examples: str, *, images: int,
-               seed: int,
-               ranges: dict[str, dict], layers: Sequence[str], batch_size: int, threads: int = 1) -> None:
-    """Write invariance.csv and its examples (see the module's docstring). `ranges`: transformation ->
+def invariance(
+    model_path: str,
+    test_images: str,
+    test_labels: str,
+    output: str,
+    examples: str,
+    *,
+    images: int,
+    seed: int,
+    ranges: dict[str, dict],
+    layers: Sequence[str],
+    batch_size: int,
+    threads: int = 1,
+) -> None:
+    """Write invariance.csv and its examples (see the module's docstring). `ranges`: transformation
+    ->
     {min, max, count}."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
@@ -113,8 +141,17 @@ def invariance(model_path: str, test_images: str, test_labels: str, output: str,
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["transformation", "value", "test_index", "label", *(f"{layer}_distance" for layer in layers),
-                     "probability_label", "predicted"])
+    writer.writerow(
+        [
+            "transformation",
+            "value",
+            "test_index",
+            "label",
+            *(f"{layer}_distance" for layer in layers),
+            "probability_label",
+            "predicted",
+        ]
+    )
     shown = {}
     for transformation in TRANSFORMATIONS:
         shown[transformation] = []
@@ -125,14 +162,29 @@ def invariance(model_path: str, test_images: str, test_labels: str, output: str,
             distances = [relative_distance(reference[layer], features[layer]) for layer in layers]
             probability = softmax(logits)[np.arange(len(chosen)), labels[chosen]]
             for row, index in enumerate(chosen):
-                writer.writerow([transformation, repr(float(value)), int(index), int(labels[index]),
-                                 *(repr(float(d[row])) for d in distances), repr(float(probability[row])),
-                                 int(logits[row].argmax())])
-        log.info("%s: %d values x %d images", transformation, ranges[transformation]["count"], len(chosen))
+                writer.writerow(
+                    [
+                        transformation,
+                        repr(float(value)),
+                        int(index),
+                        int(labels[index]),
+                        *(repr(float(d[row])) for d in distances),
+                        repr(float(probability[row])),
+                        int(logits[row].argmax()),
+                    ]
+                )
+        log.info(
+            "%s: %d values x %d images",
+            transformation,
+            ranges[transformation]["count"],
+            len(chosen),
+        )
     with atomic_output(examples) as temporary, h5py.File(temporary, "w") as h5:
         for transformation, copies in shown.items():
             dataset = h5.create_dataset(transformation, data=np.stack(copies))
             dataset.attrs["values"] = transform_values(ranges[transformation])
-            dataset.attrs["description"] = f"test image {int(chosen[0])} at each {transformation} value, in [0, 1]"
+            dataset.attrs["description"] = (
+                f"test image {int(chosen[0])} at each {transformation} value, in [0, 1]"
+            )
         h5.attrs["test_index"] = int(chosen[0])
     write_text_atomic(output, buffer.getvalue())

@@ -25,8 +25,16 @@ from mnist_filters.atomic import write_text_atomic
 from mnist_filters.classification import accuracy_per_class, confusion_matrix, softmax
 
 log = logging.getLogger(__name__)
-MISTAKE_COLUMNS = ("rank", "image_index", "label", "class", "predicted", "predicted_class", "probability_predicted",
-                   "probability_label")
+MISTAKE_COLUMNS = (
+    "rank",
+    "image_index",
+    "label",
+    "class",
+    "predicted",
+    "predicted_class",
+    "probability_predicted",
+    "probability_label",
+)
 
 
 def mistakes_by_confidence(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -38,14 +46,20 @@ def mistakes_by_confidence(probabilities: np.ndarray, labels: np.ndarray) -> np.
     return wrong[np.lexsort((wrong, -confidence))]
 
 
-def tally_mistakes(activations: str, confusion_csv: str, mistakes_csv: str, *, classes: Sequence[str]) -> float:
-    """Write confusion.csv and mistakes.csv (`classes`: the class name of each label); return the accuracy."""
+def tally_mistakes(
+    activations: str, confusion_csv: str, mistakes_csv: str, *, classes: Sequence[str]
+) -> float:
+    """Write confusion.csv and mistakes.csv (`classes`: the class name of each label); return the "
+    "accuracy."""
     with h5py.File(activations, "r") as h5:
         logits = h5["logits"][:]
         labels = h5["labels"][:].astype(np.int64)
         image_index = h5["image_index"][:]
     if logits.shape[1] != len(classes):
-        raise ValueError(f"{activations}: /logits has {logits.shape[1]} classes, but the data set has {len(classes)}")
+        raise ValueError(
+            f"{activations}: /logits has {logits.shape[1]} classes, but the data set has "
+            f"{len(classes)}"
+        )
     if not np.isfinite(logits).all():
         raise ValueError(f"{activations}: /logits holds NaN or infinity: the model diverged")
     probabilities = softmax(logits)
@@ -54,12 +68,28 @@ def tally_mistakes(activations: str, confusion_csv: str, mistakes_csv: str, *, c
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["label", "class", "test_images", "correct", "accuracy",
-                     *(f"predicted_{label}" for label in range(len(classes)))])
+    writer.writerow(
+        [
+            "label",
+            "class",
+            "test_images",
+            "correct",
+            "accuracy",
+            *(f"predicted_{label}" for label in range(len(classes))),
+        ]
+    )
     accuracy = accuracy_per_class(matrix)
     for label, counts in enumerate(matrix):
-        writer.writerow([label, classes[label], int(counts.sum()), int(counts[label]),
-                         repr(accuracy[str(label)]) if str(label) in accuracy else "", *map(int, counts)])
+        writer.writerow(
+            [
+                label,
+                classes[label],
+                int(counts.sum()),
+                int(counts[label]),
+                repr(accuracy[str(label)]) if str(label) in accuracy else "",
+                *map(int, counts),
+            ]
+        )
     write_text_atomic(confusion_csv, buffer.getvalue())
 
     buffer = io.StringIO()
@@ -67,25 +97,46 @@ def tally_mistakes(activations: str, confusion_csv: str, mistakes_csv: str, *, c
     writer.writerow(MISTAKE_COLUMNS)
     for rank, row in enumerate(mistakes_by_confidence(probabilities, labels), start=1):
         label, guess = int(labels[row]), int(predicted[row])
-        writer.writerow([rank, int(image_index[row]), label, classes[label], guess, classes[guess],
-                         repr(float(probabilities[row, guess])), repr(float(probabilities[row, label]))])
+        writer.writerow(
+            [
+                rank,
+                int(image_index[row]),
+                label,
+                classes[label],
+                guess,
+                classes[guess],
+                repr(float(probabilities[row, guess])),
+                repr(float(probabilities[row, label])),
+            ]
+        )
     write_text_atomic(mistakes_csv, buffer.getvalue())
     overall = float(np.trace(matrix) / len(labels))
-    log.info("%d of %d test images misclassified (accuracy %g)", len(labels) - int(np.trace(matrix)), len(labels),
-             overall)
+    log.info(
+        "%d of %d test images misclassified (accuracy %g)",
+        len(labels) - int(np.trace(matrix)),
+        len(labels),
+        overall,
+    )
     return overall
 
 
 def read_mistakes(path: str) -> list[dict]:
     """mistakes.csv's rows, most confident first, numbers as numbers."""
     with open(path, newline="") as handle:
-        return [{**row, **{key: int(row[key]) for key in ("rank", "image_index", "label", "predicted")},
-                 **{key: float(row[key]) for key in ("probability_predicted", "probability_label")}}
-                for row in csv.DictReader(handle)]
+        return [
+            {
+                **row,
+                **{key: int(row[key]) for key in ("rank", "image_index", "label", "predicted")},
+                **{key: float(row[key]) for key in ("probability_predicted", "probability_label")},
+            }
+            for row in csv.DictReader(handle)
+        ]
 
 
 def read_confusion(path: str) -> tuple[np.ndarray, list[str]]:
     """confusion.csv's counts (true label x predicted label) and class names."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return np.array([[int(row[f"predicted_{j}"]) for j in range(len(rows))] for row in rows]), [r["class"] for r in rows]
+    return np.array([[int(row[f"predicted_{j}"]) for j in range(len(rows))] for row in rows]), [
+        r["class"] for r in rows
+    ]

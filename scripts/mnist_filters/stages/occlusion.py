@@ -32,11 +32,11 @@ import numpy as np
 
 from mnist_filters import __version__
 from mnist_filters.atomic import atomic_output
+from mnist_filters.classification import softmax
 from mnist_filters.dataset import background_value, sha256_file, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.model_file import load_trained_model
 from mnist_filters.model_outputs import Probe
-from mnist_filters.classification import softmax
 from mnist_filters.stages.mistakes import read_mistakes
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
@@ -53,7 +53,9 @@ def occluder_origins(length: int, size: int, stride: int) -> np.ndarray:
     return np.arange(0, length - size + 1, stride, dtype=np.int64)
 
 
-def occluded(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int, fill: float) -> np.ndarray:
+def occluded(
+    image: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int, fill: float
+) -> np.ndarray:
     """(len(rows) * len(cols), H, W) copies of `image` (H, W), each with one square set to `fill`,
     row-major over the positions."""
     copies = np.repeat(image[None], len(rows) * len(cols), axis=0)
@@ -68,7 +70,10 @@ def chosen_images(mistakes_csv: str, count: int, indices: Sequence[int] | None) 
     if indices is not None:
         bad = [i for i in indices if not 0 <= i < count]
         if bad:
-            raise ValueError(f"occlusion.images: {bad} out of range: the test set has {count} images (0 to {count - 1})")
+            raise ValueError(
+                f"occlusion.images: {bad} out of range: the test set has {count} images (0 to "
+                f"{count - 1})"
+            )
         return list(indices)
     mistakes = [m["image_index"] for m in read_mistakes(mistakes_csv)]
     wrong = set(mistakes)
@@ -76,10 +81,23 @@ def chosen_images(mistakes_csv: str, count: int, indices: Sequence[int] | None) 
     return mistakes[:DEFAULT_MISTAKES] + correct
 
 
-def occlusion(model_path: str, test_images: str, test_labels: str, mistakes_csv: str, output: str, *,
-              images: Sequence[int] | None, size: int, stride: int, fill: float | None, layer: str,
-              batch_size: int, threads: int = 1) -> None:
-    """Write occlusion.h5 (see the module's docstring). `fill`: None for the data set's background."""
+def occlusion(
+    model_path: str,
+    test_images: str,
+    test_labels: str,
+    mistakes_csv: str,
+    output: str,
+    *,
+    images: Sequence[int] | None,
+    size: int,
+    stride: int,
+    fill: float | None,
+    layer: str,
+    batch_size: int,
+    threads: int = 1,
+) -> None:
+    """Write occlusion.h5 (see the module's docstring). `fill`: None for the data set's "
+    "background."""
     configure_tensorflow(threads, "float32")
     from mnist_filters.backprojection import Network, project
 
@@ -92,8 +110,14 @@ def occlusion(model_path: str, test_images: str, test_labels: str, mistakes_csv:
     rows, cols = occluder_origins(height, size, stride), occluder_origins(width, size, stride)
     probe = Probe(model, [layer])
     n, grid = len(chosen), (len(rows), len(cols))
-    results = {key: np.zeros((n, *grid), dtype) for key, dtype in
-               (("probability_label", np.float64), ("predicted", np.int64), ("map_total", np.float64))}
+    results = {
+        key: np.zeros((n, *grid), dtype)
+        for key, dtype in (
+            ("probability_label", np.float64),
+            ("predicted", np.int64),
+            ("map_total", np.float64),
+        )
+    }
     unoccluded = {key: np.zeros(n, values.dtype) for key, values in results.items()}
     strongest_filter, strongest_unit = np.zeros(n, np.int64), np.zeros((n, 2), np.int64)
     projections = np.zeros((n, height, width), np.float32)
@@ -101,7 +125,9 @@ def occlusion(model_path: str, test_images: str, test_labels: str, mistakes_csv:
     for i, index in enumerate(chosen):
         image = test[index].astype(np.float32)
         # The unoccluded image first, in the same batches as its occluded copies.
-        batch = to_model_input(np.concatenate([image[None], occluded(image, rows, cols, size, fill)]))
+        batch = to_model_input(
+            np.concatenate([image[None], occluded(image, rows, cols, size, fill)])
+        )
         maps, logits = probe(batch, batch_size)
         maps = maps[layer]
         row, col, f = np.unravel_index(int(maps[0].argmax()), maps[0].shape)
@@ -109,13 +135,25 @@ def occlusion(model_path: str, test_images: str, test_labels: str, mistakes_csv:
         totals = maps[..., f].sum(axis=(1, 2), dtype=np.float64)
         probability = softmax(logits)[:, labels[index]]
         predicted = logits.argmax(axis=1)
-        for key, values in (("probability_label", probability), ("predicted", predicted), ("map_total", totals)):
+        for key, values in (
+            ("probability_label", probability),
+            ("predicted", predicted),
+            ("map_total", totals),
+        ):
             unoccluded[key][i] = values[0]
             results[key][i] = values[1:].reshape(grid)
-        projections[i] = project(network, batch[:1], layer, np.array([[0, row, col, f]]), "deconvnet")[0]
-        log.info("occluded test image %d (label %d) at %d positions", index, labels[index], rows.size * cols.size)
+        projections[i] = project(
+            network, batch[:1], layer, np.array([[0, row, col, f]]), "deconvnet"
+        )[0]
+        log.info(
+            "occluded test image %d (label %d) at %d positions",
+            index,
+            labels[index],
+            rows.size * cols.size,
+        )
 
     with atomic_output(output) as temporary, h5py.File(temporary, "w") as h5:
+
         def put(name, data, description):
             h5.create_dataset(name, data=data).attrs["description"] = description
 
@@ -123,15 +161,45 @@ def occlusion(model_path: str, test_images: str, test_labels: str, mistakes_csv:
         put("label", labels[chosen], "the image's true label")
         put("occluder_rows", rows, "first image row the occluder covers, per position")
         put("occluder_cols", cols, "first image column the occluder covers, per position")
-        put("probability_label", results["probability_label"], "softmax probability of the true label (image, row, col)")
-        put("predicted", results["predicted"], "most probable label (image, occluder row, occluder col)")
-        put("map_total", results["map_total"], f"sum of the strongest {layer} map's activations (image, row, col)")
-        put("strongest_filter", strongest_filter, f"the {layer} map with the image's largest activation, unoccluded")
+        put(
+            "probability_label",
+            results["probability_label"],
+            "softmax probability of the true label (image, row, col)",
+        )
+        put(
+            "predicted",
+            results["predicted"],
+            "most probable label (image, occluder row, occluder col)",
+        )
+        put(
+            "map_total",
+            results["map_total"],
+            f"sum of the strongest {layer} map's activations (image, row, col)",
+        )
+        put(
+            "strongest_filter",
+            strongest_filter,
+            f"the {layer} map with the image's largest activation, unoccluded",
+        )
         put("strongest_unit", strongest_unit, "(row, col) of that largest activation")
-        for key, description in (("probability_label", "softmax probability of the true label"),
-                                 ("predicted", "most probable label"),
-                                 ("map_total", "sum of the strongest map's activations")):
+        for key, description in (
+            ("probability_label", "softmax probability of the true label"),
+            ("predicted", "most probable label"),
+            ("map_total", "sum of the strongest map's activations"),
+        ):
             put(f"unoccluded/{key}", unoccluded[key], f"{description}, nothing occluded")
-        put("projection", projections, "deconvnet projection of the strongest unit on the unoccluded image")
-        h5.attrs.update({"layer": layer, "size": size, "stride": stride, "fill": fill,
-                         "model_sha256": sha256_file(model_path), "tool_version": f"mnist-filters {__version__}"})
+        put(
+            "projection",
+            projections,
+            "deconvnet projection of the strongest unit on the unoccluded image",
+        )
+        h5.attrs.update(
+            {
+                "layer": layer,
+                "size": size,
+                "stride": stride,
+                "fill": fill,
+                "model_sha256": sha256_file(model_path),
+                "tool_version": f"mnist-filters {__version__}",
+            }
+        )

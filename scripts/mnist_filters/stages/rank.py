@@ -28,7 +28,20 @@ from mnist_filters.ranking import NonFiniteActivation, TopK
 from mnist_filters.receptive_field import Axis, Geometry
 
 log = logging.getLogger(__name__)
-COLUMNS = ("layer", "filter", "rank", "image_index", "label", "row", "col", "activation", "y0", "x0", "y1", "x1")
+COLUMNS = (
+    "layer",
+    "filter",
+    "rank",
+    "image_index",
+    "label",
+    "row",
+    "col",
+    "activation",
+    "y0",
+    "x0",
+    "y1",
+    "x1",
+)
 NOT_LAYERS = ("labels", "logits", "image_index", "weights")
 READ_BYTES = 16 << 20  # read whole chunks, about this many bytes at a time
 
@@ -46,7 +59,9 @@ class RankedUnit:
     row: int
     col: int
     activation: float
-    box: tuple[int, int, int, int]  # the receptive field inside the image: y0, x0, y1, x1 (ends excluded)
+    box: tuple[
+        int, int, int, int
+    ]  # the receptive field inside the image: y0, x0, y1, x1 (ends excluded)
 
 
 def read_rankings(path: str) -> dict[tuple[str, int], list[RankedUnit]]:
@@ -54,8 +69,13 @@ def read_rankings(path: str) -> dict[tuple[str, int], list[RankedUnit]]:
     by_filter: dict[tuple[str, int], list[RankedUnit]] = {}
     with open(path, newline="") as handle:
         for number, row in enumerate(csv.DictReader(handle)):
-            unit = RankedUnit(number, row["layer"], *(int(row[k]) for k in COLUMNS[1:7]), float(row["activation"]),
-                              tuple(int(row[k]) for k in COLUMNS[8:]))
+            unit = RankedUnit(
+                number,
+                row["layer"],
+                *(int(row[k]) for k in COLUMNS[1:7]),
+                float(row["activation"]),
+                tuple(int(row[k]) for k in COLUMNS[8:]),
+            )
             by_filter.setdefault((unit.layer, unit.filter), []).append(unit)
     for units in by_filter.values():
         units.sort(key=lambda unit: unit.rank)
@@ -64,10 +84,15 @@ def read_rankings(path: str) -> dict[tuple[str, int], list[RankedUnit]]:
 
 def geometry_of(dataset: h5py.Dataset) -> Geometry:
     attrs = dataset.attrs
-    size, jump, start, lengths = (list(map(int, attrs[key])) for key in
-                                  ("receptive_field_size", "jump", "start", "output_shape"))
-    return Geometry(Axis(size[0], jump[0], start[0], lengths[0]), Axis(size[1], jump[1], start[1], lengths[1]),
-                    str(attrs["padding"]))
+    size, jump, start, lengths = (
+        list(map(int, attrs[key]))
+        for key in ("receptive_field_size", "jump", "start", "output_shape")
+    )
+    return Geometry(
+        Axis(size[0], jump[0], start[0], lengths[0]),
+        Axis(size[1], jump[1], start[1], lengths[1]),
+        str(attrs["padding"]),
+    )
 
 
 def blocks(dataset: h5py.Dataset):
@@ -79,8 +104,15 @@ def blocks(dataset: h5py.Dataset):
         yield dataset[start : start + step]
 
 
-def rank_filters(activations: str, output: str, *, layers: list[str], filters: list[int] | None,
-                 top_k: int, one_per_image: bool) -> int:
+def rank_filters(
+    activations: str,
+    output: str,
+    *,
+    layers: list[str],
+    filters: list[int] | None,
+    top_k: int,
+    one_per_image: bool,
+) -> int:
     """Write rankings.csv; return its number of rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -92,14 +124,18 @@ def rank_filters(activations: str, output: str, *, layers: list[str], filters: l
         image_shape = tuple(int(v) for v in h5.attrs["image_shape"])
         for layer in layers:
             if layer not in h5:
-                raise ValueError(f"{activations}: holds no activations of layer '{layer}' "
-                                 f"(it has {', '.join(k for k in h5 if k not in NOT_LAYERS)})")
+                raise ValueError(
+                    f"{activations}: holds no activations of layer '{layer}' "
+                    f"(it has {', '.join(k for k in h5 if k not in NOT_LAYERS)})"
+                )
             dataset = h5[layer]
             channels = dataset.shape[-1]
             chosen = list(range(channels)) if filters is None else list(filters)
             bad = [f for f in chosen if not 0 <= f < channels]
             if bad:
-                raise ValueError(f"ranking.filters: {bad} out of range for layer {layer} with {channels} filters")
+                raise ValueError(
+                    f"ranking.filters: {bad} out of range for layer {layer} with {channels} filters"
+                )
             geometry = geometry_of(dataset)
             ranker = TopK(top_k, chosen, dataset.shape[1:3], one_per_image)
             try:
@@ -107,15 +143,30 @@ def rank_filters(activations: str, output: str, *, layers: list[str], filters: l
                     ranker.update(block)
             except NonFiniteActivation as error:
                 raise ValueError(
-                    f"{activations}: layer {layer}, filter {error.filter} has activation {error.value} "
-                    f"(test image {int(image_index[error.image])}): the model diverged, so there is nothing "
+                    f"{activations}: layer {layer}, filter {error.filter} has activation "
+                    f"{error.value} "
+                    f"(test image {int(image_index[error.image])}): the model diverged, so there "
+                    f"is nothing "
                     "to rank; retrain it with a lower learning rate"
                 ) from None
             for hit in ranker.hits():
                 y0, x0, y1, x1 = geometry.box(hit.row, hit.col, image_shape)
-                writer.writerow([layer, hit.filter, hit.rank, int(image_index[hit.image]),
-                                 int(labels[hit.image]), hit.row, hit.col, f"{hit.activation:.9g}",
-                                 y0, x0, y1, x1])
+                writer.writerow(
+                    [
+                        layer,
+                        hit.filter,
+                        hit.rank,
+                        int(image_index[hit.image]),
+                        int(labels[hit.image]),
+                        hit.row,
+                        hit.col,
+                        f"{hit.activation:.9g}",
+                        y0,
+                        x0,
+                        y1,
+                        x1,
+                    ]
+                )
                 rows += 1
             log.info("ranked %d filters of %s", len(chosen), layer)
     write_text_atomic(output, buffer.getvalue())

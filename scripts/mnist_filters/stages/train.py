@@ -26,8 +26,8 @@ import logging
 import numpy as np
 
 from mnist_filters.atomic import atomic_directory, atomic_output, write_json_atomic
-from mnist_filters.classification import accuracy_per_class, confusion_matrix
 from mnist_filters.checkpoints import Checkpoint, CheckpointStore, checkpoint_key
+from mnist_filters.classification import accuracy_per_class, confusion_matrix
 from mnist_filters.cpu import choose_kernels, cpu_info, describe, features
 from mnist_filters.dataset import FILES, load_split, sha256_file, to_model_input
 from mnist_filters.errors import Diverged, Interrupted
@@ -35,27 +35,66 @@ from mnist_filters.interrupts import StopSignals
 from mnist_filters.progress import Progress
 from mnist_filters.runlog import provenance, terminal
 from mnist_filters.snapshots import write_snapshots
-from mnist_filters.training_log import LogRow, examples_per_second, write_training_log
 from mnist_filters.tensorflow_setup import configure_tensorflow
+from mnist_filters.training_log import LogRow, examples_per_second, write_training_log
 
 log = logging.getLogger(__name__)
 
 
-def train_run(inputs: dict[str, str], outputs: dict[str, str], *, run: str, seed: int, model_settings: dict,
-              training: dict, checkpoint_dir: str, checkpoint_every: int, keep_checkpoints: bool = False,
-              snapshot_steps: list[int] = (0,), image_shape=(28, 28), threads: int = 1) -> dict:
+def train_run(
+    inputs: dict[str, str],
+    outputs: dict[str, str],
+    *,
+    run: str,
+    seed: int,
+    model_settings: dict,
+    training: dict,
+    checkpoint_dir: str,
+    checkpoint_every: int,
+    keep_checkpoints: bool = False,
+    snapshot_steps: list[int] = (0,),
+    image_shape=(28, 28),
+    threads: int = 1,
+) -> dict:
     """Train one run, resuming from its latest matching checkpoint; stop cleanly on a signal.
 
     `checkpoint_dir` is the run's own folder; checkpointing never changes the weights, and
-    neither do the `snapshot_steps`, where conv1's and conv2's weights are kept (outputs["snapshots"]).
+    neither do the `snapshot_steps`, where conv1's and conv2's weights are kept
+    (outputs["snapshots"]).
     """
     with StopSignals() as stop:
-        return _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_dir, checkpoint_every,
-                          keep_checkpoints, sorted(set(snapshot_steps)), image_shape, threads, stop)
+        return _train_run(
+            inputs,
+            outputs,
+            run,
+            seed,
+            model_settings,
+            training,
+            checkpoint_dir,
+            checkpoint_every,
+            keep_checkpoints,
+            sorted(set(snapshot_steps)),
+            image_shape,
+            threads,
+            stop,
+        )
 
 
-def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_dir, checkpoint_every,
-               keep_checkpoints, snapshot_steps, image_shape, threads, stop):
+def _train_run(
+    inputs,
+    outputs,
+    run,
+    seed,
+    model_settings,
+    training,
+    checkpoint_dir,
+    checkpoint_every,
+    keep_checkpoints,
+    snapshot_steps,
+    image_shape,
+    threads,
+    stop,
+):
     where = provenance()
     configure_tensorflow(threads, training["precision"])
     import keras
@@ -72,7 +111,8 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     held_out = training["validation_size"]
     if held_out >= len(train) or training["batch_size"] > len(train) - held_out:
         raise ValueError(
-            f"training.validation_size {held_out} and batch_size {training['batch_size']} do not fit "
+            f"training.validation_size {held_out} and batch_size {training['batch_size']} do not "
+            f"fit "
             f"the {len(train)} training images in {inputs['train_images']}"
         )
     # The notebook's loader held out the first images of the training file; so do we.
@@ -80,37 +120,76 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
     x_train, y_train = to_model_input(train.images[held_out:]), train.labels[held_out:]
     cpu_model, cpu_flags = cpu_info()
     kernels = choose_kernels(training["kernels"])
-    log.info("%d training, %d validation, %d test images; %d threads; precision %s; %s kernels (training.kernels "
-             "%s) on %s", len(y_train), len(y_valid), len(test), threads, training["precision"], kernels,
-             training["kernels"], describe(cpu_model, cpu_flags))
+    log.info(
+        "%d training, %d validation, %d test images; %d threads; precision %s; %s kernels "
+        "(training.kernels "
+        "%s) on %s",
+        len(y_train),
+        len(y_valid),
+        len(test),
+        threads,
+        training["precision"],
+        kernels,
+        training["kernels"],
+        describe(cpu_model, cpu_flags),
+    )
 
     keras.utils.set_random_seed(seed)
     # XLA cannot compile MaxPool's gradient under op determinism: its model pools by reshaping.
     model = build_model(model_settings, seed, image_shape, portable=kernels != "xla")
     optimizer = make_optimizer(training)
-    trainer = Trainer(model, optimizer, x_train, y_train, seed=seed, batch_size=training["batch_size"],
-                      eval_batch_size=training["eval_batch_size"], kernels=kernels)
+    trainer = Trainer(
+        model,
+        optimizer,
+        x_train,
+        y_train,
+        seed=seed,
+        batch_size=training["batch_size"],
+        eval_batch_size=training["eval_batch_size"],
+        kernels=kernels,
+    )
 
     input_sha256 = {FILES[k]: sha256_file(inputs[k]) for k in FILES}
     # The optimiser's class too: two implementations of one update round differently.
-    versions = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
-                "optimizer": f"{type(optimizer).__module__}.{type(optimizer).__qualname__}"}
-    key = checkpoint_key(seed, model_settings, {**training, "kernels": kernels}, input_sha256, versions)
+    versions = {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "optimizer": f"{type(optimizer).__module__}.{type(optimizer).__qualname__}",
+    }
+    key = checkpoint_key(
+        seed, model_settings, {**training, "kernels": kernels}, input_sha256, versions
+    )
     store = CheckpointStore(checkpoint_dir, key)
     checkpoint = store.latest(training["steps"])
     history, start = TrainingHistory(), 0
     if checkpoint:
-        missing = [step for step in snapshot_steps if step <= checkpoint.step and step not in checkpoint.snapshots]
+        missing = [
+            step
+            for step in snapshot_steps
+            if step <= checkpoint.step and step not in checkpoint.snapshots
+        ]
         if missing:
-            log.warning("not resuming from %s: it lacks the weights at kept steps %s (evolution.steps changed); "
-                        "training from step 0", checkpoint.path, missing)
+            log.warning(
+                "not resuming from %s: it lacks the weights at kept steps %s (evolution.steps "
+                "changed); "
+                "training from step 0",
+                checkpoint.path,
+                missing,
+            )
             checkpoint = None
     if checkpoint:
         trainer.restore(checkpoint.model_weights, checkpoint.optimizer_variables)
-        history = TrainingHistory([LogRow(*row) for row in checkpoint.rows], checkpoint.train_seconds,
-                                  checkpoint.validation_seconds,
-                              snapshots={step: checkpoint.snapshots[step] for step in snapshot_steps
-                                         if step <= checkpoint.step})
+        history = TrainingHistory(
+            [LogRow(*row) for row in checkpoint.rows],
+            checkpoint.train_seconds,
+            checkpoint.validation_seconds,
+            snapshots={
+                step: checkpoint.snapshots[step]
+                for step in snapshot_steps
+                if step <= checkpoint.step
+            },
+        )
         start = checkpoint.step
         log.info("resuming from step %d (checkpoint %s, verified)", start, checkpoint.path)
     else:
@@ -120,42 +199,70 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
 
     def report(row: LogRow, so_far):
         log.info("step %d, training accuracy %g", row.step, row.train_batch_accuracy)
-        speed = examples_per_second(so_far.rows[-2], row, training["batch_size"]) if len(so_far.rows) > 1 else None
+        speed = (
+            examples_per_second(so_far.rows[-2], row, training["batch_size"])
+            if len(so_far.rows) > 1
+            else None
+        )
         progress.update(
-            row.step, f"step {row.step}/{training['steps']}", f"batch accuracy {row.train_batch_accuracy:.3f}",
-            f"validation accuracy {row.validation_accuracy:.4f}" if held_out else "validation accuracy -",
+            row.step,
+            f"step {row.step}/{training['steps']}",
+            f"batch accuracy {row.train_batch_accuracy:.3f}",
+            f"validation accuracy {row.validation_accuracy:.4f}"
+            if held_out
+            else "validation accuracy -",
             f"{speed:.0f} examples/s" if speed else "-- examples/s",
         )
 
     def save_checkpoint(step, so_far):
         weights, variables = trainer.state()
-        path = store.save(Checkpoint(step, weights, variables, so_far.rows, so_far.train_seconds,
-                                     so_far.validation_seconds, snapshots=dict(so_far.snapshots)))
+        path = store.save(
+            Checkpoint(
+                step,
+                weights,
+                variables,
+                so_far.rows,
+                so_far.train_seconds,
+                so_far.validation_seconds,
+                snapshots=dict(so_far.snapshots),
+            )
+        )
         log.info("checkpoint at step %d: %s", step, path)
 
     try:
         history = trainer.train(
-            training["steps"], log_every=training["log_every"],
-            validation=(x_valid, y_valid) if held_out else None, on_log=report,
-            checkpoint_every=checkpoint_every, resume=history, start_step=start,
-            on_checkpoint=save_checkpoint, stop_requested=lambda: stop.received is not None,
+            training["steps"],
+            log_every=training["log_every"],
+            validation=(x_valid, y_valid) if held_out else None,
+            on_log=report,
+            checkpoint_every=checkpoint_every,
+            resume=history,
+            start_step=start,
+            on_checkpoint=save_checkpoint,
+            stop_requested=lambda: stop.received is not None,
             snapshot_steps=snapshot_steps,
         )
     except Diverged as error:
-        hint = (f"a learning rate too high for {training['optimizer']} (training.learning_rate is "
-                f"{training['learning_rate']:g}): lower it and run again")
+        hint = (
+            f"a learning rate too high for {training['optimizer']} (training.learning_rate is "
+            f"{training['learning_rate']:g}): lower it and run again"
+        )
         if start:
             # The checkpoint verified, but its weights may still be what diverged: keep the
             # evidence, and say how to rule it out.
             raise Diverged(
-                f"run {run} diverged: {error} of {training['steps']}, after resuming from the checkpoint at "
-                f"step {start} in {store.folder} (kept). The cause is {hint}, or that checkpoint's weights: "
+                f"run {run} diverged: {error} of {training['steps']}, after resuming from the "
+                f"checkpoint at "
+                f"step {start} in {store.folder} (kept). The cause is {hint}, or that checkpoint's "
+                f"weights: "
                 f"delete {store.folder} to train from step 0. No model was written."
             ) from None
         if not keep_checkpoints:
             store.remove()  # trained from step 0 with these settings: they would diverge again
-        raise Diverged(f"run {run} diverged: {error} of {training['steps']}. The likely cause is {hint}. "
-                       "No model was written.") from None
+        raise Diverged(
+            f"run {run} diverged: {error} of {training['steps']}. The likely cause is {hint}. "
+            "No model was written."
+        ) from None
     if history.stopped_at is not None:
         raise Interrupted(
             f"stopped by {stop.received} at step {history.stopped_at} of {training['steps']}; "
@@ -179,14 +286,17 @@ def _train_run(inputs, outputs, run, seed, model_settings, training, checkpoint_
         "test_loss": test_result.loss,
         # by label; what the mistakes are is in confusion.csv and mistakes.csv
         "test_accuracy_per_class": accuracy_per_class(
-            confusion_matrix(test.labels, test_logits.argmax(axis=1), test_logits.shape[1])),
+            confusion_matrix(test.labels, test_logits.argmax(axis=1), test_logits.shape[1])
+        ),
         "weights_sha256": weights_sha256(saved.get_weights()),
         "final_validation_accuracy": history.rows[-1].validation_accuracy if held_out else None,
         "steps": training["steps"],
         "batch_size": training["batch_size"],
         "train_seconds": history.train_seconds,
         "validation_seconds": history.validation_seconds,
-        "train_examples_per_second": examples / history.train_seconds if history.train_seconds else None,
+        "train_examples_per_second": examples / history.train_seconds
+        if history.train_seconds
+        else None,
         "seed": seed,
         "precision": training["precision"],
         "kernels": kernels,

@@ -1,4 +1,5 @@
-"""Figures comparing the runs of a sweep: curves, effects of each setting, conv1 filters side by side.
+"""Figures comparing the runs of a sweep: curves, effects of each setting, conv1 filters side by
+side.
 
 Every figure takes `swept` (run -> {dotted setting: value}, the settings that differ
 among the runs, in the sweep's order). Runs that differ only in `seed` form one group:
@@ -24,10 +25,13 @@ ZOOM_WITHIN = 0.05
 
 
 def groups(swept: dict[str, dict]) -> dict[tuple, list[str]]:
-    """Runs by their settings other than the seed (a tuple of (setting, value)), in first-seen order."""
+    """Runs by their settings other than the seed (a tuple of (setting, value)), in first-seen "
+    "order."""
     by_settings = defaultdict(list)
     for run, settings in swept.items():
-        by_settings[tuple((key, repr(value)) for key, value in settings.items() if key != SEED)].append(run)
+        by_settings[
+            tuple((key, repr(value)) for key, value in settings.items() if key != SEED)
+        ].append(run)
     return dict(by_settings)
 
 
@@ -50,11 +54,16 @@ def _colours(count: int):
 
 
 def read_curve(training_log: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """Steps and validation accuracy of a run (training-batch accuracy when it held out no validation)."""
+    """Steps and validation accuracy of a run (training-batch accuracy when it held out no "
+    "validation)."""
     rows = read_training_log(training_log)
     steps = np.array([row.step for row in rows])
     if not any(row.has_validation for row in rows):
-        return steps, np.array([row.train_batch_accuracy for row in rows]), "training-batch accuracy"
+        return (
+            steps,
+            np.array([row.train_batch_accuracy for row in rows]),
+            "training-batch accuracy",
+        )
     return steps, np.array([row.validation_accuracy for row in rows]), "validation accuracy"
 
 
@@ -77,7 +86,9 @@ def curves(training_logs: list[str], output: str, *, swept: dict[str, dict], dpi
     for colour, members in zip(_colours(len(by_group)), by_group.values()):
         steps = curve[members[0]][0]
         if any(not np.array_equal(curve[run][0], steps) for run in members):
-            raise ValueError(f"runs {', '.join(members)} differ only in seed but logged different steps")
+            raise ValueError(
+                f"runs {', '.join(members)} differ only in seed but logged different steps"
+            )
         accuracy = np.stack([curve[run][1] for run in members])
         mean = accuracy.mean(axis=0)
         text = label(swept[members[0]], keys) or members[0]
@@ -86,7 +97,14 @@ def curves(training_logs: list[str], output: str, *, swept: dict[str, dict], dpi
         for axes in (full, late):
             axes.plot(steps, mean, "-", color=colour, lw=1.6, label=text)
             if len(members) > 1:
-                axes.fill_between(steps, accuracy.min(axis=0), accuracy.max(axis=0), color=colour, alpha=0.25, lw=0)
+                axes.fill_between(
+                    steps,
+                    accuracy.min(axis=0),
+                    accuracy.max(axis=0),
+                    color=colour,
+                    alpha=0.25,
+                    lw=0,
+                )
         second_half = steps >= steps[-1] / 2
         zoom.append((mean[-1], accuracy[:, second_half].min(), accuracy[:, second_half].max()))
     last = max(curve[run][0][-1] for run in runs)
@@ -104,7 +122,9 @@ def curves(training_logs: list[str], output: str, *, swept: dict[str, dict], dpi
         axes.set_ylabel(kind)
         axes.grid(alpha=0.3)
     handles, labels = full.get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=legend_columns, fontsize=9, frameon=False)
+    figure.legend(
+        handles, labels, loc="lower center", ncol=legend_columns, fontsize=9, frameon=False
+    )
     figure.suptitle(f"{kind} against step, {len(runs)} runs in {len(by_group)} groups")
     figure.tight_layout(rect=(0, legend_inches / figure.get_figheight(), 1, 1))
     save(figure, output, dpi)
@@ -115,7 +135,9 @@ def effects(table: str, output: str, *, swept: dict[str, dict], dpi: int) -> Non
     of the other settings, each point the mean over seeds with a min-to-max bar."""
     with open(table, newline="") as handle:
         accuracy = {row["run"]: float(row["test_accuracy"]) for row in csv.DictReader(handle)}
-    keys = [key for key in dict.fromkeys(k for s in swept.values() for k in s) if key != SEED] or [SEED]
+    keys = [key for key in dict.fromkeys(k for s in swept.values() for k in s) if key != SEED] or [
+        SEED
+    ]
     short = short_keys(keys)
     # values compared by repr (1 and 1.0 are different settings), shown as in run names
     shown = {(key, repr(s.get(key))): _text(s.get(key)) for s in swept.values() for key in keys}
@@ -125,12 +147,16 @@ def effects(table: str, output: str, *, swept: dict[str, dict], dpi: int) -> Non
         others = [k for k in keys if k != key]
         series = defaultdict(lambda: defaultdict(list))
         for run, settings in swept.items():
-            series[tuple((k, repr(settings.get(k))) for k in others)][repr(settings.get(key))].append(accuracy[run])
+            series[tuple((k, repr(settings.get(k))) for k in others)][
+                repr(settings.get(key))
+            ].append(accuracy[run])
         for colour, (other, by_value) in zip(_colours(len(series)), series.items()):
             positions = [i for i, value in enumerate(values) if value in by_value]
             points = [by_value[values[i]] for i in positions]
             name = ", ".join(f"{short[k]}={shown[(k, v)]}" for k, v in other) or "mean over seeds"
-            axes.plot(positions, [float(np.mean(p)) for p in points], "o-", color=colour, label=name, ms=5)
+            axes.plot(
+                positions, [float(np.mean(p)) for p in points], "o-", color=colour, label=name, ms=5
+            )
             for position, here in zip(positions, points):
                 if len(here) > 1:
                     axes.vlines(position, min(here), max(here), color=colour, lw=2, alpha=0.6)
@@ -143,8 +169,14 @@ def effects(table: str, output: str, *, swept: dict[str, dict], dpi: int) -> Non
         if others:
             axes.legend(fontsize=8, loc="best")
     seeds = {repr(s[SEED]) for s in swept.values() if SEED in s}
-    note = f"\npoints: mean over {len(seeds)} seeds; bars: their lowest to highest" if len(seeds) > 1 else ""
-    figure.suptitle(f"test accuracy against each swept setting ({len(swept)} runs){note}", fontsize=11)
+    note = (
+        f"\npoints: mean over {len(seeds)} seeds; bars: their lowest to highest"
+        if len(seeds) > 1
+        else ""
+    )
+    figure.suptitle(
+        f"test accuracy against each swept setting ({len(swept)} runs){note}", fontsize=11
+    )
     figure.tight_layout()
     save(figure, output, dpi)
 
@@ -156,8 +188,9 @@ def mosaic(kernel: np.ndarray) -> np.ndarray:
     tiles = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1), np.nan, dtype=np.float32)
     for f in range(count):
         r, c = divmod(f, columns)
-        tiles[r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width] = kernel[
-            :, :, 0, f]
+        tiles[
+            r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width
+        ] = kernel[:, :, 0, f]
     return tiles
 
 
@@ -172,16 +205,26 @@ def filters(activations: list[str], output: str, *, swept: dict[str, dict], dpi:
         with h5py.File(path, "r") as h5:
             kernel = h5["weights/conv1/kernel"][:]
         if kernel.shape[2] != 1:
-            raise ValueError(f"{path}: conv1 has {kernel.shape[2]} input channels; only single-channel filters draw")
+            raise ValueError(
+                f"{path}: conv1 has {kernel.shape[2]} input channels; only single-channel filters "
+                f"draw"
+            )
         limit = float(np.abs(kernel).max()) or 1.0
         axes = figure.add_subplot(rows, columns, number + 1)
         bare(axes)
-        axes.imshow(mosaic(kernel), cmap=colour_map, vmin=-limit, vmax=limit, interpolation="nearest")
+        axes.imshow(
+            mosaic(kernel), cmap=colour_map, vmin=-limit, vmax=limit, interpolation="nearest"
+        )
         described = label(swept[run], keys).replace(", ", "\n") or run
-        axes.set_title(f"{described}\n{kernel.shape[3]} of {kernel.shape[0]}x{kernel.shape[1]}, "
-                       f"scale ±{limit:.3f}", fontsize=8)
-    figure.suptitle("conv1 filters of each run; each run on its own grey scale\n"
-                    "(black = -scale, mid-grey = 0, white = +scale of that run; blue: gaps between filters)",
-                    fontsize=10)
+        axes.set_title(
+            f"{described}\n{kernel.shape[3]} of {kernel.shape[0]}x{kernel.shape[1]}, "
+            f"scale ±{limit:.3f}",
+            fontsize=8,
+        )
+    figure.suptitle(
+        "conv1 filters of each run; each run on its own grey scale\n"
+        "(black = -scale, mid-grey = 0, white = +scale of that run; blue: gaps between filters)",
+        fontsize=10,
+    )
     figure.tight_layout()
     save(figure, output, dpi)

@@ -19,7 +19,9 @@ FILTERS_PER_COLUMN = 16
 GAP = 9  # pixels under each patch, where its activation is written
 
 
-def evolution_figures(evolution_csv: str, snapshots: str, test_images: str, output: str, *, dpi: int) -> None:
+def evolution_figures(
+    evolution_csv: str, snapshots: str, test_images: str, output: str, *, dpi: int
+) -> None:
     images = read_idx(test_images)
     by_layer: dict[str, dict[int, dict[int, dict]]] = defaultdict(lambda: defaultdict(dict))
     for row in read_evolution(evolution_csv):
@@ -27,20 +29,30 @@ def evolution_figures(evolution_csv: str, snapshots: str, test_images: str, outp
     steps, weights = read_snapshots(snapshots)
     with atomic_directory(output) as folder:
         for layer, by_filter in by_layer.items():
-            draw_layer(Path(folder) / f"{layer}_through_training.png", layer, by_filter, images, steps, dpi)
+            draw_layer(
+                Path(folder) / f"{layer}_through_training.png", layer, by_filter, images, steps, dpi
+            )
         if "conv1" in weights:
-            draw_filters(Path(folder) / "conv1_filters_through_training.png", steps,
-                         [kernel for kernel, _bias in weights["conv1"]], dpi)
+            draw_filters(
+                Path(folder) / "conv1_filters_through_training.png",
+                steps,
+                [kernel for kernel, _bias in weights["conv1"]],
+                dpi,
+            )
 
 
 def draw_layer(path, layer, by_filter, images, steps, dpi):
     filters = sorted(by_filter)
-    groups = [filters[i : i + FILTERS_PER_COLUMN] for i in range(0, len(filters), FILTERS_PER_COLUMN)]
+    groups = [
+        filters[i : i + FILTERS_PER_COLUMN] for i in range(0, len(filters), FILTERS_PER_COLUMN)
+    ]
     size = max(row["y1"] - row["y0"] for rows in by_filter.values() for row in rows.values())
     cell = size + GAP
     # about 5 figure pixels per image pixel at 100 dpi, and room for the ticks and the title
     width, height = len(steps) * (size + 2) / 20 + 0.7, len(groups[0]) * cell / 20 + 1.4
-    figure, panels = plt.subplots(1, len(groups), figsize=(len(groups) * width, height), squeeze=False)
+    figure, panels = plt.subplots(
+        1, len(groups), figsize=(len(groups) * width, height), squeeze=False
+    )
     for axes, group in zip(panels[0], groups):
         # every column as tall as the first, so that the panels line up
         canvas = np.full((len(groups[0]) * cell, len(steps) * (size + 2)), 128, np.uint8)
@@ -53,17 +65,31 @@ def draw_layer(path, layer, by_filter, images, steps, dpi):
         axes.imshow(canvas, cmap=GREY, vmin=0, vmax=255, interpolation="nearest")
         for r, f in enumerate(group):
             for c, step in enumerate(steps):
-                axes.text(c * (size + 2) + size / 2 - 0.5, r * cell + size + GAP / 2 - 0.5,
-                          f"{by_filter[f][step]['activation']:.2f}", ha="center", va="center", fontsize=6,
-                          color="white")
-        axes.set_yticks([r * cell + size / 2 for r in range(len(group))], [str(f) for f in group], fontsize=6)
-        axes.set_xticks([c * (size + 2) + size / 2 for c in range(len(steps))], [str(s) for s in steps], fontsize=6,
-                        rotation=90)
+                axes.text(
+                    c * (size + 2) + size / 2 - 0.5,
+                    r * cell + size + GAP / 2 - 0.5,
+                    f"{by_filter[f][step]['activation']:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white",
+                )
+        axes.set_yticks(
+            [r * cell + size / 2 for r in range(len(group))], [str(f) for f in group], fontsize=6
+        )
+        axes.set_xticks(
+            [c * (size + 2) + size / 2 for c in range(len(steps))],
+            [str(s) for s in steps],
+            fontsize=6,
+            rotation=90,
+        )
         axes.set_xlabel("training step", fontsize=8)
         axes.set_ylabel("filter", fontsize=8)
         axes.tick_params(length=0)
-    figure.suptitle(f"{layer}: each filter's strongest test-set patch at each kept step, its activation below",
-                    fontsize=9)
+    figure.suptitle(
+        f"{layer}: each filter's strongest test-set patch at each kept step, its activation below",
+        fontsize=9,
+    )
     figure.tight_layout(rect=(0, 0, 1, 1 - 0.35 / height))
     save(figure, path, dpi)
 
@@ -81,11 +107,19 @@ def draw_filters(path, steps, kernels, dpi):
         for f in range(count):
             y, x = (f // columns) * (height + 1), (f % columns) * (width + 1)
             sheet[y : y + height, x : x + width] = kernel[:, :, 0, f] / limit
-        axes.imshow(sheet, cmap=plt.get_cmap(GREY).with_extremes(bad="#9fc5e8"), vmin=-1, vmax=1,
-                    interpolation="nearest")
+        axes.imshow(
+            sheet,
+            cmap=plt.get_cmap(GREY).with_extremes(bad="#9fc5e8"),
+            vmin=-1,
+            vmax=1,
+            interpolation="nearest",
+        )
         bare(axes)
         axes.set_title(f"step {step}\n±{limit:.3f}", fontsize=8)
-    figure.suptitle("conv1's filters at each kept step (each panel on its own symmetric scale: black -, white +)",
-                    fontsize=9)
+    figure.suptitle(
+        "conv1's filters at each kept step (each panel on its own symmetric scale: black -, white "
+        "+)",
+        fontsize=9,
+    )
     figure.tight_layout()
     save(figure, path, dpi)

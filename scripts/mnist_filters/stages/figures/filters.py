@@ -16,7 +16,10 @@ def filters(activations: str, output: str, *, dpi: int, layer: str = "conv1") ->
     with h5py.File(activations, "r") as h5:
         kernel = h5[f"weights/{layer}/kernel"][:]  # (kh, kw, in, out)
     if kernel.shape[2] != 1:
-        raise ValueError(f"{layer} has {kernel.shape[2]} input channels; only single-channel filters draw as images")
+        raise ValueError(
+            f"{layer} has {kernel.shape[2]} input channels; only single-channel filters draw as "
+            f"images"
+        )
     count = kernel.shape[3]
     limit = float(np.abs(kernel).max()) or 1.0
     rows, columns = grid(count, math.ceil(math.sqrt(count)))

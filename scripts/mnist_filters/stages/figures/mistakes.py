@@ -1,4 +1,5 @@
-"""What the classifier gets wrong: the confusion matrix with counts, and the most confident mistakes."""
+"""What the classifier gets wrong: the confusion matrix with counts, and the most confident "
+"mistakes."""
 
 from __future__ import annotations
 
@@ -22,23 +23,39 @@ def confusion_figure(confusion_csv: str, output: str, *, dpi: int) -> None:
     image = axes.imshow(shown, cmap="Blues", norm=LogNorm(vmin=1, vmax=max(2, int(matrix.max()))))
     for (row, column), value in np.ndenumerate(matrix):
         dark = value > math.sqrt(max(2, int(matrix.max())))
-        axes.text(column, row, str(value), ha="center", va="center", fontsize=7 if value < 1000 else 6,
-                  color="white" if dark else ("#222" if value else "#bbb"))
-    accuracy = [matrix[i, i] / matrix[i].sum() if matrix[i].sum() else math.nan for i in range(count)]
+        axes.text(
+            column,
+            row,
+            str(value),
+            ha="center",
+            va="center",
+            fontsize=7 if value < 1000 else 6,
+            color="white" if dark else ("#222" if value else "#bbb"),
+        )
+    accuracy = [
+        matrix[i, i] / matrix[i].sum() if matrix[i].sum() else math.nan for i in range(count)
+    ]
     names = [name if name == str(i) else f"{i} {name}" for i, name in enumerate(classes)]
     axes.set_xticks(range(count), [str(i) for i in range(count)])
-    axes.set_yticks(range(count), [f"{name} ({100 * a:.1f} %)" for name, a in zip(names, accuracy)], fontsize=8)
+    axes.set_yticks(
+        range(count), [f"{name} ({100 * a:.1f} %)" for name, a in zip(names, accuracy)], fontsize=8
+    )
     axes.set_xlabel("predicted label")
     axes.set_ylabel("true label (its accuracy)")
     total, right = int(matrix.sum()), int(np.trace(matrix))
-    axes.set_title(f"{total} test images, {total - right} misclassified (accuracy {right / total:.4f})", fontsize=10)
+    axes.set_title(
+        f"{total} test images, {total - right} misclassified (accuracy {right / total:.4f})",
+        fontsize=10,
+    )
     bar = figure.colorbar(image, ax=axes, shrink=0.8)
     bar.set_label("test images (log scale; empty cells white)")
     figure.tight_layout()
     save(figure, output, dpi)
 
 
-def mistakes_figure(mistakes_csv: str, test_images: str, output: str, *, count: int, dpi: int) -> None:
+def mistakes_figure(
+    mistakes_csv: str, test_images: str, output: str, *, count: int, dpi: int
+) -> None:
     """The `count` most confident mistakes: each test image with its true and predicted labels
     and the model's probability for each."""
     mistakes = read_mistakes(mistakes_csv)[:count]
@@ -50,14 +67,21 @@ def mistakes_figure(mistakes_csv: str, test_images: str, output: str, *, count: 
         axes = figure.add_subplot(rows, columns, i + 1)
         bare(axes)
         axes.imshow(images[mistake["image_index"]], cmap=GREY, vmin=0, vmax=255)
-        axes.set_title(f"#{mistake['rank']}: image {mistake['image_index']}\n"
-                       f"true {_name(mistake['label'], mistake['class'])}: p={mistake['probability_label']:.2g}\n"
-                       f"said {_name(mistake['predicted'], mistake['predicted_class'])}: "
-                       f"p={mistake['probability_predicted']:.3f}", fontsize=7)
+        axes.set_title(
+            f"#{mistake['rank']}: image {mistake['image_index']}\n"
+            f"true {_name(mistake['label'], mistake['class'])}: "
+            f"p={mistake['probability_label']:.2g}\n"
+            f"said {_name(mistake['predicted'], mistake['predicted_class'])}: "
+            f"p={mistake['probability_predicted']:.3f}",
+            fontsize=7,
+        )
     if not mistakes:
         figure.text(0.5, 0.5, "no test image is misclassified", ha="center", va="center")
     total = len(read_mistakes(mistakes_csv))
-    figure.suptitle(f"The {len(mistakes)} most confident of {total} mistakes (p: softmax probability)", fontsize=10)
+    figure.suptitle(
+        f"The {len(mistakes)} most confident of {total} mistakes (p: softmax probability)",
+        fontsize=10,
+    )
     figure.tight_layout()
     save(figure, output, dpi)
 

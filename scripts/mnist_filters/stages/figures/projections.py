@@ -37,7 +37,9 @@ def tiles(maps: list[np.ndarray], fill: float) -> np.ndarray:
     return row
 
 
-def field_patch(images: np.ndarray, unit: RankedUnit, origin: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def field_patch(
+    images: np.ndarray, unit: RankedUnit, origin: np.ndarray, size: tuple[int, int]
+) -> np.ndarray:
     """The unit's whole receptive field from its test image (NaN where it leaves the image),
     aligned with its projection."""
     patch = np.full(size, np.nan, np.float32)
@@ -47,8 +49,16 @@ def field_patch(images: np.ndarray, unit: RankedUnit, origin: np.ndarray, size: 
     return patch
 
 
-def projection_figures(rankings: str, test_images: str, projections: str, output: str, *, classes: Sequence[str],
-                       dpi: int, workers: int = 1) -> None:
+def projection_figures(
+    rankings: str,
+    test_images: str,
+    projections: str,
+    output: str,
+    *,
+    classes: Sequence[str],
+    dpi: int,
+    workers: int = 1,
+) -> None:
     """Per projected filter one figure (drawn by `workers` processes; the same for any number),
     per layer and method one overview. `classes`: the class name of each label."""
     images = read_idx(test_images)
@@ -59,29 +69,46 @@ def projection_figures(rankings: str, test_images: str, projections: str, output
         for layer in h5:
             maps = {method: h5[f"{layer}/{method}"][:] for method in methods}
             origins = h5[f"{layer}/field_origin"][:]
-            position = {int(number): i for i, number in enumerate(h5[f"{layer}/{methods[0]}"].attrs["rows"])}
+            position = {
+                int(number): i for i, number in enumerate(h5[f"{layer}/{methods[0]}"].attrs["rows"])
+            }
             filters = sorted(f for ranked_layer, f in by_filter if ranked_layer == layer)
             for f in filters:
-                sheets.append(filter_sheet(layer, f, by_filter[(layer, f)], images, maps, origins, position,
-                                           classes))
+                sheets.append(
+                    filter_sheet(
+                        layer, f, by_filter[(layer, f)], images, maps, origins, position, classes
+                    )
+                )
             for method in methods:
-                overviews.append((layer, method, filters, [
-                    [maps[method][position[unit.number]] for unit in by_filter[(layer, f)]]
-                    for f in filters]))
+                overviews.append(
+                    (
+                        layer,
+                        method,
+                        filters,
+                        [
+                            [maps[method][position[unit.number]] for unit in by_filter[(layer, f)]]
+                            for f in filters
+                        ],
+                    )
+                )
     with atomic_directory(output) as folder:
 
         def draw_overviews():
             for overview in overviews:
                 draw_overview(Path(folder), dpi, *overview)
 
-        draw_sheets(ProjectionSheet, Path(folder), dpi, sheets, workers=workers, meanwhile=draw_overviews)
+        draw_sheets(
+            ProjectionSheet, Path(folder), dpi, sheets, workers=workers, meanwhile=draw_overviews
+        )
 
 
 def filter_sheet(layer, f, units, images, maps, origins, position, classes):
     """(file name, (title, patch row, [(row label, projection row, its scale)])) of one filter."""
     indices = [position[unit.number] for unit in units]
     size = next(iter(maps.values())).shape[1:]
-    patches = tiles([field_patch(images, unit, origins[i], size) for unit, i in zip(units, indices)], np.nan)
+    patches = tiles(
+        [field_patch(images, unit, origins[i], size) for unit, i in zip(units, indices)], np.nan
+    )
     rows = []
     for method, values in maps.items():
         chosen = [values[i] for i in indices]
@@ -89,9 +116,11 @@ def filter_sheet(layer, f, units, images, maps, origins, position, classes):
         rows.append((f"{method}\n±{limit:.3g}", tiles(chosen, np.nan), limit))
     counts = Counter(unit.label for unit in units).most_common()
     labels = ", ".join(f"{label_text(label, classes)} ×{count}" for label, count in counts)
-    title = (f"{layer} filter {f}: top {len(units)} patches and their projections\n"
-             f"{textwrap.shorten(labels, width=110, placeholder=', ...')}\n"
-             "red: raises the activation, blue: lowers it; each row on its own scale (beside it)")
+    title = (
+        f"{layer} filter {f}: top {len(units)} patches and their projections\n"
+        f"{textwrap.shorten(labels, width=110, placeholder=', ...')}\n"
+        "red: raises the activation, blue: lowers it; each row on its own scale (beside it)"
+    )
     return f"{layer}_filter{f:02d}.png", (title, patches, rows)
 
 
@@ -106,21 +135,28 @@ class ProjectionSheet(Sheet):
         patch_shape, methods = layout
         height, width = patch_shape
         # about 4 pixels per input pixel at 100 dpi, and room for the row labels and the title
-        self.figure, panels = plt.subplots(1 + methods, 1, figsize=(max(6.0, width / 25 + 1.5),
-                                                                    (1 + methods) * max(0.9, height / 25 + 0.2) + 0.8))
+        self.figure, panels = plt.subplots(
+            1 + methods,
+            1,
+            figsize=(max(6.0, width / 25 + 1.5), (1 + methods) * max(0.9, height / 25 + 0.2) + 0.8),
+        )
         grey = plt.get_cmap(GREY).with_extremes(bad="#9fc5e8")
         signed = plt.get_cmap(SIGNED).with_extremes(bad="white")
         blank = np.zeros(patch_shape, np.float32)
         self.patches = panels[0].imshow(blank, cmap=grey, vmin=0, vmax=255, interpolation="nearest")
         panels[0].set_ylabel("patch", rotation=0, ha="right", va="center", fontsize=9)
-        self.rows = [axes.imshow(blank, cmap=signed, vmin=-1, vmax=1, interpolation="nearest") for axes in panels[1:]]
+        self.rows = [
+            axes.imshow(blank, cmap=signed, vmin=-1, vmax=1, interpolation="nearest")
+            for axes in panels[1:]
+        ]
         for axes in panels:
             bare(axes)
         self.title = self.figure.suptitle("", fontsize=9)
         # fixed margins: the row labels change from filter to filter and must fit
         inches = self.figure.get_size_inches()
-        self.figure.subplots_adjust(left=1.1 / inches[0], right=0.99, top=1 - 0.75 / inches[1], bottom=0.02,
-                                    hspace=0.12)
+        self.figure.subplots_adjust(
+            left=1.1 / inches[0], right=0.99, top=1 - 0.75 / inches[1], bottom=0.02, hspace=0.12
+        )
 
     def draw(self, title, patches, rows):
         self.title.set_text(title)
@@ -131,9 +167,20 @@ class ProjectionSheet(Sheet):
             image.axes.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
 
 
-def draw_overview(folder: Path, dpi: int, layer: str, method: str, filters: list[int], maps: list[list[np.ndarray]]):
-    """Filters x ranks of one method's projections, each filter's row scaled to its own largest |value|."""
-    rows = [tiles([m / (float(max(np.abs(x).max() for x in row)) or 1.0) for m in row], np.nan) for row in maps]
+def draw_overview(
+    folder: Path,
+    dpi: int,
+    layer: str,
+    method: str,
+    filters: list[int],
+    maps: list[list[np.ndarray]],
+):
+    """Filters x ranks of one method's projections, each filter's row scaled to its own largest "
+    "|value|."""
+    rows = [
+        tiles([m / (float(max(np.abs(x).max() for x in row)) or 1.0) for m in row], np.nan)
+        for row in maps
+    ]
     width = max(r.shape[1] for r in rows)
     height = rows[0].shape[0]
     sheet = np.full((len(rows) * (height + GAP) - GAP, width), np.nan, np.float32)
@@ -141,12 +188,24 @@ def draw_overview(folder: Path, dpi: int, layer: str, method: str, filters: list
         sheet[i * (height + GAP) : i * (height + GAP) + height, : row.shape[1]] = row
     figure = plt.figure(figsize=(max(4.0, width / 25 + 1.0), max(3.0, sheet.shape[0] / 25) + 0.8))
     axes = figure.add_subplot(1, 1, 1)
-    axes.imshow(sheet, cmap=plt.get_cmap(SIGNED).with_extremes(bad="white"), vmin=-1, vmax=1,
-                interpolation="nearest")
-    axes.set_yticks([(height + GAP) * (i + 0.5) for i in range(len(filters))], [str(f) for f in filters], fontsize=6)
+    axes.imshow(
+        sheet,
+        cmap=plt.get_cmap(SIGNED).with_extremes(bad="white"),
+        vmin=-1,
+        vmax=1,
+        interpolation="nearest",
+    )
+    axes.set_yticks(
+        [(height + GAP) * (i + 0.5) for i in range(len(filters))],
+        [str(f) for f in filters],
+        fontsize=6,
+    )
     axes.set_xticks(())
     axes.set_ylabel("filter")
     axes.set_xlabel("rank (strongest first)")
-    axes.set_title(f"{layer}: {method} projections of each filter's top patches\n"
-                   "each filter's row scaled to its own largest |value|: blue -1, white 0, red +1", fontsize=9)
+    axes.set_title(
+        f"{layer}: {method} projections of each filter's top patches\n"
+        "each filter's row scaled to its own largest |value|: blue -1, white 0, red +1",
+        fontsize=9,
+    )
     save(figure, folder / f"{layer}_{method}_overview.png", dpi)

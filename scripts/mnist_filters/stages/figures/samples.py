@@ -10,8 +10,16 @@ from mnist_filters.idx import read_idx
 from mnist_filters.stages.figures.style import GREY, bare, grid, plt, save
 
 
-def samples(train_images: str, train_labels: str, output: str, *, first: int, count: int, classes: Sequence[str],
-            dpi: int) -> None:
+def samples(
+    train_images: str,
+    train_labels: str,
+    output: str,
+    *,
+    first: int,
+    count: int,
+    classes: Sequence[str],
+    dpi: int,
+) -> None:
     """The first `count` images of the training split (after the validation hold-out), each
     titled with its label (`classes`: the class name of each label)."""
     images = read_idx(train_images)[first : first + count]

@@ -1,4 +1,5 @@
-"""Many figures of one kind, fast: each layout built once and redrawn per item, by several processes.
+"""Many figures of one kind, fast: each layout built once and redrawn per item, by several
+processes.
 
 Building a figure's axes costs more than drawing into them, so a `Sheet` keeps its axes
 and only its images and texts change from item to item; items of equal layout share one.
@@ -21,7 +22,8 @@ class Sheet:
 
     @staticmethod
     def layout_of(*content) -> Hashable:
-        """What a sheet must be built for to draw `content` (items with equal layouts share a sheet)."""
+        """What a sheet must be built for to draw `content` (items with equal layouts share a "
+        "sheet)."""
         raise NotImplementedError
 
     def __init__(self, layout: Hashable):
@@ -31,7 +33,9 @@ class Sheet:
         raise NotImplementedError
 
 
-def _draw_share(kind: type[Sheet], folder: Path, dpi: int, sheets: Sequence[tuple[str, tuple]]) -> None:
+def _draw_share(
+    kind: type[Sheet], folder: Path, dpi: int, sheets: Sequence[tuple[str, tuple]]
+) -> None:
     built: dict[Hashable, Sheet] = {}
     for name, content in sheets:
         layout = kind.layout_of(*content)
@@ -43,8 +47,15 @@ def _draw_share(kind: type[Sheet], folder: Path, dpi: int, sheets: Sequence[tupl
         plt.close(sheet.figure)
 
 
-def draw_sheets(kind: type[Sheet], folder: Path, dpi: int, sheets: Sequence[tuple[str, tuple]], *,
-                workers: int = 1, meanwhile: Callable[[], None] = lambda: None) -> None:
+def draw_sheets(
+    kind: type[Sheet],
+    folder: Path,
+    dpi: int,
+    sheets: Sequence[tuple[str, tuple]],
+    *,
+    workers: int = 1,
+    meanwhile: Callable[[], None] = lambda: None,
+) -> None:
     """Each (file name, content) of `sheets` drawn by a `kind` sheet into `folder`, by `workers`
     processes, this one included, which also calls `meanwhile` (other figures) after its share.
     The files are the same for any number of workers."""
@@ -54,7 +65,10 @@ def draw_sheets(kind: type[Sheet], folder: Path, dpi: int, sheets: Sequence[tupl
         return
     # fork: the workers start with matplotlib imported and drawing begins at once
     with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-        drawn = [pool.submit(_draw_share, kind, folder, dpi, sheets[i::workers]) for i in range(1, workers)]
+        drawn = [
+            pool.submit(_draw_share, kind, folder, dpi, sheets[i::workers])
+            for i in range(1, workers)
+        ]
         _draw_share(kind, folder, dpi, sheets[::workers])
         meanwhile()
         for future in drawn:

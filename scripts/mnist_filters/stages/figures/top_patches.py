@@ -10,9 +10,9 @@ import numpy as np
 from mnist_filters.atomic import atomic_directory
 from mnist_filters.dataset import label_text
 from mnist_filters.idx import read_idx
-from mnist_filters.stages.rank import RankedUnit, read_rankings
 from mnist_filters.stages.figures.sheets import Sheet, draw_sheets
 from mnist_filters.stages.figures.style import GREY, bare, grid, plt, save
+from mnist_filters.stages.rank import RankedUnit, read_rankings
 
 
 def crop(images: np.ndarray, unit: RankedUnit) -> np.ndarray:
@@ -26,7 +26,9 @@ def mosaic(patches: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:
     height = max(p.shape[0] for row in patches for p in row)
     width = max(p.shape[1] for row in patches for p in row)
     columns = max(len(row) for row in patches)
-    canvas = np.full(((height + gap) * len(patches) - gap, (width + gap) * columns - gap), 128, np.uint8)
+    canvas = np.full(
+        ((height + gap) * len(patches) - gap, (width + gap) * columns - gap), 128, np.uint8
+    )
     for r, row in enumerate(patches):
         for c, patch in enumerate(row):
             y, x = r * (height + gap), c * (width + gap)
@@ -61,8 +63,15 @@ class PatchSheet(Sheet):
         self.figure.suptitle(title)
 
 
-def top_patches(rankings: str, test_images: str, output_dir: str, *, classes: Sequence[str], dpi: int,
-                workers: int = 1) -> None:
+def top_patches(
+    rankings: str,
+    test_images: str,
+    output_dir: str,
+    *,
+    classes: Sequence[str],
+    dpi: int,
+    workers: int = 1,
+) -> None:
     """Per filter: its top patches from the *test* images, each captioned with its activation and
     label (`classes`: the class name of each label); per layer: an overview grid.
 
@@ -72,26 +81,46 @@ def top_patches(rankings: str, test_images: str, output_dir: str, *, classes: Se
     images = read_idx(test_images)
     by_filter = read_rankings(rankings)
     sheets = [
-        (f"{layer}_filter{f:02d}.png",
-         (f"{layer} filter {f}: top {len(units)} test-set patches", [crop(images, unit) for unit in units],
-          [f"#{unit.rank}: {unit.activation:.2f}\n{label_text(unit.label, classes)}" for unit in units]))
+        (
+            f"{layer}_filter{f:02d}.png",
+            (
+                f"{layer} filter {f}: top {len(units)} test-set patches",
+                [crop(images, unit) for unit in units],
+                [
+                    f"#{unit.rank}: {unit.activation:.2f}\n{label_text(unit.label, classes)}"
+                    for unit in units
+                ],
+            ),
+        )
         for (layer, f), units in by_filter.items()
     ]
     with atomic_directory(output_dir) as folder:
-        draw_sheets(PatchSheet, folder, dpi, sheets, workers=workers,
-                    meanwhile=lambda: draw_overviews(folder, dpi, images, by_filter))
+        draw_sheets(
+            PatchSheet,
+            folder,
+            dpi,
+            sheets,
+            workers=workers,
+            meanwhile=lambda: draw_overviews(folder, dpi, images, by_filter),
+        )
 
 
-def draw_overviews(folder: Path, dpi: int, images: np.ndarray, by_filter: dict[tuple[str, int], list[RankedUnit]]) -> None:
+def draw_overviews(
+    folder: Path, dpi: int, images: np.ndarray, by_filter: dict[tuple[str, int], list[RankedUnit]]
+) -> None:
     """Per layer: every ranked filter's patches in one grid, filters x ranks."""
     for layer in dict.fromkeys(layer for layer, _ in by_filter):
         keys = [key for key in by_filter if key[0] == layer]
         canvas = mosaic([[crop(images, unit) for unit in by_filter[key]] for key in keys])
-        figure = plt.figure(figsize=(max(4.0, canvas.shape[1] / 25), max(3.0, canvas.shape[0] / 25) + 0.6))
+        figure = plt.figure(
+            figsize=(max(4.0, canvas.shape[1] / 25), max(3.0, canvas.shape[0] / 25) + 0.6)
+        )
         axes = figure.add_subplot(1, 1, 1)
         axes.imshow(canvas, cmap=GREY, vmin=0, vmax=255, interpolation="nearest")
         step = canvas.shape[0] / len(keys)
-        axes.set_yticks([step * (i + 0.5) for i in range(len(keys))], [f"{f}" for _, f in keys], fontsize=6)
+        axes.set_yticks(
+            [step * (i + 0.5) for i in range(len(keys))], [f"{f}" for _, f in keys], fontsize=6
+        )
         axes.set_xticks(())
         axes.set_ylabel("filter")
         axes.set_xlabel("rank (strongest first)")

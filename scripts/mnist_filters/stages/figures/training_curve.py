@@ -19,8 +19,13 @@ def training_curve(training_log: str, metrics: str, output: str, *, dpi: int) ->
     if any(row.has_validation for row in rows):
         axes.plot(steps, [row.validation_accuracy for row in rows], "s-", ms=3, label="validation")
     axes.axhline(test_accuracy, color="black", ls="--", lw=1)
-    axes.annotate(f"test accuracy {test_accuracy:.4f}", (steps[-1], test_accuracy), xytext=(-5, -14),
-                  textcoords="offset points", ha="right")
+    axes.annotate(
+        f"test accuracy {test_accuracy:.4f}",
+        (steps[-1], test_accuracy),
+        xytext=(-5, -14),
+        textcoords="offset points",
+        ha="right",
+    )
     axes.set_xlabel("step")
     axes.set_ylabel("accuracy")
     axes.set_ylim(0, 1.02)
