@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,35 @@ def chromium() -> str:
             pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
         pytest.skip("no chromium here (Debian: apt install chromium)")
     return found
+
+
+@pytest.fixture
+def small_disk() -> Path:
+    """A fresh folder on a real, small file system (.ci/run mounts a tmpfs of a few MB and
+    names it in MNIST_FILTERS_SMALL_DISK), removed afterwards: a failure under CI without one,
+    a skip elsewhere."""
+    root = os.environ.get("MNIST_FILTERS_SMALL_DISK")
+    if not root or not Path(root).is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("MNIST_FILTERS_SMALL_DISK names no folder (.ci/run mounts a small tmpfs)")
+        pytest.skip(
+            "no small file system to fill "
+            "(mount a tmpfs of a few MB, name it in MNIST_FILTERS_SMALL_DISK)"
+        )
+    folder = Path(tempfile.mkdtemp(dir=root))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def leave_free(folder: Path, free: int) -> None:
+    """Fill the file system that holds `folder` until about `free` bytes are left."""
+    from mnist_filters.atomic import free_bytes
+
+    ballast = folder / "ballast"
+    size = free_bytes(folder) - free
+    assert size > 0, f"the small disk has less than {free} bytes free to begin with"
+    with open(ballast, "wb") as handle:
+        os.posix_fallocate(handle.fileno(), 0, size)
 
 
 def needs_shared_mnist():

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from conftest import TINY_DEFAULTS, default_settings
+from conftest import TINY_DEFAULTS, default_settings, leave_free
 from helpers import model_weights, same_weights
 from mnist_filters.dataset import local_files
 from mnist_filters.errors import Diverged, Interrupted
@@ -19,7 +19,9 @@ MODEL = DEFAULTS["model"]
 TRAINING = {**DEFAULTS["training"], **TINY_DEFAULTS["training"]}
 
 
-def train(tiny_mnist, workdir, snapshot_steps=(0,), **training):
+def train(
+    tiny_mnist, workdir, snapshot_steps=(0,), checkpoint_dir=None, checkpoint_every=500, **training
+):
     from mnist_filters.stages.train import train_run
 
     outputs = {
@@ -39,8 +41,8 @@ def train(tiny_mnist, workdir, snapshot_steps=(0,), **training):
         seed=0,
         model_settings=MODEL,
         training={**TRAINING, **training},
-        checkpoint_dir=str(workdir / "checkpoints"),
-        checkpoint_every=500,
+        checkpoint_dir=str(checkpoint_dir or workdir / "checkpoints"),
+        checkpoint_every=checkpoint_every,
         threads=2,
         snapshot_steps=list(snapshot_steps),
     )
@@ -190,3 +192,25 @@ def test_a_resumed_run_that_diverges_says_so_and_keeps_its_checkpoints(tiny_mnis
     )
     assert folder.is_dir() and list(folder.glob("step-*.h5"))
     assert not (tmp_path / "second" / "model.keras").exists()
+
+
+def test_checkpoints_that_do_not_fit_are_skipped_and_training_goes_on(
+    tiny_mnist, tmp_path, small_disk, uninterrupted, caplog
+):
+    """Checkpoints on a disk with 200 kB free: each is skipped with a warning naming its file,
+    its size and the free space, and the run ends with the same weights as without them."""
+    leave_free(small_disk, 200_000)
+    with caplog.at_level(logging.WARNING, logger="mnist_filters"):
+        train(tiny_mnist, tmp_path, checkpoint_dir=small_disk / "checkpoints", checkpoint_every=100)
+    skipped = [
+        r.getMessage() for r in caplog.records if "skipped, training goes on" in r.getMessage()
+    ]
+    assert [m.split(" skipped")[0] for m in skipped] == [
+        "checkpoint at step 100",
+        "checkpoint at step 200",
+    ]
+    assert all(
+        "step-000000100.h5: it needs about" in skipped[0] and "are free" in m for m in skipped
+    )
+    assert same_weights(model_weights(tmp_path / "model.keras"), uninterrupted)
+    assert not list((small_disk / "checkpoints").rglob("*.h5"))

@@ -16,6 +16,7 @@ newest two are kept, so that a damaged newest one leaves a verified one to resum
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import re
@@ -26,7 +27,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mnist_filters.atomic import atomic_output
+from mnist_filters.atomic import require_space, write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,11 @@ class CheckpointStore:
             "optimizer": checkpoint.optimizer_variables,
             **{f"{SNAPSHOT}{step:09d}": weights for step, weights in checkpoint.snapshots.items()},
         }
-        with atomic_output(path) as temporary, h5py.File(temporary, "w") as h5:
+        # Built in memory, then written as plain bytes: a full disk is refused before writing,
+        # or fails as one clear error, never inside HDF5's close, whose failure leaves h5py
+        # objects that crash the process as it ends.
+        buffer = io.BytesIO()
+        with h5py.File(buffer, "w") as h5:
             h5.attrs["key"] = self.key
             h5.attrs["step"] = checkpoint.step
             h5.attrs["train_seconds"] = checkpoint.train_seconds
@@ -141,6 +146,8 @@ class CheckpointStore:
             for group, group_arrays in arrays.items():
                 for i, array in enumerate(group_arrays):
                     h5.create_dataset(f"{group}/{i:04d}", data=array)
+        require_space(path, buffer.getbuffer().nbytes)
+        write_bytes_atomic(path, buffer.getvalue())
         # This one and the newest before it; later ones came from a longer run of these settings.
         earlier = [older for step, older in self._files() if step < checkpoint.step]
         keep = {path, *earlier[-1:]}

@@ -32,3 +32,37 @@ class Interrupted(RuntimeError):
 
 class Diverged(RuntimeError):
     """Training produced a non-finite loss: the run's settings make it diverge."""
+
+
+def size_text(count: int) -> str:
+    """A byte count as a person reads it: '70.3 MB', '512 kB' (powers of 1000, as df -H)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return (
+                f"{count / scale:.1f} {unit}"
+                if count < 100 * scale
+                else f"{count / scale:.0f} {unit}"
+            )
+    return f"{count} bytes"
+
+
+class DiskFull(OSError):
+    """An output does not fit on its disk: the message names the file, about how much it needs
+    (or had written when the disk filled) and how much is free."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        free: int,
+        needed: int | None = None,
+        written: int | None = None,
+    ):
+        self.path, self.free, self.needed, self.written = str(path), free, needed, written
+        if needed is not None:
+            detail = f"it needs about {size_text(needed)} and {size_text(free)} are free"
+        else:
+            detail = (
+                f"it needed more than the {size_text(free)} that were free when it began "
+                f"(the disk filled after {size_text(written or 0)} of it)"
+            )
+        super().__init__(f"no space left on the disk for {path}: {detail}")

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from mnist_filters.atomic import write_json_atomic
-from mnist_filters.errors import ConfigError, Diverged, DownloadError, IdxFormatError, Interrupted
+from mnist_filters.errors import (
+    ConfigError,
+    DiskFull,
+    Diverged,
+    DownloadError,
+    IdxFormatError,
+    Interrupted,
+)
 
 log = logging.getLogger("mnist_filters")
 
@@ -71,6 +78,7 @@ def is_startup_noise(line: str, gpus_wanted: bool = False) -> bool:
 
 # Errors whose message says all a user needs; anything else also gets its traceback.
 QUIET_ERRORS = (
+    DiskFull,
     IdxFormatError,
     DownloadError,
     ConfigError,
@@ -213,6 +221,17 @@ def run_stage(
     )
     try:
         main()
+    except DiskFull as error:
+        log.error("%s failed: %s", name, error)
+        print(f"{name} failed: {error}", file=terminal(), flush=True)
+        if output:
+            output.close()
+        logging.shutdown()
+        # Straight out: HDF5 files whose close failed on the full disk make the interpreter's
+        # teardown crash (SIGSEGV) when h5py frees them. Nothing is left to clean up: the
+        # partial output is gone (mnist_filters.atomic), and the space it held is freed as the
+        # process ends.
+        os._exit(1)
     except USER_ERRORS as error:
         log.error("%s failed: %s", name, error, exc_info=not isinstance(error, QUIET_ERRORS))
         print(f"{name} failed: {error}", file=terminal(), flush=True)

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from mnist_filters import __version__
-from mnist_filters.atomic import atomic_output
+from mnist_filters.atomic import atomic_output, require_room_to_finish, require_space
 from mnist_filters.dataset import check_images, check_labels, sha256_file, to_model_input
 from mnist_filters.errors import IdxFormatError
 from mnist_filters.idx import iter_idx, read_idx
@@ -71,6 +71,10 @@ def dump_activations(
         raise IdxFormatError(
             test_labels, f"holds {len(labels)} labels but {test_images} holds {count} images"
         )
+    # float32 activations and logits, before compression: a file that big would not fit.
+    uncompressed = count * 4 * sum(int(np.prod(shape)) for shape in probe.output_shapes)
+    if compression == "none":
+        require_space(output, uncompressed)
     compression_options = {
         "none": {},
         "lzf": {"compression": "lzf"},
@@ -103,6 +107,7 @@ def dump_activations(
                 [*datasets.values(), logits], probe.batch(to_model_input(images))
             ):
                 dataset[start : start + len(values)] = values
+            require_room_to_finish(temporary, output, start + len(images), count)
             progress.count(start + len(images), "images")
         h5.create_dataset("labels", data=labels)
         h5.create_dataset("image_index", data=np.arange(count, dtype=np.int64))

@@ -25,12 +25,12 @@ import logging
 
 import numpy as np
 
-from mnist_filters.atomic import atomic_directory, atomic_output, write_json_atomic
+from mnist_filters.atomic import atomic_directory, atomic_output, require_space, write_json_atomic
 from mnist_filters.checkpoints import Checkpoint, CheckpointStore, checkpoint_key
 from mnist_filters.classification import accuracy_per_class, confusion_matrix
 from mnist_filters.cpu import choose_kernels, cpu_info, describe, features
 from mnist_filters.dataset import FILES, load_split, sha256_file, to_model_input
-from mnist_filters.errors import Diverged, Interrupted
+from mnist_filters.errors import DiskFull, Diverged, Interrupted
 from mnist_filters.interrupts import StopSignals
 from mnist_filters.progress import Progress
 from mnist_filters.runlog import provenance, terminal
@@ -214,19 +214,29 @@ def _train_run(
             f"{speed:.0f} examples/s" if speed else "-- examples/s",
         )
 
+    unsaved = []  # the steps whose checkpoint the disk could not take
+
     def save_checkpoint(step, so_far):
         weights, variables = trainer.state()
-        path = store.save(
-            Checkpoint(
-                step,
-                weights,
-                variables,
-                so_far.rows,
-                so_far.train_seconds,
-                so_far.validation_seconds,
-                snapshots=dict(so_far.snapshots),
-            )
+        checkpoint = Checkpoint(
+            step,
+            weights,
+            variables,
+            so_far.rows,
+            so_far.train_seconds,
+            so_far.validation_seconds,
+            snapshots=dict(so_far.snapshots),
         )
+        try:
+            path = store.save(checkpoint)
+        except DiskFull as error:
+            # A checkpoint is insurance, not a result: training goes on without it, and the
+            # ones written before stay (docs/usage.md, "When a job is killed").
+            unsaved.append(step)
+            log.warning("checkpoint at step %d skipped, training goes on: %s", step, error)
+            message = f"{run} train: checkpoint at step {step} skipped: {error}"
+            print(message, file=terminal(), flush=True)
+            return
         log.info("checkpoint at step %d: %s", step, path)
 
     try:
@@ -264,6 +274,12 @@ def _train_run(
             "No model was written."
         ) from None
     if history.stopped_at is not None:
+        if history.stopped_at in unsaved:
+            raise Interrupted(
+                f"stopped by {stop.received} at step {history.stopped_at} of {training['steps']}; "
+                f"its checkpoint did not fit on the disk, so the next run resumes from the newest "
+                f"one in {store.folder}, if any: free some space and run the workflow again"
+            )
         raise Interrupted(
             f"stopped by {stop.received} at step {history.stopped_at} of {training['steps']}; "
             f"checkpoint saved in {store.folder}: run the workflow again to resume"
@@ -274,6 +290,9 @@ def _train_run(
     test_result = evaluation(test_logits, test.labels)
     log.info("Test accuracy: %g (loss %.4f)", test_result.accuracy, test_result.loss)
 
+    # The trained weights' bytes: a model.keras that cannot be written is refused before any
+    # output is, and the checkpoints stay for the next run.
+    require_space(outputs["model"], sum(w.nbytes for w in saved.get_weights()))
     with atomic_output(outputs["model"]) as temporary:
         saved.save(temporary)
     write_training_log(outputs["training_log"], history.rows)
