@@ -13,35 +13,23 @@ from mnist_filters.runlog import copy_without_noise
 # What TensorFlow prints on every start of a CPU-only process (from a real train.log).
 BANNERS = """\
 WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
-I0000 00:00:1795878692.019513   18261 cudart_stub.cc:31] Could not find cuda drivers on your
-machine, GPU will not be used.
-I0000 00:00:1795878692.197796   18261 cpu_feature_guard.cc:227] This TensorFlow binary is optimized
-to use available CPU instructions in performance-critical operations.
-To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the
-appropriate compiler flags.
-E0000 00:00:1795878695.776909   18261 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA
-error: Failed call to cuInit: UNKNOWN ERROR (303)
-I0000 00:00:1795878696.160301   18261 service.cc:153] XLA service 0x2ea4e210 initialized for
-platform Host (this does not guarantee that XLA will be used). Devices:
-I0000 00:00:1795878696.160326   18261 service.cc:161]   StreamExecutor [0]: Host, Default Version
-(Driver: 0.0.0; Runtime: 0.0.0; Toolkit: 0.0.0; DNN: 0.0.0)
-I0000 00:00:1795878696.172094   18261 dump_mlir_util.cc:269] disabling MLIR crash reproducer, set
-env var `MLIR_CRASH_REPRODUCER_DIRECTORY` to enable.
-I0000 00:00:1795878696.313071   18261 device_compiler.h:208] Compiled cluster using XLA!  This line
-is logged at most once for the lifetime of the process.
-I0000 00:00:1732012345.123456   18261 port.cc:153] oneDNN custom operations are on. You may see
-slightly different numerical results due to floating-point round-off errors from different
-computation orders. To turn them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`.
+I0000 00:00:1795878692.019513   18261 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.
+I0000 00:00:1795878692.197796   18261 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available CPU instructions in performance-critical operations.
+To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.
+E0000 00:00:1795878695.776909   18261 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)
+I0000 00:00:1795878696.160301   18261 service.cc:153] XLA service 0x2ea4e210 initialized for platform Host (this does not guarantee that XLA will be used). Devices:
+I0000 00:00:1795878696.160326   18261 service.cc:161]   StreamExecutor [0]: Host, Default Version (Driver: 0.0.0; Runtime: 0.0.0; Toolkit: 0.0.0; DNN: 0.0.0)
+I0000 00:00:1795878696.172094   18261 dump_mlir_util.cc:269] disabling MLIR crash reproducer, set env var `MLIR_CRASH_REPRODUCER_DIRECTORY` to enable.
+I0000 00:00:1795878696.313071   18261 device_compiler.h:208] Compiled cluster using XLA!  This line is logged at most once for the lifetime of the process.
+I0000 00:00:1732012345.123456   18261 port.cc:153] oneDNN custom operations are on. You may see slightly different numerical results due to floating-point round-off errors from different computation orders. To turn them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`.
 """  # noqa: E501
 REAL = """\
-W0000 00:00:1795878696.313071   18261 op_level_cost_estimator.cc:699] Error in PredictCost() for the
-op: Conv2D
-E0000 00:00:1795878696.313071   18261 meta_optimizer.cc:966] layout failed: INVALID_ARGUMENT: Size
-of values 0
+W0000 00:00:1795878696.313071   18261 op_level_cost_estimator.cc:699] Error in PredictCost() for the op: Conv2D
+E0000 00:00:1795878696.313071   18261 meta_optimizer.cc:966] layout failed: INVALID_ARGUMENT: Size of values 0
 WARNING:tensorflow:5 out of the last 5 calls to <function f> triggered tf.function retracing.
 2026-11-28 15:11:36,118 INFO mnist_filters.stages.train: step 0, training accuracy 0.1
 To enable the following instructions: this is not TensorFlow's sentence.
-"""
+"""  # noqa: E501
 
 
 def test_the_banners_are_left_out_and_every_real_warning_and_error_kept():
