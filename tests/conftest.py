@@ -33,8 +33,8 @@ SLURM_PYTHON = Path(
 
 
 def default_settings() -> dict:
-    """A run's settings with nothing overridden: every default of the run schema (the "
-    "notebook's)."""
+    """A run's settings with nothing overridden: every default of the run schema (the
+    notebook's)."""
     from mnist_filters.schema import load_yaml
     from mnist_filters.settings import resolve_runs
 

@@ -74,8 +74,8 @@ def edited(path: Path, old: str, new: str):
 
 
 def event_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
-    """{tag: [(step, value), ...]} of the event files in `folder`, read by TensorBoard's own "
-    "reader."""
+    """{tag: [(step, value), ...]} of the event files in `folder`, read by TensorBoard's own
+    reader."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.util.tensor_util import make_ndarray
 

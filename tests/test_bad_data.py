@@ -1,5 +1,5 @@
-"""A bad local copy of MNIST stops the workflow with the file and the problem named, leaving "
-"nothing."""
+"""A bad local copy of MNIST stops the workflow with the file and the problem named, leaving
+nothing."""
 
 import gzip
 import shutil

@@ -1,5 +1,5 @@
-"""A rule's code digest covers exactly the code it runs, and ignores what cannot change "
-"behaviour."""
+"""A rule's code digest covers exactly the code it runs, and ignores what cannot change
+behaviour."""
 
 import json
 import os

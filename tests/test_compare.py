@@ -108,8 +108,8 @@ def test_runs_csv_agrees_with_each_runs_own_outputs(tiny_sweep):
 
 
 def line_colours(path, colours, box):
-    """Which of `colours` appear as at least 40 pixels in `box` (fractions x0, y0, x1, y1) of a "
-    "PNG."""
+    """Which of `colours` appear as at least 40 pixels in `box` (fractions x0, y0, x1, y1) of a
+    PNG."""
     image = plt.imread(path)[..., :3]
     h, w = image.shape[:2]
     x0, y0, x1, y1 = box
@@ -341,8 +341,8 @@ def test_verify_refuses_results_older_than_the_config(tiny_run, tmp_path):
 
 
 def test_a_sweep_with_only_plain_runs_compares_them_too(tiny_mnist, tmp_path):
-    """`runs:` with two runs is compared under results/mnist/sweeps/runs/, settings that differ "
-    "only."""
+    """`runs:` with two runs is compared under results/mnist/sweeps/runs/, settings that differ
+    only."""
     config = sweep_config(tiny_mnist, {})
     config["runs"] = {"a": {}, "b": {"training": {"steps": 200}}}
     result = snakemake(tmp_path, config, "-n")

@@ -249,8 +249,8 @@ def test_the_workflow_refuses_bad_settings_before_any_job(tiny_mnist, tmp_path, 
 
 
 def test_an_image_shape_the_data_does_not_have_fails_a_dry_run(tiny_mnist, tmp_path):
-    """28x28 images with data.image_shape [32, 32]: named before any job, not when the data job "
-    "runs."""
+    """28x28 images with data.image_shape [32, 32]: named before any job, not when the data job
+    runs."""
     config = tiny_config(tiny_mnist)
     config["data"]["image_shape"] = [32, 32]
     result = snakemake(tmp_path, config, "-n", check=False, timeout=120)

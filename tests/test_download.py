@@ -167,8 +167,8 @@ def test_data_stage_downloads_checks_and_writes_all_four(server, tmp_path, name)
 
 @pytest.mark.parametrize("name", sorted(DATA_SETS))
 def test_each_data_set_checks_its_own_canonical_sums(server, tmp_path, name):
-    """The generated files are served where the real ones would be: each set's own md5 refuses "
-    "them."""
+    """The generated files are served where the real ones would be: each set's own md5 refuses
+    them."""
     from mnist_filters.stages.data import get_mnist
 
     outputs = {key: str(tmp_path / "out" / file) for key, file in FILES.items()}

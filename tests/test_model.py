@@ -41,8 +41,8 @@ def test_layers_and_shapes_are_the_notebooks(model):
 
 
 def test_mixed_precision_computes_in_bfloat16_but_conv1_and_the_logits(seed_settings):
-    """conv1 (one input channel) and the logits stay float32; the weights are float32 in every "
-    "layer."""
+    """conv1 (one input channel) and the logits stay float32; the weights are float32 in every
+    layer."""
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:

@@ -40,8 +40,8 @@ AFTER_RANKING = {
 
 @pytest.fixture(scope="module")
 def workflow(tmp_path_factory):
-    """A copy of the workflow's files, as a user's clone, so that a test may edit a library "
-    "module."""
+    """A copy of the workflow's files, as a user's clone, so that a test may edit a library
+    module."""
     return copy_of_the_workflow(tmp_path_factory.mktemp("clone") / "mnist-filters")
 
 

@@ -82,8 +82,8 @@ def test_a_resumed_task_paces_itself_from_where_it_resumed():
 
 
 def training_lines(terminal: str) -> dict[str, list[re.Match]]:
-    """Run -> its training progress lines, in order; every line mentioning `train:` must parse "
-    "whole."""
+    """Run -> its training progress lines, in order; every line mentioning `train:` must parse
+    whole."""
     by_run: dict[str, list[re.Match]] = {}
     for line in terminal.splitlines():
         if " train: " in line:

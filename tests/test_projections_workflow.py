@@ -1,5 +1,5 @@
-"""The projection stage, its figures and the gallery, through the workflow (conv1, conv2 and "
-"pool2)."""
+"""The projection stage, its figures and the gallery, through the workflow (conv1, conv2 and
+pool2)."""
 
 import csv
 import subprocess

@@ -1,5 +1,5 @@
-"""Receptive fields: pixels outside a unit's box never change it; for VALID layers the box is "
-"minimal."""
+"""Receptive fields: pixels outside a unit's box never change it; for VALID layers the box is
+minimal."""
 
 import keras
 import numpy as np

@@ -177,8 +177,8 @@ def test_turning_an_analysis_on_makes_only_it(done, base_config, workflow):
 
 
 def test_other_kept_steps_retrain_that_run(done, base_config, workflow):
-    """The snapshots are an output of training: another list retrains (to the same final "
-    "weights)."""
+    """The snapshots are an output of training: another list retrains (to the same final
+    weights)."""
     config = changed(base_config, tiny={"evolution": {"steps": [0, 300]}})
     assert (
         planned(done, config, workflow)

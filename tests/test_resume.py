@@ -194,8 +194,8 @@ def kept_run(tiny_mnist, tmp_path_factory):
 
 
 def retrain_a_copy(kept_run, tmp_path, tiny_mnist, damage):
-    """A copy of the kept run, its checkpoints damaged by `damage`, retrained; (log of the "
-    "retrain, weights)."""
+    """A copy of the kept run, its checkpoints damaged by `damage`, retrained; (log of the
+    retrain, weights)."""
     workdir = tmp_path / "work"
     shutil.copytree(kept_run, workdir, symlinks=True)
     damage(*checkpoints(workdir))

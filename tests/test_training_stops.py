@@ -49,8 +49,8 @@ def train(
 
 
 class SignalAt(logging.Handler):
-    """Sends `sig` to this process when training logs the given step: a real signal at a known "
-    "step."""
+    """Sends `sig` to this process when training logs the given step: a real signal at a known
+    step."""
 
     def __init__(self, step, sig):
         super().__init__()

@@ -1,5 +1,5 @@
-"""The suite runs as users do: not as root, so that permission checks bite as they would for "
-"them."""
+"""The suite runs as users do: not as root, so that permission checks bite as they would for
+them."""
 
 import os
 

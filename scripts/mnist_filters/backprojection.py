@@ -76,8 +76,8 @@ def relu_passing(method: str):
 
 
 def forward(network: Network, images, layer: str, relu):
-    """The activations of `layer` (after its ReLU, or the pooling) for a batch of (N, H, W, 1) "
-    "images."""
+    """The activations of `layer` (after its ReLU, or the pooling) for a batch of (N, H, W, 1)
+    images."""
     import tensorflow as tf
 
     if layer not in LAYERS:

@@ -149,8 +149,8 @@ def _read_cache(cache: Path) -> None:
 
 
 def _write_cache(cache: Path, keys: set[str]) -> None:
-    """The entries of `keys`, replacing the cache atomically (so entries of old file versions "
-    "go)."""
+    """The entries of `keys`, replacing the cache atomically (so entries of old file versions
+    go)."""
     temporary = cache.with_name(f".{cache.name}.{os.getpid()}")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)

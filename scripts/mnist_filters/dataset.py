@@ -38,8 +38,8 @@ class DataSet:
 
 
 def label_text(label: int, classes: Sequence[str]) -> str:
-    """'label 9 (Ankle boot)'; where the class name is the label itself (MNIST's digits): 'label "
-    "9'."""
+    """'label 9 (Ankle boot)'; where the class name is the label itself (MNIST's digits): 'label
+    9'."""
     name = classes[label]
     return f"label {label}" if name == str(label) else f"label {label} ({name})"
 

@@ -32,8 +32,8 @@ def model_settings_of(model) -> dict:
 
 
 def load_trained_model(path: str):
-    """Load a model.keras in safe mode (plain Keras layers only), with a clear error for anything "
-    "else."""
+    """Load a model.keras in safe mode (plain Keras layers only), with a clear error for anything
+    else."""
     import keras
 
     if not zipfile.is_zipfile(path):

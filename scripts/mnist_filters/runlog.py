@@ -100,8 +100,8 @@ def provenance() -> dict:
 
 
 def copy_without_noise(source: BinaryIO, destination: BinaryIO, gpus_wanted: bool = False) -> None:
-    """Copy `source` to `destination` line by line as it comes, leaving out TensorFlow's start-up "
-    "banners."""
+    """Copy `source` to `destination` line by line as it comes, leaving out TensorFlow's start-up
+    banners."""
     for line in source:
         if not is_startup_noise(line.decode("utf-8", "replace"), gpus_wanted):
             destination.write(line)
@@ -167,8 +167,8 @@ class QuietOutput:
 
 @contextlib.contextmanager
 def startup_noise_left_out():
-    """Stderr without TensorFlow's start-up banners, for a process that is no stage (make "
-    "verify)."""
+    """Stderr without TensorFlow's start-up banners, for a process that is no stage (make
+    verify)."""
     with os.fdopen(os.dup(2), "wb") as stderr:
         output = QuietOutput(stderr, fds=(2,))
     try:
@@ -181,8 +181,8 @@ _terminal: TextIO | None = None
 
 
 def terminal() -> TextIO:
-    """Where a stage's progress lines go: the terminal (or job output) the stage was started "
-    "from."""
+    """Where a stage's progress lines go: the terminal (or job output) the stage was started
+    from."""
     return _terminal or sys.stderr
 
 

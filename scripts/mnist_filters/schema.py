@@ -52,8 +52,8 @@ def check_duplicate_keys(path: str | Path) -> None:
 
 
 def _with_defaults(validator_class):
-    """`validator_class`, also filling in each property's schema default (jsonschema's FAQ "
-    "recipe)."""
+    """`validator_class`, also filling in each property's schema default (jsonschema's FAQ
+    recipe)."""
     check_properties = validator_class.VALIDATORS["properties"]
 
     def properties_with_defaults(validator, properties, instance, schema):

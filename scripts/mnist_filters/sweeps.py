@@ -25,8 +25,8 @@ _TOKEN_UNSAFE = re.compile(r"[^A-Za-z0-9.+-]")
 
 
 def value_token(value: Any) -> str:
-    """A grid value as it appears in a run name: exact (floats by their shortest repr), "
-    "filesystem-safe."""
+    """A grid value as it appears in a run name: exact (floats by their shortest repr),
+    filesystem-safe."""
     if isinstance(value, bool) or value is None:
         return {True: "true", False: "false", None: "null"}[value]
     if isinstance(value, float):
@@ -72,8 +72,8 @@ def nested(path: str, value: Any) -> dict:
 
 
 def setting_schema(schema: dict, path: str, where: str) -> dict:
-    """The run schema's entry for a dotted setting path, or a ConfigError naming the nearest "
-    "keys."""
+    """The run schema's entry for a dotted setting path, or a ConfigError naming the nearest
+    keys."""
     definitions = schema.get("$defs", {})
     node = schema
     walked = []
@@ -128,8 +128,8 @@ def grid_points(name: str, grid: dict[str, list]) -> Iterable[tuple[str, dict[st
 
 
 def expand_sweeps(sweeps: dict[str, dict]) -> dict[str, tuple[str, dict, dict[str, Any]]]:
-    """Run name -> (sweep, base overrides, {dotted path: value}), sweeps and grids in the order "
-    "written."""
+    """Run name -> (sweep, base overrides, {dotted path: value}), sweeps and grids in the order
+    written."""
     runs: dict[str, tuple[str, dict, dict[str, Any]]] = {}
     for name, sweep in sweeps.items():
         for run, point in grid_points(name, sweep["grid"]):
@@ -155,8 +155,8 @@ def flatten(settings: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def differing_settings(settings_by_run: dict[str, dict], first: Iterable[str] = ()) -> list[str]:
-    """The dotted settings whose values are not the same in every run: `first` ones in that order, "
-    "then the rest."""
+    """The dotted settings whose values are not the same in every run: `first` ones in that order,
+    then the rest."""
     flat = {run: flatten(settings) for run, settings in settings_by_run.items()}
     paths = list(dict.fromkeys(itertools.chain(first, *(f for f in flat.values()))))
     return [
@@ -170,8 +170,8 @@ TRAINING_SETTINGS = ("seed", "model", "training")
 
 
 def compared_settings(settings_by_run: dict[str, dict], grid: Iterable[str] = ()) -> list[str]:
-    """The columns of a comparison: the grid's settings, then other training settings, that "
-    "differ."""
+    """The columns of a comparison: the grid's settings, then other training settings, that
+    differ."""
     grid = list(grid)
     return [
         path

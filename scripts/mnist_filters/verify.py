@@ -191,8 +191,8 @@ def split_config_arguments(
 
 
 def config_items(items: list[str], **blocks: dict) -> list[str]:
-    """`--config` items with `blocks` merged into theirs: a second `data=...` would replace the "
-    "first."""
+    """`--config` items with `blocks` merged into theirs: a second `data=...` would replace the
+    first."""
     import yaml
 
     overrides = {

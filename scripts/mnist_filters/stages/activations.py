@@ -54,8 +54,8 @@ def dump_activations(
     threads: int = 1,
     run: str = "",
 ) -> None:
-    """`run` names the progress lines the terminal gets when the dump takes more than a few "
-    "seconds."""
+    """`run` names the progress lines the terminal gets when the dump takes more than a few
+    seconds."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
     geometry = geometries(model_settings_of(model), image_shape)

@@ -61,8 +61,8 @@ def cell(value: Any) -> str:
 
 
 def best_validation(training_log: str) -> tuple[float | None, int | None]:
-    """The highest validation accuracy in a run's training_log.csv and its first step (None "
-    "without validation)."""
+    """The highest validation accuracy in a run's training_log.csv and its first step (None
+    without validation)."""
     best, at = None, None
     for row in read_training_log(training_log):
         if row.has_validation and (best is None or row.validation_accuracy > best):
@@ -73,8 +73,8 @@ def best_validation(training_log: str) -> tuple[float | None, int | None]:
 def compare_runs(
     metrics: list[str], training_logs: list[str], output: str, *, swept: dict[str, dict]
 ) -> None:
-    """Write runs.csv for the runs named by `swept` (run -> {setting: value}); the inputs are in "
-    "its order."""
+    """Write runs.csv for the runs named by `swept` (run -> {setting: value}); the inputs are in
+    its order."""
     runs = list(swept)
     if len(metrics) != len(runs) or len(training_logs) != len(runs):
         raise ValueError(
@@ -124,8 +124,8 @@ def _shown(column: str, text: str) -> str:
 
 
 def aligned_table(columns: list[str], rows: list[dict[str, str]]) -> str:
-    """The table as aligned text, best test accuracy first (as `dvc exp show`): numbers "
-    "right-aligned."""
+    """The table as aligned text, best test accuracy first (as `dvc exp show`): numbers
+    right-aligned."""
     ordered = sorted(
         rows, key=lambda row: -float(row["test_accuracy"]) if row["test_accuracy"] else math.inf
     )

@@ -76,8 +76,8 @@ def inverse_matrix(transformation: str, value: float, shape: tuple[int, int]) ->
 
 
 def transformed(images: np.ndarray, transformation: str, value: float, fill: float) -> np.ndarray:
-    """(N, H, W, 1) model inputs transformed by Keras's affine_transform (bilinear, constant "
-    "`fill`)."""
+    """(N, H, W, 1) model inputs transformed by Keras's affine_transform (bilinear, constant
+    `fill`)."""
     import keras
 
     matrix = inverse_matrix(transformation, value, images.shape[1:3])
@@ -97,8 +97,8 @@ def transformed(images: np.ndarray, transformation: str, value: float, fill: flo
 
 
 def relative_distance(original: np.ndarray, changed: np.ndarray) -> np.ndarray:
-    """Per row: ||changed - original|| / ||original|| over all but the first axis (0 where both "
-    "are 0)."""
+    """Per row: ||changed - original|| / ||original|| over all but the first axis (0 where both
+    are 0)."""
     flat_original = original.reshape(len(original), -1).astype(np.float64)
     difference = np.linalg.norm(changed.reshape(len(changed), -1) - flat_original, axis=1)
     norm = np.linalg.norm(flat_original, axis=1)

@@ -49,8 +49,8 @@ def mistakes_by_confidence(probabilities: np.ndarray, labels: np.ndarray) -> np.
 def tally_mistakes(
     activations: str, confusion_csv: str, mistakes_csv: str, *, classes: Sequence[str]
 ) -> float:
-    """Write confusion.csv and mistakes.csv (`classes`: the class name of each label); return the "
-    "accuracy."""
+    """Write confusion.csv and mistakes.csv (`classes`: the class name of each label); return the
+    accuracy."""
     with h5py.File(activations, "r") as h5:
         logits = h5["logits"][:]
         labels = h5["labels"][:].astype(np.int64)

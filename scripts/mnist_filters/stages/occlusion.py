@@ -96,8 +96,8 @@ def occlusion(
     batch_size: int,
     threads: int = 1,
 ) -> None:
-    """Write occlusion.h5 (see the module's docstring). `fill`: None for the data set's "
-    "background."""
+    """Write occlusion.h5 (see the module's docstring). `fill`: None for the data set's
+    background."""
     configure_tensorflow(threads, "float32")
     from mnist_filters.backprojection import Network, project
 

@@ -63,8 +63,8 @@ def project_rankings(
     threads: int = 1,
     run: str = "",
 ) -> None:
-    """`run` names the progress lines the terminal gets when the projections take more than a few "
-    "seconds."""
+    """`run` names the progress lines the terminal gets when the projections take more than a few
+    seconds."""
     configure_tensorflow(threads, "float32")
 
     model = load_trained_model(model_path)

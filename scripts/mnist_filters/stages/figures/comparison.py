@@ -25,8 +25,8 @@ ZOOM_WITHIN = 0.05
 
 
 def groups(swept: dict[str, dict]) -> dict[tuple, list[str]]:
-    """Runs by their settings other than the seed (a tuple of (setting, value)), in first-seen "
-    "order."""
+    """Runs by their settings other than the seed (a tuple of (setting, value)), in first-seen
+    order."""
     by_settings = defaultdict(list)
     for run, settings in swept.items():
         by_settings[
@@ -54,8 +54,8 @@ def _colours(count: int):
 
 
 def read_curve(training_log: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """Steps and validation accuracy of a run (training-batch accuracy when it held out no "
-    "validation)."""
+    """Steps and validation accuracy of a run (training-batch accuracy when it held out no
+    validation)."""
     rows = read_training_log(training_log)
     steps = np.array([row.step for row in rows])
     if not any(row.has_validation for row in rows):

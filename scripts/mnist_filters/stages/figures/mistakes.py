@@ -1,5 +1,5 @@
-"""What the classifier gets wrong: the confusion matrix with counts, and the most confident "
-"mistakes."""
+"""What the classifier gets wrong: the confusion matrix with counts, and the most confident
+mistakes."""
 
 from __future__ import annotations
 

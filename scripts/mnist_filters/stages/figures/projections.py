@@ -175,8 +175,8 @@ def draw_overview(
     filters: list[int],
     maps: list[list[np.ndarray]],
 ):
-    """Filters x ranks of one method's projections, each filter's row scaled to its own largest "
-    "|value|."""
+    """Filters x ranks of one method's projections, each filter's row scaled to its own largest
+    |value|."""
     rows = [
         tiles([m / (float(max(np.abs(x).max() for x in row)) or 1.0) for m in row], np.nan)
         for row in maps

@@ -22,8 +22,8 @@ class Sheet:
 
     @staticmethod
     def layout_of(*content) -> Hashable:
-        """What a sheet must be built for to draw `content` (items with equal layouts share a "
-        "sheet)."""
+        """What a sheet must be built for to draw `content` (items with equal layouts share a
+        sheet)."""
         raise NotImplementedError
 
     def __init__(self, layout: Hashable):
