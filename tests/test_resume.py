@@ -15,7 +15,11 @@ from helpers import damage_in_place, event_scalars, metrics, model_weights, same
 from mnist_filters.tensorboard_events import SPEED
 
 pytestmark = pytest.mark.slow
-TRAINING = {"validation_size": 200, "steps": 1500, "batch_size": 50, "log_every": 50}
+# Long enough that a signal sent at the first checkpoint (step 100) lands mid-run on any machine.
+STEPS = 700
+TRAINING = {"validation_size": 200, "steps": STEPS, "batch_size": 50, "log_every": 50}
+# With checkpoints every 100 steps and kept: the newest two before the end.
+KEPT = (STEPS - 200, STEPS - 100)
 
 
 def config(tiny_mnist, checkpoints=None, **training):
@@ -91,7 +95,7 @@ def check_same_events(workdir, uninterrupted_run):
     assert (
         [s for s, _ in resumed[SPEED]]
         == [s for s, _ in reference[SPEED]]
-        == list(range(50, 1501, 50))
+        == list(range(50, STEPS + 1, 50))
     )
 
 
@@ -104,10 +108,10 @@ def test_stop_signal_saves_a_checkpoint_and_the_rerun_resumes_bitwise(
     returncode, output = start_and_kill(tmp_path, config(tiny_mnist), sig)
     assert returncode != 0, output
     log = (tmp_path / "logs" / "mnist" / "tiny" / "train.log").read_text()
-    stopped = re.search(rf"stopped by {sig.name} at step (\d+) of 1500", log)
+    stopped = re.search(rf"stopped by {sig.name} at step (\d+) of {STEPS}", log)
     assert stopped, log[-2000:]
     step = int(stopped.group(1))
-    assert 0 < step < 1500 and f"step-{step:09d}.h5" in [p.name for p in checkpoints(tmp_path)]
+    assert 0 < step < STEPS and f"step-{step:09d}.h5" in [p.name for p in checkpoints(tmp_path)]
     assert not (tmp_path / "results" / "mnist" / "tiny" / "model.keras").exists()
 
     snakemake(tmp_path, config(tiny_mnist), "--until", "train")
@@ -168,7 +172,7 @@ def test_checkpoint_settings_change_no_output(
         "--until",
         "train",
     )
-    assert list((other / "elsewhere" / "mnist" / "tiny").glob("*/step-000001470.h5"))
+    assert list((other / "elsewhere" / "mnist" / "tiny").glob(f"*/step-{(STEPS - 1) // 70 * 70:09d}.h5"))
     assert same_weights(
         model_weights(other / "results" / "mnist" / "tiny" / "model.keras"), uninterrupted
     )
@@ -186,10 +190,10 @@ def test_checkpoint_settings_change_no_output(
 
 @pytest.fixture(scope="module")
 def kept_run(tiny_mnist, tmp_path_factory):
-    """The uninterrupted run's settings with checkpoints kept: step-1300 and step-1400 remain."""
+    """The uninterrupted run's settings with checkpoints kept: the newest two (KEPT) remain."""
     workdir = tmp_path_factory.mktemp("kept")
     snakemake(workdir, config(tiny_mnist, checkpoints={"keep": True}), "--until", "train")
-    assert [p.name for p in checkpoints(workdir)] == ["step-000001300.h5", "step-000001400.h5"]
+    assert [p.name for p in checkpoints(workdir)] == [f"step-{step:09d}.h5" for step in KEPT]
     return workdir
 
 
@@ -227,7 +231,7 @@ def test_a_damaged_newest_checkpoint_is_named_and_the_older_one_resumed(
         f"not resuming from {newest.relative_to(workdir)}: its content has changed since it was "
         f"written" in log
     )
-    assert "resuming from step 1300" in log
+    assert f"resuming from step {KEPT[0]}" in log
     assert same_weights(weights, uninterrupted)
 
 
