@@ -192,27 +192,23 @@ def settings_page(schemas: Path = SCHEMAS) -> str:
         "what depends on it ([usage](usage.md#partial-reruns)).",
         "",
     ]
-    run_rows = settings_of(run)
-    for block, description in blocks_of(run).items():
-        rows = [row for row in run_rows if row.key == block or row.key.startswith(f"{block}.")]
-        lines += [f"### `{block}`", ""]
-        if description and not (len(rows) == 1 and rows[0].key == block):
-            lines += [description, ""]
-        lines += settings_table(rows) + [""]
-    lines += [
-        "## Top-level settings",
-        "",
-        " ".join(str(config["description"]).split()),
-        "",
-    ]
-    config_rows = settings_of(config)
-    for block, description in blocks_of(config).items():
-        rows = [row for row in config_rows if row.key == block or row.key.startswith(f"{block}.")]
-        lines += [f"### `{block}`", ""]
-        if description and not (len(rows) == 1 and rows[0].key == block):
-            lines += [description, ""]
-        lines += settings_table(rows) + [""]
+    lines += block_tables(run)
+    lines += ["## Top-level settings", "", " ".join(str(config["description"]).split()), ""]
+    lines += block_tables(config)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def block_tables(schema: dict) -> list[str]:
+    """A heading, a description and a table per top-level block of `schema`."""
+    lines = []
+    every_row = settings_of(schema)
+    for block, description in blocks_of(schema).items():
+        rows = [row for row in every_row if row.key == block or row.key.startswith(f"{block}.")]
+        lines += [f"### `{block}`", ""]
+        if description and not (len(rows) == 1 and rows[0].key == block):
+            lines += [description, ""]
+        lines += settings_table(rows) + [""]
+    return lines
 
 
 def module_docstring(path: Path) -> str:

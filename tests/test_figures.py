@@ -110,20 +110,8 @@ def test_filters(tmp_path):
 
 
 def write_rankings(path, rows):
-    columns = [
-        "layer",
-        "filter",
-        "rank",
-        "image_index",
-        "label",
-        "row",
-        "col",
-        "activation",
-        "y0",
-        "x0",
-        "y1",
-        "x1",
-    ]
+    from mnist_filters.stages.rank import COLUMNS as columns
+
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)

@@ -172,7 +172,9 @@ def test_checkpoint_settings_change_no_output(
         "--until",
         "train",
     )
-    assert list((other / "elsewhere" / "mnist" / "tiny").glob(f"*/step-{(STEPS - 1) // 70 * 70:09d}.h5"))
+    assert list(
+        (other / "elsewhere" / "mnist" / "tiny").glob(f"*/step-{(STEPS - 1) // 70 * 70:09d}.h5")
+    )
     assert same_weights(
         model_weights(other / "results" / "mnist" / "tiny" / "model.keras"), uninterrupted
     )

@@ -20,7 +20,13 @@ TRAINING = {**DEFAULTS["training"], **TINY_DEFAULTS["training"]}
 
 
 def train(
-    tiny_mnist, workdir, snapshot_steps=(0,), checkpoint_dir=None, checkpoint_every=500, **training
+    tiny_mnist,
+    workdir,
+    snapshot_steps=(0,),
+    checkpoint_dir=None,
+    checkpoint_every=500,
+    keep_checkpoints=False,
+    **training,
 ):
     from mnist_filters.stages.train import train_run
 
@@ -43,6 +49,7 @@ def train(
         training={**TRAINING, **training},
         checkpoint_dir=str(checkpoint_dir or workdir / "checkpoints"),
         checkpoint_every=checkpoint_every,
+        keep_checkpoints=keep_checkpoints,
         threads=2,
         snapshot_steps=list(snapshot_steps),
     )
@@ -149,31 +156,17 @@ def test_a_resumed_run_that_diverges_says_so_and_keeps_its_checkpoints(tiny_mnis
     import numpy as np
 
     from mnist_filters.checkpoints import CheckpointStore
-    from mnist_filters.stages.train import train_run
 
     def run(folder, steps, keep):
         folder.mkdir()
-        outputs = {
-            key: str(folder / name)
-            for key, name in [
-                ("model", "model.keras"),
-                ("metrics", "metrics.json"),
-                ("training_log", "training_log.csv"),
-                ("tensorboard", "tensorboard"),
-                ("snapshots", "snapshots.h5"),
-            ]
-        }
-        return train_run(
-            {k: str(v) for k, v in local_files(tiny_mnist).items()},
-            outputs,
-            run="tiny",
-            seed=0,
-            model_settings=MODEL,
-            training={**TRAINING, "steps": steps},
-            checkpoint_dir=str(tmp_path / "checkpoints"),
+        checkpoints = tmp_path / "checkpoints"
+        return train(
+            tiny_mnist,
+            folder,
+            checkpoint_dir=checkpoints,
             checkpoint_every=100,
             keep_checkpoints=keep,
-            threads=2,
+            steps=steps,
         )
 
     run(tmp_path / "first", 200, keep=True)

@@ -7,10 +7,12 @@ ships them gzip-compressed; plain files are read too.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,19 @@ CODES = {
 GZIP_MAGIC = b"\x1f\x8b"
 
 
+@contextlib.contextmanager
+def _gzip_errors_named(path: str | os.PathLike) -> Iterator[None]:
+    """A cut-short or corrupt gzip stream read in the block, as an IdxFormatError naming `path`."""
+    try:
+        yield
+    except EOFError:
+        raise IdxFormatError(
+            path, "gzip stream is truncated (the download or copy was cut short)"
+        ) from None
+    except (gzip.BadGzipFile, zlib.error) as error:
+        raise IdxFormatError(path, f"gzip stream is corrupt ({error})") from None
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         raw = path.read_bytes()
@@ -44,14 +59,8 @@ def _read_bytes(path: Path) -> bytes:
         raise IdxFormatError(path, "file is empty")
     if raw[:2] != GZIP_MAGIC:
         return raw
-    try:
+    with _gzip_errors_named(path):
         data = gzip.decompress(raw)
-    except EOFError:
-        raise IdxFormatError(
-            path, "gzip stream is truncated (the download or copy was cut short)"
-        ) from None
-    except (gzip.BadGzipFile, zlib.error) as error:
-        raise IdxFormatError(path, f"gzip stream is corrupt ({error})") from None
     if not data:
         raise IdxFormatError(path, "gzip stream holds no data")
     return data
@@ -123,7 +132,7 @@ def iter_idx(path: str | os.PathLike, rows: int):
     if not magic:
         raise IdxFormatError(path, "file is empty")
     opener = gzip.open if magic == GZIP_MAGIC else open
-    try:
+    with _gzip_errors_named(path):
         with opener(path, "rb") as handle:
             head = handle.read(4)
             ndim = head[3] if len(head) == 4 else 0
@@ -147,12 +156,6 @@ def iter_idx(path: str | os.PathLike, rows: int):
                 raise IdxFormatError(
                     path, f"holds more data than the {dims[0]} items its header declares"
                 )
-    except EOFError:
-        raise IdxFormatError(
-            path, "gzip stream is truncated (the download or copy was cut short)"
-        ) from None
-    except (gzip.BadGzipFile, zlib.error) as error:
-        raise IdxFormatError(path, f"gzip stream is corrupt ({error})") from None
 
 
 def encode_idx(array: np.ndarray) -> bytes:
