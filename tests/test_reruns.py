@@ -196,6 +196,13 @@ def test_editing_one_figures_code_redraws_only_that_figure(done, base_config, wo
         }
 
 
+def test_editing_the_gallery_page_remakes_only_the_galleries(done, base_config, workflow):
+    """The page template is no Python module, so no code digest covers it: its own sha256 does."""
+    page = workflow.joinpath(*LIBRARY, "stages", "gallery.html")
+    with edited(page, "margin: 1em 2em;", "margin: 1em 3em;"):
+        assert planned(done, base_config, workflow) == {("gallery", "tiny"), ("gallery", "other")}
+
+
 @pytest.mark.parametrize(
     "module, old, new",
     [
