@@ -31,7 +31,9 @@ def screenshot_is_drawn(path, tmp_path):
 
     shot = tmp_path / "shot.png"
     open_page(path, tmp_path, "--window-size=1200,1400", f"--screenshot={shot}").check_returncode()
-    return plt.imread(shot)[..., :3].std() > 0.1
+    # at least 1 % of the pixels drawn, not page-white: text, figures, graphs. (The report's
+    # side bar fades in, so how dark the page is depends on when the shot is taken.)
+    return (plt.imread(shot)[..., :3].mean(axis=2) < 0.9).mean() > 0.01
 
 
 def test_the_gallery_shows_every_analysis(tiny_run, tmp_path):
