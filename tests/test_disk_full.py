@@ -143,6 +143,8 @@ def test_a_checkpoint_that_does_not_fit_is_refused_before_it_is_written(small_di
 
     leave_free(small_disk, 200_000)
     store = CheckpointStore(small_disk / "checkpoints", KEY)
-    with pytest.raises(DiskFull, match=r"step-000000100\.h5: it needs about 5\d\d kB and 19\d kB are free"):
-        store.save(checkpoint(100))  # two 64x1024 float32 arrays, and their optimiser's moments
+    with pytest.raises(
+        DiskFull, match=r"step-000000100\.h5: it needs about 5\d\d kB and 19\d kB are free"
+    ):
+        store.save(checkpoint(100))  # 64x1024 float32 weights, and their optimiser's moments
     assert not list(store.folder.iterdir())
