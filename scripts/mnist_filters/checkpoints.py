@@ -64,7 +64,7 @@ class Checkpoint:
     train_seconds: float
     validation_seconds: float
     path: Path | None = None  # the file it was read from
-    # step -> the snapshot layers' weights at each kept step reached (trainer.TrainingLog); not
+    # step -> the snapshot layers' weights at each kept step reached (trainer.TrainingHistory); not
     # in the key: a run resumes a checkpoint only if it holds every step the run keeps up to it
     snapshots: dict[int, list[np.ndarray]] = field(default_factory=dict)
 
