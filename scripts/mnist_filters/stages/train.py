@@ -22,6 +22,7 @@ and mnist_filters/tensorboard_events.py.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from mnist_filters.atomic import atomic_directory, atomic_output, require_space,
 from mnist_filters.checkpoints import Checkpoint, CheckpointStore, checkpoint_key
 from mnist_filters.classification import accuracy_per_class, confusion_matrix
 from mnist_filters.cpu import choose_kernels, cpu_info, describe, features
-from mnist_filters.dataset import FILES, load_split, sha256_file, to_model_input
+from mnist_filters.dataset import FILES, Split, load_split, sha256_file, to_model_input
 from mnist_filters.errors import DiskFull, Diverged, Interrupted
 from mnist_filters.interrupts import StopSignals
 from mnist_filters.progress import Progress
@@ -39,6 +40,37 @@ from mnist_filters.tensorflow_setup import configure_tensorflow
 from mnist_filters.training_log import LogRow, examples_per_second, write_training_log
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """A run's images as the model takes them: the training file split as the notebook's loader
+    split it (the first `validation_size` images held out), and the test set."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+    test: Split
+
+
+def training_data(inputs: dict[str, str], training: dict, image_shape) -> TrainingData:
+    train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
+    test = load_split(inputs["test_images"], inputs["test_labels"], image_shape)
+    held_out = training["validation_size"]
+    if held_out >= len(train) or training["batch_size"] > len(train) - held_out:
+        raise ValueError(
+            f"training.validation_size {held_out} and batch_size {training['batch_size']} do not "
+            f"fit the {len(train)} training images in {inputs['train_images']}"
+        )
+    # The notebook's loader held out the first images of the training file; so do we.
+    return TrainingData(
+        to_model_input(train.images[held_out:]),
+        train.labels[held_out:],
+        to_model_input(train.images[:held_out]),
+        train.labels[:held_out],
+        test,
+    )
 
 
 def train_run(
@@ -60,141 +92,142 @@ def train_run(
 
     `checkpoint_dir` is the run's own folder; checkpointing never changes the weights, and
     neither do the `snapshot_steps`, where conv1's and conv2's weights are kept
-    (outputs["snapshots"]).
+    (outputs["snapshots"]). Returns metrics.json's content.
     """
+    # The whole stage, set-up included: a stop signal is a request, answered at the next chunk.
     with StopSignals() as stop:
-        return _train_run(
-            inputs,
-            outputs,
-            run,
-            seed,
-            model_settings,
-            training,
-            checkpoint_dir,
-            checkpoint_every,
-            keep_checkpoints,
-            sorted(set(snapshot_steps)),
-            image_shape,
+        where = provenance()
+        configure_tensorflow(threads, training["precision"])
+        import keras
+        import tensorflow as tf
+
+        from mnist_filters.model import build_model
+        from mnist_filters.optimizers import make_optimizer
+        from mnist_filters.trainer import Trainer
+
+        snapshot_steps = sorted(set(snapshot_steps))
+        data = training_data(inputs, training, image_shape)
+        cpu_model, cpu_flags = cpu_info()
+        kernels = choose_kernels(training["kernels"])
+        log.info(
+            "%d training, %d validation, %d test images; %d threads; precision %s; %s kernels "
+            "(training.kernels %s) on %s",
+            len(data.y_train),
+            len(data.y_valid),
+            len(data.test),
             threads,
-            stop,
+            training["precision"],
+            kernels,
+            training["kernels"],
+            describe(cpu_model, cpu_flags),
         )
-
-
-def _train_run(
-    inputs,
-    outputs,
-    run,
-    seed,
-    model_settings,
-    training,
-    checkpoint_dir,
-    checkpoint_every,
-    keep_checkpoints,
-    snapshot_steps,
-    image_shape,
-    threads,
-    stop,
-):
-    where = provenance()
-    configure_tensorflow(threads, training["precision"])
-    import keras
-    import tensorflow as tf
-
-    from mnist_filters.model import build_model, portable, weights_sha256
-    from mnist_filters.model_outputs import Probe
-    from mnist_filters.optimizers import make_optimizer
-    from mnist_filters.tensorboard_events import write_events
-    from mnist_filters.trainer import SNAPSHOT_LAYERS, Trainer, TrainingHistory, evaluation
-
-    train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
-    test = load_split(inputs["test_images"], inputs["test_labels"], image_shape)
-    held_out = training["validation_size"]
-    if held_out >= len(train) or training["batch_size"] > len(train) - held_out:
-        raise ValueError(
-            f"training.validation_size {held_out} and batch_size {training['batch_size']} do not "
-            f"fit "
-            f"the {len(train)} training images in {inputs['train_images']}"
+        keras.utils.set_random_seed(seed)
+        # XLA cannot compile MaxPool's gradient under op determinism: its model pools by reshaping.
+        model = build_model(model_settings, seed, image_shape, portable=kernels != "xla")
+        optimizer = make_optimizer(training)
+        trainer = Trainer(
+            model,
+            optimizer,
+            data.x_train,
+            data.y_train,
+            seed=seed,
+            batch_size=training["batch_size"],
+            eval_batch_size=training["eval_batch_size"],
+            kernels=kernels,
         )
-    # The notebook's loader held out the first images of the training file; so do we.
-    x_valid, y_valid = to_model_input(train.images[:held_out]), train.labels[:held_out]
-    x_train, y_train = to_model_input(train.images[held_out:]), train.labels[held_out:]
-    cpu_model, cpu_flags = cpu_info()
-    kernels = choose_kernels(training["kernels"])
-    log.info(
-        "%d training, %d validation, %d test images; %d threads; precision %s; %s kernels "
-        "(training.kernels "
-        "%s) on %s",
-        len(y_train),
-        len(y_valid),
-        len(test),
-        threads,
-        training["precision"],
-        kernels,
-        training["kernels"],
-        describe(cpu_model, cpu_flags),
-    )
+        input_sha256 = {FILES[k]: sha256_file(inputs[k]) for k in FILES}
+        # The optimiser's class too: two implementations of one update round differently.
+        versions = {
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "numpy": np.__version__,
+            "optimizer": f"{type(optimizer).__module__}.{type(optimizer).__qualname__}",
+        }
+        key = checkpoint_key(
+            seed, model_settings, {**training, "kernels": kernels}, input_sha256, versions
+        )
+        store = CheckpointStore(checkpoint_dir, key)
+        history, start = resumed(store, trainer, training["steps"], snapshot_steps)
+        history = trained(
+            trainer,
+            history,
+            start,
+            store,
+            data,
+            run=run,
+            training=training,
+            checkpoint_every=checkpoint_every,
+            keep_checkpoints=keep_checkpoints,
+            snapshot_steps=snapshot_steps,
+            stop=stop,
+        )
+        metrics = {
+            **write_outputs(outputs, trainer, history, data, model_settings, training, image_shape),
+            "kernels": kernels,
+            "cpu": {"model": cpu_model, "flags": features(cpu_flags)},
+            "threads": threads,
+            "seed": seed,
+            "input_sha256": input_sha256,
+            "resumed_from_step": start,
+            "provenance": {"train": where},
+            "settings": {"seed": seed, "model": model_settings, "training": training},
+        }
+        write_json_atomic(outputs["metrics"], metrics)
+        if not keep_checkpoints:
+            store.remove()
+        return metrics
 
-    keras.utils.set_random_seed(seed)
-    # XLA cannot compile MaxPool's gradient under op determinism: its model pools by reshaping.
-    model = build_model(model_settings, seed, image_shape, portable=kernels != "xla")
-    optimizer = make_optimizer(training)
-    trainer = Trainer(
-        model,
-        optimizer,
-        x_train,
-        y_train,
-        seed=seed,
-        batch_size=training["batch_size"],
-        eval_batch_size=training["eval_batch_size"],
-        kernels=kernels,
-    )
 
-    input_sha256 = {FILES[k]: sha256_file(inputs[k]) for k in FILES}
-    # The optimiser's class too: two implementations of one update round differently.
-    versions = {
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "optimizer": f"{type(optimizer).__module__}.{type(optimizer).__qualname__}",
-    }
-    key = checkpoint_key(
-        seed, model_settings, {**training, "kernels": kernels}, input_sha256, versions
-    )
-    store = CheckpointStore(checkpoint_dir, key)
-    checkpoint = store.latest(training["steps"])
-    history, start = TrainingHistory(), 0
+def resumed(store: CheckpointStore, trainer, steps: int, snapshot_steps: list[int]):
+    """(the training history so far, the step to go on from): the newest checkpoint that
+    verifies and holds every kept step up to its own, its state set into `trainer`; else
+    nothing done, step 0."""
+    from mnist_filters.trainer import TrainingHistory
+
+    checkpoint = store.latest(steps)
     if checkpoint:
         missing = [
-            step
-            for step in snapshot_steps
-            if step <= checkpoint.step and step not in checkpoint.snapshots
+            s for s in snapshot_steps if s <= checkpoint.step and s not in checkpoint.snapshots
         ]
         if missing:
             log.warning(
                 "not resuming from %s: it lacks the weights at kept steps %s (evolution.steps "
-                "changed); "
-                "training from step 0",
+                "changed); training from step 0",
                 checkpoint.path,
                 missing,
             )
             checkpoint = None
-    if checkpoint:
-        trainer.restore(checkpoint.model_weights, checkpoint.optimizer_variables)
-        history = TrainingHistory(
-            [LogRow(*row) for row in checkpoint.rows],
-            checkpoint.train_seconds,
-            checkpoint.validation_seconds,
-            snapshots={
-                step: checkpoint.snapshots[step]
-                for step in snapshot_steps
-                if step <= checkpoint.step
-            },
-        )
-        start = checkpoint.step
-        log.info("resuming from step %d (checkpoint %s, verified)", start, checkpoint.path)
-    else:
+    if not checkpoint:
         log.info("no checkpoint in %s: training from step 0", store.folder)
+        return TrainingHistory(), 0
+    trainer.restore(checkpoint.model_weights, checkpoint.optimizer_variables)
+    history = TrainingHistory(
+        [LogRow(*row) for row in checkpoint.rows],
+        checkpoint.train_seconds,
+        checkpoint.validation_seconds,
+        snapshots={s: checkpoint.snapshots[s] for s in snapshot_steps if s <= checkpoint.step},
+    )
+    log.info("resuming from step %d (checkpoint %s, verified)", checkpoint.step, checkpoint.path)
+    return history, checkpoint.step
 
+
+def trained(
+    trainer,
+    history,
+    start: int,
+    store: CheckpointStore,
+    data: TrainingData,
+    *,
+    run: str,
+    training: dict,
+    checkpoint_every: int,
+    keep_checkpoints: bool,
+    snapshot_steps: list[int],
+    stop: StopSignals,
+):
+    """Train from `start` to training.steps, with progress lines, checkpoints and the kept
+    steps' weights; the history. A stop signal or a divergence ends it with its error."""
+    held_out = len(data.y_valid)
     progress = Progress(f"{run} train", training["steps"], terminal(), start=start)
 
     def report(row: LogRow, so_far):
@@ -243,7 +276,7 @@ def _train_run(
         history = trainer.train(
             training["steps"],
             log_every=training["log_every"],
-            validation=(x_valid, y_valid) if held_out else None,
+            validation=(data.x_valid, data.y_valid) if held_out else None,
             on_log=report,
             checkpoint_every=checkpoint_every,
             resume=history,
@@ -262,10 +295,9 @@ def _train_run(
             # evidence, and say how to rule it out.
             raise Diverged(
                 f"run {run} diverged: {error} of {training['steps']}, after resuming from the "
-                f"checkpoint at "
-                f"step {start} in {store.folder} (kept). The cause is {hint}, or that checkpoint's "
-                f"weights: "
-                f"delete {store.folder} to train from step 0. No model was written."
+                f"checkpoint at step {start} in {store.folder} (kept). The cause is {hint}, or "
+                f"that checkpoint's weights: delete {store.folder} to train from step 0. No "
+                "model was written."
             ) from None
         if not keep_checkpoints:
             store.remove()  # trained from step 0 with these settings: they would diverge again
@@ -284,12 +316,25 @@ def _train_run(
             f"stopped by {stop.received} at step {history.stopped_at} of {training['steps']}; "
             f"checkpoint saved in {store.folder}: run the workflow again to resume"
         )
-    # What is saved, and measured on the test set, is the model any Keras opens.
-    saved = portable(model, model_settings, image_shape)
+    return history
+
+
+def write_outputs(outputs, trainer, history, data, model_settings, training, image_shape) -> dict:
+    """model.keras (the model any Keras opens, measured on the test set), training_log.csv,
+    snapshots.h5 and the TensorBoard events; the metrics they give."""
+    import keras
+    import tensorflow as tf
+
+    from mnist_filters.model import portable, weights_sha256
+    from mnist_filters.model_outputs import Probe
+    from mnist_filters.tensorboard_events import write_events
+    from mnist_filters.trainer import SNAPSHOT_LAYERS, evaluation
+
+    saved = portable(trainer.model, model_settings, image_shape)
+    test = data.test
     test_logits = Probe(saved, []).logits(to_model_input(test.images), training["eval_batch_size"])
     test_result = evaluation(test_logits, test.labels)
     log.info("Test accuracy: %g (loss %.4f)", test_result.accuracy, test_result.loss)
-
     # The trained weights' bytes: a model.keras that cannot be written is refused before any
     # output is, and the checkpoints stay for the next run.
     require_space(outputs["model"], sum(w.nbytes for w in saved.get_weights()))
@@ -299,8 +344,9 @@ def _train_run(
     write_snapshots(outputs["snapshots"], history.snapshots, SNAPSHOT_LAYERS)
     with atomic_directory(outputs["tensorboard"]) as folder:
         write_events(folder, history.rows, training["batch_size"])
-    examples = (training["steps"]) * training["batch_size"]
-    metrics = {
+    examples = training["steps"] * training["batch_size"]
+    held_out = len(data.y_valid)
+    return {
         "test_accuracy": test_result.accuracy,
         "test_loss": test_result.loss,
         # by label; what the mistakes are is in confusion.csv and mistakes.csv
@@ -316,23 +362,11 @@ def _train_run(
         "train_examples_per_second": examples / history.train_seconds
         if history.train_seconds
         else None,
-        "seed": seed,
         "precision": training["precision"],
-        "kernels": kernels,
-        "cpu": {"model": cpu_model, "flags": features(cpu_flags)},
-        "threads": threads,
-        "train_images": len(y_train),
-        "validation_images": len(y_valid),
+        "train_images": len(data.y_train),
+        "validation_images": held_out,
         "test_images": len(test),
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
         "numpy_version": np.__version__,
-        "input_sha256": input_sha256,
-        "resumed_from_step": start,
-        "provenance": {"train": where},
-        "settings": {"seed": seed, "model": model_settings, "training": training},
     }
-    write_json_atomic(outputs["metrics"], metrics)
-    if not keep_checkpoints:
-        store.remove()
-    return metrics
