@@ -230,13 +230,27 @@ def scratch_command(
     threads: dict[str, int],
 ) -> list[str]:
     """Snakemake in `scratch`, with the user's arguments, data from the cached run's
-    resources/<set>/,
-    its own checkpoints (never resuming the user's), and the original jobs' thread counts."""
+    resources/<set>/, its own checkpoints (never resuming the user's), and the original jobs'
+    thread counts."""
     configfiles, items, thread_items, rest = split_config_arguments(arguments)
     own = workdir / "config.yaml"
     configfiles = [str(own)] * own.is_file() + [str(Path(f).resolve()) for f in configfiles]
     data = {"set": data_set, "local_dir": str((workdir / "resources" / data_set).resolve())}
-    # the targets first: options such as --configfile take all the words that follow them
+    return [
+        *compared_results(data_set, run, snakefile, scratch),
+        *(["--configfile", *configfiles] if configfiles else []),
+        "--config",
+        *config_items(items, data=data, checkpoints={"dir": "checkpoints", "keep": False}),
+        "--set-threads",
+        *thread_items,
+        *(f"{rule}={count}" for rule, count in threads.items()),
+        *rest,
+    ]
+
+
+def compared_results(data_set: str, run: str, snakefile: Path, directory: Path) -> list[str]:
+    """Snakemake asked for the run's compared results in `directory`; the targets come first,
+    since options such as --configfile take all the words that follow them."""
     return [
         sys.executable,
         "-m",
@@ -245,14 +259,7 @@ def scratch_command(
         "--snakefile",
         str(snakefile),
         "--directory",
-        str(scratch),
-        *(["--configfile", *configfiles] if configfiles else []),
-        "--config",
-        *config_items(items, data=data, checkpoints={"dir": "checkpoints", "keep": False}),
-        "--set-threads",
-        *thread_items,
-        *(f"{rule}={count}" for rule, count in threads.items()),
-        *rest,
+        str(directory),
     ]
 
 
@@ -275,14 +282,7 @@ def up_to_date(
     """None when Snakemake would make nothing for the run's compared results; else its plan."""
     configfiles, items, thread_items, rest = split_config_arguments(arguments)
     command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        *(f"results/{data_set}/{run}/{name}" for name in COMPARED.values()),
-        "--snakefile",
-        str(snakefile),
-        "--directory",
-        str(workdir),
+        *compared_results(data_set, run, snakefile, workdir),
         "--dry-run",
         *(["--configfile", *configfiles] if configfiles else []),
         "--config",
