@@ -6,19 +6,13 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import default_settings
 from mnist_filters.dataset import FILES, background_value, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.stages.mistakes import read_mistakes
 from mnist_filters.stages.occlusion import chosen_images, occluded, occluder_origins, occlusion
 
-NOTEBOOK = {
-    "conv1": {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"},
-    "conv2": {"filters": 64, "kernel_size": 5, "strides": 1, "padding": "same"},
-    "pool2": {"pool_size": 2, "padding": "same"},
-    "fc1_units": 1024,
-    "init_stddev": 0.05,
-    "bias_init": 0.1,
-}
+NOTEBOOK = default_settings()["model"]
 
 
 def test_occluder_positions_keep_it_inside_the_image():
