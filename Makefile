@@ -22,7 +22,11 @@ CONFIG ?=
 ARGS ?=
 comma := ,
 DATA_BLOCK := $(if $(SET),set: $(SET))$(if $(and $(SET),$(DATA)),$(comma) )$(if $(DATA),local_dir: $(DATA))
-CONFIG_ARGS := $(if $(CONFIG),--configfile $(CONFIG)) $(if $(DATA_BLOCK),--config 'data={$(DATA_BLOCK)}')
+# DATA= and SET= reach Snakemake in a config file of their own, written by the recipe, not as
+# --config: a `--config` in ARGS replaces an earlier --config whole, and would drop them.
+DATA_CONFIG := .snakemake/mnist-filters/make-data.yaml
+CONFIG_ARGS := $(if $(CONFIG)$(DATA_BLOCK),--configfile $(CONFIG) $(if $(DATA_BLOCK),$(DATA_CONFIG)))
+WRITE_DATA_CONFIG := $(if $(DATA_BLOCK),mkdir -p $(dir $(DATA_CONFIG)) && echo 'data: {$(DATA_BLOCK)}' > $(DATA_CONFIG) &&)
 # make compare SWEEP=<name>: that comparison (of every data set); all of them without it.
 SWEEP ?=
 # make verify RUN=[<data set>/]<run>: the run to retrain and check.
@@ -53,7 +57,7 @@ $(SLURM_VENV)/.installed: $(BIN)/.installed requirements-slurm.txt constraints.t
 	touch $@
 
 run: $(SNAKEMAKE_ENV) ## the workflow (DATA=, SET=, CONFIG=, ARGS=, PROFILE=slurm)
-	$(SNAKEMAKE_PYTHON) -m snakemake --profile profiles/$(PROFILE) $(CONFIG_ARGS) $(ARGS)
+	$(WRITE_DATA_CONFIG) $(SNAKEMAKE_PYTHON) -m snakemake --profile profiles/$(PROFILE) $(CONFIG_ARGS) $(ARGS)
 
 # The SLURM tests run the cluster environment (MNIST_FILTERS_SLURM_PYTHON); the rest .venv.
 test: $(BIN)/.installed $(SLURM_VENV)/.installed ## the test suite (PYTEST_ARGS=)
@@ -62,14 +66,14 @@ test: $(BIN)/.installed $(SLURM_VENV)/.installed ## the test suite (PYTEST_ARGS=
 lint: $(BIN)/.installed ## ruff (lint and format) on the Python, snakemake --lint and snakefmt on the rules
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/snakemake --lint $(CONFIG_ARGS)
+	$(WRITE_DATA_CONFIG) $(BIN)/snakemake --lint $(CONFIG_ARGS)
 	$(BIN)/snakefmt --check Snakefile rules
 
 docs: $(BIN)/.installed ## write the generated docs: settings page, file layouts
 	$(BIN)/python docs/generate.py
 
 report: $(BIN)/.installed ## report.html of what make run made, with the same settings
-	$(BIN)/snakemake --profile profiles/default $(CONFIG_ARGS) --report report.html
+	$(WRITE_DATA_CONFIG) $(BIN)/snakemake --profile profiles/default $(CONFIG_ARGS) --report report.html
 
 compare: $(BIN)/.installed ## print the comparison tables of the sweeps (SWEEP=)
 	@PYTHONPATH=scripts $(BIN)/python -m mnist_filters.stages.compare \
@@ -77,7 +81,7 @@ compare: $(BIN)/.installed ## print the comparison tables of the sweeps (SWEEP=)
 
 verify: $(SNAKEMAKE_ENV) ## retrain RUN=[<set>/]<run> in scratch and compare its bytes
 	@test -n "$(RUN)" || { echo "usage: make verify RUN=[<data set>/]<run> (a folder of results/<data set>/)" >&2; exit 2; }
-	PYTHONPATH=scripts $(SNAKEMAKE_PYTHON) -m mnist_filters.verify $(RUN) -- \
+	$(WRITE_DATA_CONFIG) PYTHONPATH=scripts $(SNAKEMAKE_PYTHON) -m mnist_filters.verify $(RUN) -- \
 	  $(if $(filter-out default,$(PROFILE)),--profile profiles/$(PROFILE)) $(CONFIG_ARGS) $(ARGS)
 
 tensorboard: $(BIN)/.installed ## the runs' training curves on 127.0.0.1 (SET=, PORT=, RESULTS=)

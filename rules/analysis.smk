@@ -227,3 +227,30 @@ rule trace_evolution:
         "Each filter's strongest test patch at each kept training step of run {wildcards.run}"
     script:
         "../scripts/trace_evolution.py"
+
+
+rule visualise_features:
+    input:
+        model="<results>/{run}/model.keras",
+        test_images=data_files()["test_images"],
+    output:
+        features="<results>/{run}/features.h5",
+        provenance="<results>/{run}/provenance/visualise_features.json",
+    log:
+        "<logs>/{run}/visualise_features.log",
+    benchmark:
+        "<benchmarks>/{run}/visualise_features.tsv"
+    conda:
+        "../envs/tensorflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=30,
+    params:
+        settings=visualisation_settings,
+        classes=DATA_SET.classes,
+        code=code_of("visualise_features.py"),
+    message:
+        "The input each unit of {params.settings[layers]} responds to most, for run {wildcards.run}"
+    script:
+        "../scripts/visualise_features.py"

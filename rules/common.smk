@@ -102,6 +102,13 @@ def transformations(wildcards):
     return invariance_ranges(RUNS[wildcards.run]["invariance"])
 
 
+def visualisation_settings(wildcards):
+    """A params function: the job's run's feature_visualisation block, but `enabled`, which
+    decides whether the job exists, not what it writes."""
+    block = RUNS[wildcards.run]["feature_visualisation"]
+    return {key: value for key, value in block.items() if key != "enabled"}
+
+
 def projected_layers(wildcards):
     """A params function: the layers whose ranked units are projected (null: every dumped layer)."""
     settings = RUNS[wildcards.run]
@@ -154,6 +161,8 @@ RUN_RULES = {
     "plot_occlusion": "occlusion",
     "measure_invariance": "invariance",
     "plot_invariance": "invariance",
+    "visualise_features": "feature_visualisation",
+    "plot_feature_visualisation": "feature_visualisation",
 }
 # ... and of each comparison.
 COMPARISON_RULES = [
@@ -167,6 +176,7 @@ GALLERY_SECTIONS = {
     "evolution": ("trace_evolution", "evolution"),
     "occlusion": ("plot_occlusion", "figures"),
     "invariance": ("plot_invariance", "figures"),
+    "feature_visualisation": ("visualise_features", "features"),
 }
 
 

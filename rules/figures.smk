@@ -325,6 +325,37 @@ rule plot_invariance:
         "../scripts/plot_invariance.py"
 
 
+rule plot_feature_visualisation:
+    input:
+        features="<results>/{run}/features.h5",
+    output:
+        figures=report(
+            directory("<results>/{run}/figures/features"),
+            patterns=["{layer}.png"],
+            caption="../report/feature_visualisation.rst",
+            category="{run}",
+            subcategory="feature visualisation",
+            labels={"figure": "optimised inputs {layer}"},
+        ),
+        provenance="<results>/{run}/provenance/plot_feature_visualisation.json",
+    log:
+        "<logs>/{run}/plot_feature_visualisation.log",
+    benchmark:
+        "<benchmarks>/{run}/plot_feature_visualisation.tsv"
+    localrule: True
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        runtime=10,
+    params:
+        dpi=run_setting("figures", "feature_visualisation", "dpi"),
+        code=code_of("plot_feature_visualisation.py"),
+    message:
+        "Figures: the optimised inputs of run {wildcards.run}"
+    script:
+        "../scripts/plot_feature_visualisation.py"
+
+
 rule plot_evolution:
     input:
         evolution="<results>/{run}/evolution.csv",

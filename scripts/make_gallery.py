@@ -15,6 +15,7 @@ run_stage(
         classes=snakemake.params.classes,
         mistakes=snakemake.input.mistakes,
         evolution=snakemake.input.get("evolution"),
+        features=snakemake.input.get("feature_visualisation"),
         figures={
             name: snakemake.input[name]
             for name in ("occlusion", "invariance")

@@ -47,6 +47,8 @@ def default_settings() -> dict:
 TINY_DEFAULTS = {
     "seed": 0,
     "training": {"validation_size": 200, "steps": 300, "batch_size": 50, "log_every": 100},
+    # on by default, but the runs that test it turn it on (ANALYSES_ON): the others stay short
+    "feature_visualisation": {"enabled": False},
 }
 
 
@@ -55,6 +57,7 @@ ANALYSES_ON = {
     "evolution": {"enabled": True},
     "occlusion": {"enabled": True},
     "invariance": {"enabled": True, "images": 50},
+    "feature_visualisation": {"enabled": True, "steps": 64},
 }
 
 

@@ -5,6 +5,8 @@ Most cases call settings.load, the one entry the workflow itself calls as it par
 """
 
 import copy
+import shutil
+import subprocess
 
 import pytest
 import yaml
@@ -236,8 +238,12 @@ def test_bad_settings_are_refused_naming_the_key(tiny_mnist, defaults, runs, mes
             {"model": {"conv1": {"kernel_size": 40}}},
             "model.conv1.kernel_size: 40 does not fit the 28x28 images",
         ),
+        (
+            {"feature_visualisation": {"enabled": True, "units": [64]}},
+            "feature_visualisation.units [64] out of range: layer conv1 has 25 units",
+        ),
     ],
-    ids=["schema", "against-the-data", "against-the-model"],
+    ids=["schema", "against-the-data", "against-the-model", "feature-visualisation-unit"],
 )
 def test_the_workflow_refuses_bad_settings_before_any_job(tiny_mnist, tmp_path, defaults, message):
     config = tiny_config(tiny_mnist)
@@ -440,6 +446,43 @@ def test_schema_defaults_fill_each_run_with_its_own_copies():
             {"evolution": {"steps": [0, 2001]}},
             "evolution.steps [2001] are past training.steps (300)",
         ),
+        (
+            {"feature_visualisation": {"layers": ["conv3"]}},
+            "feature_visualisation.layers.0: 'conv3' is not one of "
+            "['conv1', 'conv2', 'fc1', 'logits']",
+        ),
+        (
+            {"feature_visualisation": {"units": [3, 10]}},
+            "feature_visualisation.units [10] out of range: layer logits has 10 units (0..9)",
+        ),
+        (
+            {"feature_visualisation": {"layers": ["conv1"], "units": [30]}},
+            "feature_visualisation.units [30] out of range: layer conv1 has 25 units (0..24)",
+        ),
+        (
+            {"feature_visualisation": {"steps": -1}},
+            "feature_visualisation.steps: -1 is less than the minimum of 0",
+        ),
+        (
+            {"feature_visualisation": {"total_variation": -0.1}},
+            "feature_visualisation.total_variation: -0.1 is less than the minimum of 0",
+        ),
+        (
+            {"feature_visualisation": {"diversity": {"weight": -1}}},
+            "feature_visualisation.diversity.weight: -1 is less than the minimum of 0",
+        ),
+        (
+            {"feature_visualisation": {"parameterisation": "wavelet"}},
+            "feature_visualisation.parameterisation: 'wavelet' is not one of ['pixel', 'fourier']",
+        ),
+        (
+            {"feature_visualisation": {"objective": "spatial"}},
+            "feature_visualisation.objective: 'spatial' is not one of ['channel', 'neuron']",
+        ),
+        (
+            {"feature_visualisation": {"jitter": 28}},
+            "feature_visualisation.jitter is 28 pixels, as large as the 28x28 images",
+        ),
     ],
     ids=[
         "invariance-too-many-images",
@@ -449,7 +492,41 @@ def test_schema_defaults_fill_each_run_with_its_own_copies():
         "invariance-range-without-count",
         "evolution-unknown-layer",
         "evolution-step-past-training",
+        "features-unknown-layer",
+        "features-unit-past-the-logits",
+        "features-unit-past-conv1",
+        "features-negative-steps",
+        "features-negative-weight",
+        "features-negative-diversity",
+        "features-unknown-parameterisation",
+        "features-unknown-objective",
+        "features-jitter-past-the-image",
     ],
 )
 def test_the_analyses_settings_are_checked(tiny_mnist, overrides, message):
     assert message in refusal(tiny_config(tiny_mnist, runs={"r": overrides}))
+
+
+def test_make_keeps_data_beside_a_config_in_args(tiny_mnist, tmp_path):
+    """`make run DATA=... ARGS="--config ..."`: Snakemake keeps only the last --config, so DATA
+    travels in a config file: the settings are checked against the local copy's 2,000
+    training images (the notebook's validation split of 5,000 does not fit them), not the
+    download's 60,000."""
+    shutil.copy(REPO / "config.yaml", tmp_path)  # the Snakefile's configfile, in --directory
+    result = subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(REPO),
+            "run",
+            f"DATA={tiny_mnist}",
+            f"ARGS=--config 'defaults={{seed: 1}}' -n --directory {tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "the training set holds only 2000 images" in output, output[-3000:]

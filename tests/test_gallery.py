@@ -103,6 +103,7 @@ def small_data(label: str = "label 3") -> dict:
         },
         "mistakes": [],
         "evolution": {"conv2": {"steps": [0], "filters": []}},
+        "features": {"logits": {"objective": "unit", "units": []}},
         "figures": [{"id": "invariance", "title": "Invariance", "note": "", "figures": []}],
         "images": {"4": base64.b64encode(bytes(4)).decode()},
     }
@@ -112,11 +113,19 @@ def test_the_navigation_links_every_filter_and_section():
     assert navigation(small_data()) == (
         '<a href="#conv1"><b>conv1</b></a> <a href="#conv1-f00">0</a> <a '
         'href="#conv1-f07">7</a><br>'
-        '<a href="#evolution-conv2">conv2 through training</a> <a href="#mistakes">mistakes</a> '
+        '<a href="#evolution-conv2">conv2 through training</a> '
+        '<a href="#features-logits">logits optimised inputs</a> <a href="#mistakes">mistakes</a> '
         '<a href="#invariance">invariance</a>'
     )
-    without = {**small_data(), "mistakes": None, "evolution": None, "figures": []}
-    assert "mistakes" not in navigation(without) and "training" not in navigation(without)
+    without = {
+        **small_data(),
+        "mistakes": None,
+        "evolution": None,
+        "features": None,
+        "figures": [],
+    }
+    links = navigation(without)
+    assert not any(word in links for word in ("mistakes", "training", "optimised"))
 
 
 def test_the_page_carries_the_data_whole_and_text_in_it_cannot_close_the_script():

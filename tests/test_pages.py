@@ -45,6 +45,10 @@ def test_the_gallery_shows_every_analysis(tiny_run, tmp_path):
     dom = result.stdout
     for section in ("evolution-conv1", "evolution-conv2", "mistakes", "occlusion", "invariance"):
         assert f'id="{section}"' in dom, section
+    for layer, units in (("conv1", 25), ("conv2", 64), ("logits", 10)):
+        assert all(f'id="features-{layer}-u{u:02d}"' in dom for u in range(units)), layer
+    # each projected filter's page shows its optimised input and its best test image
+    assert dom.count('class="hits optimised"') == 25 + (25 + 64 + 10)
     assert all(f'id="evolution-conv2-f{f:02d}"' in dom for f in range(64))
     mistakes = len(read_mistakes(str(run / "mistakes.csv")))
     assert dom.count('class="hit mistake"') == mistakes > 0
@@ -53,8 +57,11 @@ def test_the_gallery_shows_every_analysis(tiny_run, tmp_path):
         dom.count('<img class="figure"') == figures == min(4, mistakes) + 4 + 4
     )  # mistakes, correct, transformations
     # projections: 25 filters x 12 hits x (image, patch, 3 methods); strips: (25 + 64) x 4 kept
-    # steps
-    assert dom.count("<canvas") == 25 * 12 * 5 + (25 + 64) * 4 + mistakes
+    # steps; optimised input and best test image: on the 25 filters' pages and per unit of
+    # conv1, conv2 and the logits
+    assert dom.count("<canvas") == (
+        25 * 12 * 5 + (25 + 64) * 4 + mistakes + 2 * 25 + 2 * (25 + 64 + 10)
+    )
     console = [
         line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
     ]

@@ -25,7 +25,8 @@ OPTIONAL = ANALYSES_ON
 OCCLUSION = {"occlude", "plot_occlusion"}
 INVARIANCE = {"measure_invariance", "plot_invariance"}
 EVOLUTION = {"trace_evolution", "plot_evolution"}
-ANALYSES = OCCLUSION | INVARIANCE | EVOLUTION
+FEATURES = {"visualise_features", "plot_feature_visualisation"}
+ANALYSES = OCCLUSION | INVARIANCE | EVOLUTION | FEATURES
 # the comparison of the two runs of `runs:` (results/mnist/sweeps/runs/)
 COMPARED = {
     (rule, "sweeps/runs")
@@ -152,6 +153,9 @@ def test_editing_the_model_code_retrains_every_run(done, base_config, workflow):
         ({"figures": {"invariance": {"dpi": 50}}}, {"plot_invariance", "gallery"}),
         ({"evolution": {"layers": ["conv1"]}}, EVOLUTION | {"gallery"}),
         ({"figures": {"evolution": {"dpi": 50}}}, {"plot_evolution"}),
+        ({"feature_visualisation": {"total_variation": 0.5}}, FEATURES | {"gallery"}),
+        ({"feature_visualisation": {"jitter": 0}}, FEATURES | {"gallery"}),
+        ({"figures": {"feature_visualisation": {"dpi": 50}}}, {"plot_feature_visualisation"}),
     ],
     ids=[
         "occluder-size",
@@ -162,6 +166,9 @@ def test_editing_the_model_code_retrains_every_run(done, base_config, workflow):
         "invariance-figures",
         "evolution-layers",
         "evolution-figures",
+        "feature-regulariser",
+        "feature-jitter",
+        "feature-figures",
     ],
 )
 def test_an_analysis_setting_reruns_only_its_stage_and_figures(

@@ -96,6 +96,7 @@ def load(config: dict, config_files: Iterable[str | Path], schemas: Path) -> Set
             train_count,
             test_count,
             tuple(config["data"]["image_shape"]),
+            len(data_set.classes),
         )
     return Settings(
         config, run_schema, runs, sweeps, comparisons, swept, data_set, train_count, test_count

@@ -25,6 +25,7 @@ class Context:
     image_shape: tuple[int, int]
     layers: dict[str, Geometry]  # each spatial layer's geometry
     kept_steps: list[int]  # the training steps whose weights the run keeps
+    classes: int  # classes of the data set: the logits' units
 
 
 def check_training(settings: dict, data: Context) -> None:
@@ -122,6 +123,30 @@ def check_invariance(settings: dict, data: Context) -> None:
         )
 
 
+def check_feature_visualisation(settings: dict, data: Context) -> None:
+    visualisation = settings["feature_visualisation"]
+    model = settings["model"]
+    units = {
+        "conv1": filters_of(model, "conv1"),
+        "conv2": filters_of(model, "conv2"),
+        "fc1": model["fc1_units"],
+        "logits": data.classes,
+    }
+    for layer in visualisation["layers"]:
+        bad = [u for u in visualisation["units"] or [] if u >= units[layer]]
+        if bad:
+            raise ConfigError(
+                f"feature_visualisation.units {bad} out of range: layer {layer} has "
+                f"{units[layer]} units (0..{units[layer] - 1})"
+            )
+    if visualisation["jitter"] >= min(data.image_shape):
+        raise ConfigError(
+            f"feature_visualisation.jitter is {visualisation['jitter']} pixels, as large as the "
+            f"{data.image_shape[0]}x{data.image_shape[1]} images: a shift would move the whole "
+            "image out of view"
+        )
+
+
 # Block of run settings -> its check, in the order of the run schema. The model's (every
 # layer's window fits its input) runs first, as the context's geometries are made.
 BLOCK_CHECKS: dict[str, Callable[[dict, Context], None]] = {
@@ -131,6 +156,7 @@ BLOCK_CHECKS: dict[str, Callable[[dict, Context], None]] = {
     "evolution": check_evolution,
     "occlusion": check_occlusion,
     "invariance": check_invariance,
+    "feature_visualisation": check_feature_visualisation,
 }
 
 
@@ -141,6 +167,7 @@ def check_run(
     train_count: int,
     test_count: int,
     image_shape: tuple[int, int],
+    classes: int,
 ) -> None:
     """Every block's check for run `name`; a ConfigError names the run and the setting."""
     try:
@@ -150,6 +177,7 @@ def check_run(
             tuple(image_shape),
             geometries(settings["model"], image_shape),
             snapshot_steps(settings, run_schema),
+            classes,
         )
         for check in BLOCK_CHECKS.values():
             check(settings, context)

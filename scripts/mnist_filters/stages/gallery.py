@@ -1,5 +1,6 @@
 """A browsable gallery of every projected filter: results/<data set>/{run}/gallery/index.html,
-and of what the other analyses found (mistakes, features through training, occlusion, invariance).
+and of what the other analyses found (mistakes, features through training, optimised inputs,
+occlusion, invariance).
 
 One self-contained page that opens from disk (no server, no network): a section per layer,
 an anchor per filter (`#conv2-f05`), and for each of the filter's top hits the whole test
@@ -56,6 +57,7 @@ def gallery(
     classes: Sequence[str],
     mistakes: str | None = None,
     evolution: str | None = None,
+    features: str | None = None,
     figures: dict[str, str] | None = None,
 ) -> None:
     """Write `output`/index.html: see page_data for what it shows."""
@@ -66,6 +68,7 @@ def gallery(
         classes=classes,
         mistakes=mistakes,
         evolution=evolution,
+        features=features,
         figures=figures,
     )
     page = render(data, run)
@@ -81,11 +84,13 @@ def page_data(
     classes: Sequence[str],
     mistakes: str | None = None,
     evolution: str | None = None,
+    features: str | None = None,
     figures: dict[str, str] | None = None,
 ) -> dict:
     """What the page shows, as JSON-ready data: the projected filters of rankings.csv
     (`classes`: the class name of each label), and, where given, every mistake (mistakes.csv),
-    each filter's strip through training (evolution.csv) and the figure folders of
+    each filter's strip through training (evolution.csv), each unit's optimised input(s) and
+    best test image (features.h5), and the figure folders of
     FIGURE_SECTIONS (`figures`: section -> folder). Every test image it shows is in `images`,
     once, as base64 bytes."""
     images = read_idx(test_images)
@@ -130,6 +135,7 @@ def page_data(
         "layers": layers,
         "mistakes": _mistakes(mistakes, classes, used) if mistakes else None,
         "evolution": _evolution(evolution, used) if evolution else None,
+        "features": _features(features, used) if features else None,
         "figures": [_figure_group(name, folder) for name, folder in (figures or {}).items()],
     }
     data["images"] = {str(i): _b64(images[i].astype(np.uint8)) for i in sorted(used)}
@@ -151,6 +157,10 @@ def navigation(data: dict) -> str:
         [
             f'<a href="#evolution-{layer}">{layer} through training</a>'
             for layer in data["evolution"] or {}
+        ]
+        + [
+            f'<a href="#features-{layer}">{layer} optimised inputs</a>'
+            for layer in data["features"] or {}
         ]
         + (['<a href="#mistakes">mistakes</a>'] if data["mistakes"] is not None else [])
         + [
@@ -220,6 +230,31 @@ def _evolution(path: str, used: set[int]) -> dict:
         }
         for name, info in layers.items()
     }
+
+
+def _features(path: str, used: set[int]) -> dict:
+    from mnist_filters.features_file import read_features
+
+    layers = {}
+    for layer, entry in read_features(path).items():
+        images = entry.get("diverse_images", entry["images"][:, None])
+        names = entry.get("unit_names")
+        used.update(int(i) for i in entry["best_test_index"])
+        layers[layer] = {
+            "objective": entry["objective_kind"],
+            "units": [
+                {
+                    "unit": int(unit),
+                    "name": names[i] if names else None,
+                    "images": [_b64(np.round(image).astype(np.uint8)) for image in images[i]],
+                    "objective": f"{entry['objective'][i]:.3g}",
+                    "best": f"{entry['best_test_value'][i]:.3g}",
+                    "best_image": int(entry["best_test_index"][i]),
+                }
+                for i, unit in enumerate(entry["units"])
+            ],
+        }
+    return layers
 
 
 def _figure_group(name: str, folder: str) -> dict:

@@ -75,25 +75,29 @@ def inverse_matrix(transformation: str, value: float, shape: tuple[int, int]) ->
     return back @ core @ to_centre
 
 
-def transformed(images: np.ndarray, transformation: str, value: float, fill: float) -> np.ndarray:
-    """(N, H, W, 1) model inputs transformed by Keras's affine_transform (bilinear, constant
-    `fill`)."""
+def affine(images, transforms, fill: float):
+    """(N, H, W, 1) images, as Keras tensors, each read through its row of `transforms` ((N, 8):
+    a 3x3 inverse map's first eight entries) by Keras's affine_transform (bilinear, constant
+    `fill`). Differentiable with respect to the images."""
     import keras
 
+    return keras.ops.image.affine_transform(
+        images,
+        transforms,
+        interpolation="bilinear",
+        fill_mode="constant",
+        fill_value=fill,
+        data_format="channels_last",
+    )
+
+
+def transformed(images: np.ndarray, transformation: str, value: float, fill: float) -> np.ndarray:
+    """(N, H, W, 1) model inputs transformed by `transformation` at `value`."""
     matrix = inverse_matrix(transformation, value, images.shape[1:3])
     transform = np.tile(
         np.concatenate([matrix[0], matrix[1], matrix[2, :2]]).astype(np.float32), (len(images), 1)
     )
-    return np.asarray(
-        keras.ops.image.affine_transform(
-            images,
-            transform,
-            interpolation="bilinear",
-            fill_mode="constant",
-            fill_value=fill,
-            data_format="channels_last",
-        )
-    )
+    return np.asarray(affine(images, transform, fill))
 
 
 def relative_distance(original: np.ndarray, changed: np.ndarray) -> np.ndarray:

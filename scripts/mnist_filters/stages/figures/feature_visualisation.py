@@ -1,0 +1,59 @@
+"""Feature visualisation figures: one grid per visualised layer (laid out as filters.png), each
+cell a unit's optimised image with the objective it reaches beside the best test image's. The
+logits' grid is the class models, labelled by class name."""
+
+from __future__ import annotations
+
+import math
+
+from mnist_filters.atomic import atomic_directory
+from mnist_filters.features_file import read_features
+from mnist_filters.stages.figures.style import GREY, bare, grid, plt, save
+
+OBJECTIVES = {
+    "channel": "mean of the filter's map",
+    "neuron": "the filter at the map's centre",
+    "unit": "the unit",
+}
+
+
+def feature_figures(features: str, output: str, *, dpi: int) -> None:
+    """`output`/<layer>.png for each layer of features.h5."""
+    with atomic_directory(output) as folder:
+        for layer, entry in read_features(features).items():
+            figure = layer_figure(layer, entry)
+            save(figure, f"{folder}/{layer}.png", dpi)
+
+
+def layer_figure(layer: str, entry: dict):
+    units = entry["units"]
+    names = entry.get("unit_names")
+    count = len(units)
+    rows, columns = grid(count, 5 if names else math.ceil(math.sqrt(count)))
+    # fc1's 1,024 units in smaller cells
+    cell, fontsize = (1.7, 8) if count <= 100 else (1.1, 5)
+    figure = plt.figure(figsize=(columns * cell + 0.4, rows * (cell + 0.45) + 1.0))
+    for i, unit in enumerate(units):
+        axes = figure.add_subplot(rows, columns, i + 1)
+        bare(axes)
+        # the data's own scale, as the test images and their patches are shown
+        axes.imshow(entry["images"][i], cmap=GREY, vmin=0, vmax=255)
+        title = f"class {names[i]}" if names else f"{unit}"
+        axes.set_title(
+            f"{title}\n{entry['objective'][i]:.3g} / test {entry['best_test_value'][i]:.3g}",
+            fontsize=fontsize,
+        )
+    if names:
+        what = "the class models (Simonyan et al. 2013): the input each class's score"
+        objective = "the logit, before the softmax"
+    else:
+        kind = "filters" if entry["objective_kind"] in ("channel", "neuron") else "units"
+        what = f"the input each of its {count} {kind}"
+        objective = f"{OBJECTIVES[entry['objective_kind']]}, before the ReLU"
+    figure.suptitle(
+        f"{layer}: {what} responds to most\nobjective: {objective}\nunder each: the objective "
+        "reached / the best test image's; pixels 0 (black) to 255 (white)",
+        fontsize=9,
+    )
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.75 / (rows * (cell + 0.45) + 1.0)))
+    return figure
