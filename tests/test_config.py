@@ -447,6 +447,15 @@ def test_schema_defaults_fill_each_run_with_its_own_copies():
             "evolution.steps [2001] are past training.steps (300)",
         ),
         (
+            {"training": {"examples_per_class": 500}},
+            "training.examples_per_class is 500, but after the 200 images held out for "
+            "validation label 0 has",
+        ),
+        (
+            {"training": {"examples_per_class": 2}},
+            "training.batch_size is 50, larger than the 20 training images of 2 per class",
+        ),
+        (
             {"feature_visualisation": {"layers": ["conv3"]}},
             "feature_visualisation.layers.0: 'conv3' is not one of "
             "['conv1', 'conv2', 'fc1', 'logits']",
@@ -492,6 +501,8 @@ def test_schema_defaults_fill_each_run_with_its_own_copies():
         "invariance-range-without-count",
         "evolution-unknown-layer",
         "evolution-step-past-training",
+        "more-examples-per-class-than-a-class-holds",
+        "batch-past-the-examples-per-class",
         "features-unknown-layer",
         "features-unit-past-the-logits",
         "features-unit-past-conv1",

@@ -47,7 +47,14 @@ def workflow(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def base_config(tiny_mnist):
-    return tiny_config(tiny_mnist, runs={"tiny": copy.deepcopy(OPTIONAL), "other": {"seed": 1}})
+    # `other` trains on 100 images of each class (a learning curve's point)
+    return tiny_config(
+        tiny_mnist,
+        runs={
+            "tiny": copy.deepcopy(OPTIONAL),
+            "other": {"seed": 1, "training": {"examples_per_class": 100}},
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +71,20 @@ def changed(config, **runs):
     for name, overrides in runs.items():
         config["runs"][name] = deep_merge(config["runs"].get(name, {}), overrides)
     return config
+
+
+def test_a_run_trains_on_its_examples_per_class(done):
+    import json
+
+    metrics = json.loads((done / "results" / "mnist" / "other" / "metrics.json").read_text())
+    assert metrics["train_images"] == 1000 and metrics["validation_images"] == 200
+    assert metrics["settings"]["training"]["examples_per_class"] == 100
+
+
+def test_another_number_of_examples_per_class_retrains_that_run_only(done, base_config, workflow):
+    config = changed(base_config, other={"training": {"examples_per_class": 50}})
+    assert {run for _rule, run in planned(done, config, workflow)} == {"other", "sweeps/runs"}
+    assert ("train", "other") in planned(done, config, workflow)
 
 
 def test_a_complete_workflow_plans_nothing(done, base_config, workflow):

@@ -196,6 +196,34 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) / np.float32(255.0))[..., None]
 
 
+def check_examples_per_class(labels: np.ndarray, per_class: int, held_out: int) -> None:
+    """ValueError unless every label of `labels` (the training images left after the first
+    `held_out`, which validate) has at least `per_class` images."""
+    counts = np.bincount(labels, minlength=int(labels.max(initial=0)) + 1)
+    short = {label: int(n) for label, n in enumerate(counts) if n < per_class}
+    if short:
+        listed = ", ".join(f"label {label} has {n}" for label, n in short.items())
+        raise ValueError(
+            f"training.examples_per_class is {per_class}, but after the {held_out} images held "
+            f"out for validation {listed}"
+        )
+
+
+def class_balanced(labels: np.ndarray, per_class: int, seed: int, held_out: int = 0) -> np.ndarray:
+    """Ascending indices into `labels` of `per_class` images of each label, drawn by `seed`.
+
+    Each label's are the first `per_class` of a permutation of its own images (seeded by the
+    seed and the label), so that the same seed keeps a smaller number's images in a larger
+    one's: a sweep over the number is a learning curve on nested training sets."""
+    check_examples_per_class(labels, per_class, held_out)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        order = np.random.default_rng([seed, int(label)]).permutation(len(members))
+        chosen.append(members[order[:per_class]])
+    return np.sort(np.concatenate(chosen))
+
+
 def background_value(images: np.ndarray) -> int:
     """The data set's background: its commonest pixel value (0 for MNIST and its drop-ins)."""
     return int(np.bincount(images.ravel(), minlength=256).argmax())

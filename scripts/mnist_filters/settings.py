@@ -22,8 +22,8 @@ from typing import Any
 import jsonschema
 
 from mnist_filters.dataset import DATA_SETS, FILES, DataSet, local_files
-from mnist_filters.errors import ConfigError
-from mnist_filters.idx import read_idx_dims
+from mnist_filters.errors import ConfigError, IdxFormatError
+from mnist_filters.idx import read_idx, read_idx_dims
 from mnist_filters.schema import (
     check_config,
     check_duplicate_keys,
@@ -88,6 +88,7 @@ def load(config: dict, config_files: Iterable[str | Path], schemas: Path) -> Set
     }
     data_set = DATA_SETS[config["data"]["set"]]
     train_count, test_count = image_counts(config["data"], data_set)
+    train_labels = drawn_labels(config["data"], runs)
     for name, settings in runs.items():
         check_run(
             name,
@@ -97,10 +98,24 @@ def load(config: dict, config_files: Iterable[str | Path], schemas: Path) -> Set
             test_count,
             tuple(config["data"]["image_shape"]),
             len(data_set.classes),
+            train_labels,
         )
     return Settings(
         config, run_schema, runs, sweeps, comparisons, swept, data_set, train_count, test_count
     )
+
+
+def drawn_labels(data: dict, runs: dict[str, dict]) -> Any:
+    """The local copy's training labels where a run draws examples per class, for the check
+    before any job; else None, as when the file is damaged: the data stage says how."""
+    if not data["local_dir"] or all(
+        settings["training"]["examples_per_class"] is None for settings in runs.values()
+    ):
+        return None
+    try:
+        return read_idx(local_files(data["local_dir"])["train_labels"])
+    except IdxFormatError:
+        return None
 
 
 def image_counts(data: dict, data_set: DataSet) -> tuple[int, int]:

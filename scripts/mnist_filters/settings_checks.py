@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from mnist_filters.dataset import check_examples_per_class
 from mnist_filters.errors import ConfigError
 from mnist_filters.receptive_field import Geometry, filters_of, geometries
 from mnist_filters.schema import invariance_ranges, snapshot_steps
@@ -26,6 +28,9 @@ class Context:
     layers: dict[str, Geometry]  # each spatial layer's geometry
     kept_steps: list[int]  # the training steps whose weights the run keeps
     classes: int  # classes of the data set: the logits' units
+    # the training file's labels where a run draws examples per class and a local copy holds
+    # them before any job (a download's are checked by the training job)
+    train_labels: Any = None
 
 
 def check_training(settings: dict, data: Context) -> None:
@@ -44,6 +49,15 @@ def check_training(settings: dict, data: Context) -> None:
             f"training images left "
             f"after holding out {held_out} for validation"
         )
+    per_class = training["examples_per_class"]
+    if per_class is not None:
+        if data.train_labels is not None:
+            check_examples_per_class(data.train_labels[held_out:], per_class, held_out)
+        if training["batch_size"] > per_class * data.classes:
+            raise ConfigError(
+                f"training.batch_size is {training['batch_size']}, larger than the "
+                f"{per_class * data.classes} training images of {per_class} per class"
+            )
 
 
 def check_ranking(settings: dict, data: Context) -> None:
@@ -168,6 +182,7 @@ def check_run(
     test_count: int,
     image_shape: tuple[int, int],
     classes: int,
+    train_labels: Any = None,
 ) -> None:
     """Every block's check for run `name`; a ConfigError names the run and the setting."""
     try:
@@ -178,6 +193,7 @@ def check_run(
             geometries(settings["model"], image_shape),
             snapshot_steps(settings, run_schema),
             classes,
+            train_labels,
         )
         for check in BLOCK_CHECKS.values():
             check(settings, context)

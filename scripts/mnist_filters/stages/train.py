@@ -11,7 +11,8 @@ results/<data set>/{run}/metrics.json
     on model.keras itself; final_validation_accuracy; weights_sha256 (sha256 of the
     weights' bytes in get_weights() order: equal digests, bitwise-equal weights); steps,
     batch_size, seed, precision, kernels (the path that ran), threads; train_seconds,
-    validation_seconds, train_examples_per_second; train_images, validation_images;
+    validation_seconds, train_examples_per_second; train_images (all left after the validation
+    split, or training.examples_per_class of each class), validation_images;
     cpu {model, flags}; tensorflow_version, keras_version, numpy_version; input_sha256
     (each data file's); resumed_from_step (0: trained from the start); provenance;
     settings (the run's seed, model and training settings).
@@ -30,7 +31,14 @@ from mnist_filters.atomic import atomic_directory, atomic_output, require_space,
 from mnist_filters.checkpoints import Checkpoint, CheckpointStore, checkpoint_key
 from mnist_filters.classification import accuracy_per_class, confusion_matrix
 from mnist_filters.cpu import choose_kernels, cpu_info, describe, features
-from mnist_filters.dataset import FILES, Split, load_split, sha256_file, to_model_input
+from mnist_filters.dataset import (
+    FILES,
+    Split,
+    class_balanced,
+    load_split,
+    sha256_file,
+    to_model_input,
+)
 from mnist_filters.errors import DiskFull, Diverged, Interrupted
 from mnist_filters.interrupts import StopSignals
 from mnist_filters.progress import Progress
@@ -54,19 +62,25 @@ class TrainingData:
     test: Split
 
 
-def training_data(inputs: dict[str, str], training: dict, image_shape) -> TrainingData:
+def training_data(inputs: dict[str, str], training: dict, image_shape, seed: int) -> TrainingData:
     train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
     test = load_split(inputs["test_images"], inputs["test_labels"], image_shape)
     held_out = training["validation_size"]
-    if held_out >= len(train) or training["batch_size"] > len(train) - held_out:
+    # The notebook's loader held out the first images of the training file; so do we.
+    kept = np.arange(held_out, len(train))
+    if training["examples_per_class"] is not None and held_out < len(train):
+        kept = held_out + class_balanced(
+            train.labels[held_out:], training["examples_per_class"], seed, held_out
+        )
+    if held_out >= len(train) or training["batch_size"] > len(kept):
         raise ValueError(
             f"training.validation_size {held_out} and batch_size {training['batch_size']} do not "
-            f"fit the {len(train)} training images in {inputs['train_images']}"
+            f"fit the {len(kept)} training images kept of the {len(train)} in "
+            f"{inputs['train_images']}"
         )
-    # The notebook's loader held out the first images of the training file; so do we.
     return TrainingData(
-        to_model_input(train.images[held_out:]),
-        train.labels[held_out:],
+        to_model_input(train.images[kept]),
+        train.labels[kept],
         to_model_input(train.images[:held_out]),
         train.labels[:held_out],
         test,
@@ -106,7 +120,7 @@ def train_run(
         from mnist_filters.trainer import Trainer
 
         snapshot_steps = sorted(set(snapshot_steps))
-        data = training_data(inputs, training, image_shape)
+        data = training_data(inputs, training, image_shape, seed)
         cpu_model, cpu_flags = cpu_info()
         kernels = choose_kernels(training["kernels"])
         log.info(
