@@ -70,8 +70,6 @@ from mnist_filters.stages.invariance import inverse_matrix
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
-OBJECTIVES = ("channel", "neuron")
-PARAMETERISATIONS = ("pixel", "fourier")
 # Points of the objective's trace: the start, the end, and evenly between.
 TRACE_POINTS = 9
 # Test images per forward pass for the best test values.
