@@ -210,6 +210,14 @@ def test_diversity_gives_each_unit_distinct_images(tiny_run, tiny_mnist, tmp_pat
         return (gram.sum(axis=(1, 2)) - 3) / 6
 
     assert (similarity(5.0) < similarity(0.0) - 0.05).all()
+    # the figure shows each unit's three images side by side
+    from mnist_filters.features_file import read_features
+    from mnist_filters.stages.figures.feature_visualisation import strip
+
+    entry = read_features(str(tmp_path / "features-5.0.h5"))["conv2"]
+    shown = strip(entry, 1)
+    assert shown.shape == (28, 3 * 28 + 2)
+    np.testing.assert_array_equal(shown[:, 29:57], entry["diverse_images"][1, 1])
 
 
 def test_trace_steps_start_at_zero_and_end_at_the_last_step():

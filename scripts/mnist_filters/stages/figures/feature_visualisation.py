@@ -1,10 +1,13 @@
 """Feature visualisation figures: one grid per visualised layer (laid out as filters.png), each
-cell a unit's optimised image with the objective it reaches beside the best test image's. The
-logits' grid is the class models, labelled by class name."""
+cell a unit's optimised image (with diversity, its images side by side) with the objective it
+reaches beside the best test image's. The logits' grid is the class models, labelled by class
+name."""
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from mnist_filters.atomic import atomic_directory
 from mnist_filters.features_file import read_features
@@ -25,6 +28,15 @@ def feature_figures(features: str, output: str, *, dpi: int) -> None:
             save(figure, f"{folder}/{layer}.png", dpi)
 
 
+def strip(entry: dict, i: int):
+    """Unit i's image, or with diversity its images side by side, a mid-grey column between."""
+    if "diverse_images" not in entry:
+        return entry["images"][i]
+    images = entry["diverse_images"][i]
+    gap = np.full((images.shape[1], 1), 128, images.dtype)
+    return np.concatenate([part for image in images for part in (image, gap)][:-1], axis=1)
+
+
 def layer_figure(layer: str, entry: dict):
     units = entry["units"]
     names = entry.get("unit_names")
@@ -32,12 +44,15 @@ def layer_figure(layer: str, entry: dict):
     rows, columns = grid(count, 5 if names else math.ceil(math.sqrt(count)))
     # fc1's 1,024 units in smaller cells
     cell, fontsize = (1.7, 8) if count <= 100 else (1.1, 5)
-    figure = plt.figure(figsize=(columns * cell + 0.4, rows * (cell + 0.45) + 1.0))
+    copies = entry["diverse_images"].shape[1] if "diverse_images" in entry else 1
+    figure = plt.figure(
+        figsize=(columns * cell * copies + 0.4, rows * (cell + 0.45) + 1.0), layout="constrained"
+    )
     for i, unit in enumerate(units):
         axes = figure.add_subplot(rows, columns, i + 1)
         bare(axes)
         # the data's own scale, as the test images and their patches are shown
-        axes.imshow(entry["images"][i], cmap=GREY, vmin=0, vmax=255)
+        axes.imshow(strip(entry, i), cmap=GREY, vmin=0, vmax=255)
         title = f"class {names[i]}" if names else f"{unit}"
         axes.set_title(
             f"{title}\n{entry['objective'][i]:.3g} / test {entry['best_test_value'][i]:.3g}",
@@ -55,5 +70,4 @@ def layer_figure(layer: str, entry: dict):
         "reached / the best test image's; pixels 0 (black) to 255 (white)",
         fontsize=9,
     )
-    figure.tight_layout(rect=(0, 0, 1, 1 - 0.75 / (rows * (cell + 0.45) + 1.0)))
     return figure
