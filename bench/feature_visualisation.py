@@ -34,14 +34,12 @@ from mnist_filters.cpu import cpu_info, describe  # noqa: E402
 
 def stage_seconds(model_path: Path, test_images: Path, repeats: int) -> dict[str, list[float]]:
     """layer -> seconds of each repeat (a fresh Visualisation each time: tracing included)."""
-    import numpy as np
-
     from mnist_filters.dataset import background_value, to_model_input
     from mnist_filters.idx import read_idx
     from mnist_filters.model_file import load_trained_model
     from mnist_filters.schema import load_yaml
     from mnist_filters.settings import resolve_runs
-    from mnist_filters.stages.feature_visualisation import Visualisation, layer_units
+    from mnist_filters.stages.feature_visualisation import visualise_layer
     from mnist_filters.tensorflow_setup import configure_tensorflow
 
     schema = load_yaml(REPO / "schemas" / "run.schema.yaml")
@@ -54,15 +52,9 @@ def stage_seconds(model_path: Path, test_images: Path, repeats: int) -> dict[str
     for _ in range(repeats):
         for layer in settings["layers"]:
             started = time.perf_counter()
-            visualisation = Visualisation(
-                model,
-                layer,
-                range(layer_units(model, layer)),
-                copy.deepcopy(settings),
-                background_value(test) / 255.0,
+            visualise_layer(
+                model, layer, copy.deepcopy(settings), background_value(test) / 255.0, inputs
             )
-            best, _ = visualisation.best_on(inputs)
-            visualisation.run(settings["seed"], max(float(np.abs(best).max()), 1e-6))
             times.setdefault(layer, []).append(time.perf_counter() - started)
     return times
 

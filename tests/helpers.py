@@ -3,6 +3,7 @@
 import contextlib
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -109,4 +110,15 @@ def same_series(events: list[tuple[int, float]], logged: list[tuple[int, float]]
     """Equal steps, in order and each once; values equal to the CSV's 6 significant digits."""
     return [s for s, _ in events] == [s for s, _ in logged] and all(
         abs(a - b) <= 1e-5 * max(1.0, abs(b)) for (_, a), (_, b) in zip(events, logged)
+    )
+
+
+def make_run(*arguments: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`make -s run` of this repository with `arguments` (DATA=, ARGS=, ...), as a user types it."""
+    return subprocess.run(
+        ["make", "-s", "-C", str(REPO), "run", *arguments],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )

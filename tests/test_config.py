@@ -6,12 +6,12 @@ Most cases call settings.load, the one entry the workflow itself calls as it par
 
 import copy
 import shutil
-import subprocess
 
 import pytest
 import yaml
 
 from conftest import REPO, snakemake, tiny_config
+from helpers import make_run
 from mnist_filters.errors import ConfigError
 from mnist_filters.schema import coerce_scalars
 from mnist_filters.settings import deep_merge, load, resolve_runs, unknown_keys
@@ -524,19 +524,8 @@ def test_make_keeps_data_beside_a_config_in_args(tiny_mnist, tmp_path):
     training images (the notebook's validation split of 5,000 does not fit them), not the
     download's 60,000."""
     shutil.copy(REPO / "config.yaml", tmp_path)  # the Snakefile's configfile, in --directory
-    result = subprocess.run(
-        [
-            "make",
-            "-s",
-            "-C",
-            str(REPO),
-            "run",
-            f"DATA={tiny_mnist}",
-            f"ARGS=--config 'defaults={{seed: 1}}' -n --directory {tmp_path}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = make_run(
+        f"DATA={tiny_mnist}", f"ARGS=--config 'defaults={{seed: 1}}' -n --directory {tmp_path}"
     )
     assert result.returncode != 0
     output = result.stdout + result.stderr

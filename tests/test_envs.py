@@ -9,14 +9,13 @@ import ast
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 import pytest
 import yaml
 
 from conftest import REPO, SLURM_PYTHON
-from helpers import rules
+from helpers import make_run, rules
 from mnist_filters.code_digest import closure
 
 # Import name -> the conda-forge (or pip) package that provides it.
@@ -85,21 +84,7 @@ def imported_modules(make_arguments, tmp_path):
     """The modules a `make run` dry run imports (Python's -X importtime, through the Makefile)."""
     environment = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
     shutil.copy(REPO / "config.yaml", tmp_path)  # the Snakefile's configfile, found in --directory
-    result = subprocess.run(
-        [
-            "make",
-            "-s",
-            "-C",
-            str(REPO),
-            "run",
-            *make_arguments,
-            f"ARGS=--dry-run --directory {tmp_path}",
-        ],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-    )
+    result = make_run(*make_arguments, f"ARGS=--dry-run --directory {tmp_path}", env=environment)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "This was a dry-run" in result.stdout, result.stdout[-2000:]
     return {

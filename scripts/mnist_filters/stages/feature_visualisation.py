@@ -370,17 +370,11 @@ class Visualisation:
         optimizer = keras.optimizers.Adam(learning_rate=settings["learning_rate"])
         optimizer.build([parameters])
 
-        @tf.function(autograph=False, reduce_retracing=True)
+        @tf.function(autograph=False)
         def step(transforms):
+            # transforms None (every one off) traces a function of its own
             with tf.GradientTape() as tape:
                 value = self.loss(parameters.value, transforms)
-            optimizer.apply_gradients([(tape.gradient(value, parameters.value), parameters)])
-            parameters.assign(self.project(parameters.value))
-
-        @tf.function(autograph=False)
-        def step_plain():
-            with tf.GradientTape() as tape:
-                value = self.loss(parameters.value)
             optimizer.apply_gradients([(tape.gradient(value, parameters.value), parameters)])
             parameters.assign(self.project(parameters.value))
 
@@ -389,22 +383,19 @@ class Visualisation:
             images = self.images(parameters.value)
             return images, self.objective(images)
 
-        recorded = trace_steps(settings["steps"])
+        recorded = trace_steps(settings["steps"])  # the last step included
         trace = []
         every = settings["blur"]["every"]
         for done in range(settings["steps"] + 1):
             if done in recorded:
-                trace.append(current()[1].numpy())
+                images, objective = current()
+                trace.append(objective.numpy())
             if done == settings["steps"]:
                 break
             transforms = self.random_transforms(rng)
-            if transforms is None:
-                step_plain()
-            else:
-                step(tf.constant(transforms))
+            step(None if transforms is None else tf.constant(transforms))
             if every and (done + 1) % every == 0:
                 parameters.assign(self.blurred(parameters.value))
-        images, objective = current()
         return {
             "images": images.numpy()[..., 0],
             "objective": objective.numpy().astype(np.float64),
@@ -431,6 +422,16 @@ def layer_units(model, layer: str) -> int:
     return int(model.get_layer(layer).output.shape[-1])
 
 
+def visualise_layer(model, layer: str, settings: dict, background: float, test: np.ndarray):
+    """(visualisation, best test values, their indices, the loss's scale, run's result) of one
+    layer's units; `test`: the test set as model inputs, `background` on the [0, 1] scale."""
+    units = settings["units"] or range(layer_units(model, layer))
+    visualisation = Visualisation(model, layer, units, settings, background)
+    best, best_index = visualisation.best_on(test)
+    scale = max(float(np.abs(best).max()), 1e-6)
+    return visualisation, best, best_index, scale, visualisation.run(settings["seed"], scale)
+
+
 def visualise_features(
     model_path: str,
     test_images: str,
@@ -450,12 +451,8 @@ def visualise_features(
     results = {}
     for layer in settings["layers"]:
         started = time.perf_counter()
-        units = settings["units"] or range(layer_units(model, layer))
-        visualisation = Visualisation(model, layer, units, settings, background / 255.0)
-        best, best_index = visualisation.best_on(inputs)
-        scale = max(float(np.abs(best).max()), 1e-6)
-        found = visualisation.run(settings["seed"], scale)
-        results[layer] = (visualisation, best, best_index, scale, found)
+        results[layer] = visualise_layer(model, layer, settings, background / 255.0, inputs)
+        visualisation, best, _, _, found = results[layer]
         log.info(
             "%s: %d units x %d images, %d steps in %.1f s; objective above the best test value "
             "for %d of %d",
