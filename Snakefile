@@ -25,6 +25,7 @@ include: "rules/train.smk"
 include: "rules/analysis.smk"
 include: "rules/figures.smk"
 include: "rules/compare.smk"
+include: "rules/transfer.smk"
 
 
 rule all:

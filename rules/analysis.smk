@@ -27,6 +27,7 @@ rule dump_activations:
         chunk_bytes=run_setting("activations", "chunk_bytes"),
         image_shape=config["data"]["image_shape"],
         settings=dumped_settings,
+        classes=run_setting("training", "classes"),
         code=code_of("dump_activations.py"),
     message:
         "Dump the test-set activations of {params.layers} for run {wildcards.run}"
@@ -149,6 +150,7 @@ rule occlude:
         fill=run_setting("occlusion", "fill"),
         layer=run_setting("occlusion", "layer"),
         batch_size=run_setting("occlusion", "batch_size"),
+        classes=run_setting("training", "classes"),
         code=code_of("occlude.py"),
     message:
         "Occlusion sensitivity of {params.layer} for run {wildcards.run}"
@@ -187,6 +189,7 @@ rule measure_invariance:
         layers=run_setting("invariance", "layers"),
         ranges=transformations,
         batch_size=run_setting("invariance", "batch_size"),
+        classes=run_setting("training", "classes"),
         code=code_of("measure_invariance.py"),
     message:
         "Invariance to shifts, rotation and scale for run {wildcards.run}"
@@ -222,6 +225,7 @@ rule trace_evolution:
     params:
         layers=run_setting("evolution", "layers"),
         batch_size=run_setting("evolution", "batch_size"),
+        classes=run_setting("training", "classes"),
         code=code_of("trace_evolution.py"),
     message:
         "Each filter's strongest test patch at each kept training step of run {wildcards.run}"
@@ -233,6 +237,7 @@ rule visualise_features:
     input:
         model="<results>/{run}/model.keras",
         test_images=data_files()["test_images"],
+        test_labels=data_files()["test_labels"],
     output:
         features="<results>/{run}/features.h5",
         provenance="<results>/{run}/provenance/visualise_features.json",
@@ -250,7 +255,8 @@ rule visualise_features:
         runtime=30,
     params:
         settings=visualisation_settings,
-        classes=DATA_SET.classes,
+        class_names=DATA_SET.classes,
+        classes=run_setting("training", "classes"),
         code=code_of("visualise_features.py"),
     message:
         "The input each unit of {params.settings[layers]} responds to most, for run {wildcards.run}"

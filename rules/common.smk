@@ -24,10 +24,11 @@ REPO = Path(workflow.current_basedir).parent
 sys.path.insert(0, str(REPO / "scripts"))
 
 from mnist_filters.code_digest import code_digest
-from mnist_filters.dataset import FILES, local_files, md5_file
+from mnist_filters.dataset import DATA_SETS, FILES, local_files, md5_file
 from mnist_filters.schema import invariance_ranges, snapshot_steps
-from mnist_filters.settings import load
+from mnist_filters.settings import load, target_data
 from mnist_filters.sweeps import flatten
+from mnist_filters.transfer import FEW_SHOT_KINDS, TREATMENTS
 
 SCRIPTS = REPO / "scripts"
 # What each library file parses to, by content: spares every start the parsing.
@@ -36,29 +37,48 @@ CODE_DIGEST_CACHE = Path(".snakemake") / "mnist-filters" / "code-digests.json"
 # names, sweeps, and each run's settings against the data and the model.
 SETTINGS = load(config, workflow.configfiles, REPO / "schemas")
 RUNS = SETTINGS.runs
+# every network trained: the runs, and the transfer experiment's (transfer/<network>)
+TRAININGS = SETTINGS.trainings
+TRANSFER = SETTINGS.transfer
 COMPARISONS = SETTINGS.comparisons
 DATA_SET = SETTINGS.data_set
 LOCAL_DATA = config["data"]["local_dir"]
+# The data sets the workflow fetches: data.set, and the few-shot target's if it is another.
+DATA_SOURCES = {DATA_SET.name: LOCAL_DATA}
+if any(planned.data_set for planned in SETTINGS.transfer.values()):
+    target = target_data(config)
+    DATA_SOURCES[target["set"]] = target["local_dir"]
 
 
 wildcard_constraints:
-    run="|".join(map(re.escape, RUNS)),
+    run="|".join(map(re.escape, TRAININGS)),
+    data_set="|".join(map(re.escape, DATA_SOURCES)),
     comparison="|".join(map(re.escape, COMPARISONS)) or "(?!)",
 
 
-def data_files():
-    """The data stage's outputs, by key (train_images, ...), in the data set's resources/."""
-    return {key: f"<resources>/{name}" for key, name in FILES.items()}
+def data_files(data_set=None):
+    """The data stage's outputs, by key (train_images, ...), in the data set's resources/
+    (data.set's unless another is named)."""
+    folder = f"resources/{data_set}" if data_set else "<resources>"
+    return {key: f"{folder}/{name}" for key, name in FILES.items()}
 
 
-def data_content():
-    """The md5 of each file the data stage will write: the data set's canonical sums when
-    downloading, the local copy's own when copying. As a params entry it reruns the data
-    stage (and so everything) when the bytes change, and nothing when only their source
-    does: a mirror, a timeout, or a byte-identical copy in another folder."""
-    if not LOCAL_DATA:
-        return {name: md5 for name, (_size, md5) in DATA_SET.canonical.items()}
-    return {path.name: md5_file(path) for path in local_files(LOCAL_DATA).values()}
+def training_data(wildcards):
+    """An input function: the data files a training reads, those of the set it trains on."""
+    planned = TRANSFER.get(wildcards.run)
+    return data_files(planned.data_set if planned else None)
+
+
+def data_content(wildcards):
+    """A params function: the md5 of each file the data stage will write, the data set's
+    canonical sums when downloading, the local copy's own when copying. As a params entry it
+    reruns the data stage (and so everything) when the bytes change, and nothing when only
+    their source does: a mirror, a timeout, or a byte-identical copy in another folder."""
+    local = DATA_SOURCES[wildcards.data_set]
+    if not local:
+        canonical = DATA_SETS[wildcards.data_set].canonical
+        return {name: md5 for name, (_size, md5) in canonical.items()}
+    return {path.name: md5_file(path) for path in local_files(local).values()}
 
 
 def code_of(script):
@@ -77,7 +97,7 @@ def run_setting(*keys):
     """A params function: the named (nested) setting of the job's run."""
 
     def lookup(wildcards):
-        value = RUNS[wildcards.run]
+        value = TRAININGS[wildcards.run]
         for key in keys:
             value = value[key]
         return value
@@ -87,7 +107,68 @@ def run_setting(*keys):
 
 def training_snapshots(wildcards):
     """A params function: the training steps whose weights the job's run keeps."""
-    return snapshot_steps(RUNS[wildcards.run], SETTINGS.run_schema)
+    return snapshot_steps(TRAININGS[wildcards.run], SETTINGS.run_schema)
+
+
+def report_category(wildcards):
+    """The report's category for a training's metrics: its run, or `transfer` for every
+    network of the transfer experiment (each its own subcategory)."""
+    return "transfer" if wildcards.run in TRANSFER else wildcards.run
+
+
+def report_subcategory(wildcards):
+    return wildcards.run.split("/", 1)[1] if wildcards.run in TRANSFER else None
+
+
+def transfer_source(wildcards):
+    """An input function: the model.keras a transfer network copies its first layers from."""
+    planned = TRANSFER.get(wildcards.run)
+    if planned is None or planned.copy is None:
+        return {}
+    return {"source": rules.train.output.model.format(run=planned.copy.source)}
+
+
+def copied_layers(wildcards):
+    """A params function: what a transfer network copies from its source ({depth, frozen,
+    layers}); None for a network trained from scratch."""
+    planned = TRANSFER.get(wildcards.run)
+    return planned.copy.params() if planned and planned.copy else None
+
+
+TREATMENT_KINDS = ("base", *TREATMENTS)
+
+
+def transfer_metrics(kinds):
+    """The metrics.json of each transfer network of `kinds`, in the plan's order."""
+    return [
+        f"<results>/{name}/metrics.json"
+        for name, planned in TRANSFER.items()
+        if planned.kind in kinds
+    ]
+
+
+def transfer_networks(kinds):
+    """What the tables say of each transfer network of `kinds` beyond its metrics, in the
+    plan's order (that of transfer_metrics)."""
+    networks = {}
+    for name, planned in TRANSFER.items():
+        if planned.kind not in kinds:
+            continue
+        if planned.kind in FEW_SHOT_KINDS:
+            networks[name] = {
+                "kind": planned.kind,
+                "examples_per_class": planned.examples_per_class,
+                "depth": planned.depth,
+                "source": planned.copy.source if planned.copy else "",
+                "data_set": planned.data_set or DATA_SET.name,
+            }
+        else:
+            networks[name] = {
+                "treatment": planned.kind if planned.copy else f"base{planned.half}",
+                "n": planned.depth,
+                "frozen": planned.copy.frozen if planned.copy else None,
+            }
+    return networks
 
 
 def dumped_settings(wildcards):
@@ -136,7 +217,7 @@ def swept_settings(wildcards):
 def train_runtime(wildcards, attempt):
     """Minutes for `train`: measured 24 s for 2000 steps of 50 on 2 cores; allow for nodes
     ten times slower (1,000 examples/s), at least 10 minutes, and more on each retry."""
-    training = RUNS[wildcards.run]["training"]
+    training = TRAININGS[wildcards.run]["training"]
     minutes = training["steps"] * training["batch_size"] / 1000 / 60
     return max(10, math.ceil(minutes)) * attempt
 
@@ -198,7 +279,8 @@ def gallery_sections(wildcards):
 
 
 def all_outputs():
-    """Every output of every rule of RUN_RULES that each run makes, and of each comparison."""
+    """Every output of every rule of RUN_RULES that each run makes, of each comparison, and
+    of the transfer experiment."""
     outputs = [
         path.format(run=run)
         for run, settings in RUNS.items()
@@ -206,9 +288,20 @@ def all_outputs():
         if makes(settings, rule)
         for path in getattr(rules, rule).output
     ]
-    return outputs + [
-        path.format(comparison=comparison)
-        for comparison in COMPARISONS
-        for rule in COMPARISON_RULES
-        for path in getattr(rules, rule).output
-    ]
+    transfer = config["transfer"]
+    transfer_rules = (
+        ["tabulate_transfer", "plot_transfer"]
+        + (["tabulate_few_shot", "plot_few_shot"] if transfer["few_shot"]["enabled"] else [])
+        if transfer["enabled"]
+        else []
+    )
+    return (
+        outputs
+        + [
+            path.format(comparison=comparison)
+            for comparison in COMPARISONS
+            for rule in COMPARISON_RULES
+            for path in getattr(rules, rule).output
+        ]
+        + [path for rule in transfer_rules for path in getattr(rules, rule).output]
+    )

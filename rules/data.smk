@@ -1,11 +1,11 @@
 rule get_mnist:
     output:
-        **data_files(),
-        provenance="<resources>/provenance.json",
+        **{key: f"resources/{{data_set}}/{name}" for key, name in FILES.items()},
+        provenance="resources/{data_set}/provenance.json",
     log:
-        "<logs>/get_mnist.log",
+        "logs/{data_set}/get_mnist.log",
     benchmark:
-        "<benchmarks>/get_mnist.tsv"
+        "benchmarks/{data_set}/get_mnist.tsv"
     localrule: True
     conda:
         "../envs/data.yaml"
@@ -15,10 +15,9 @@ rule get_mnist:
     params:
         # what the files hold; where they come from (data.local_dir, the mirrors and
         # their timeouts) cannot change it, so the script reads those from the config
-        data_set=DATA_SET.name,
-        content=data_content(),
+        content=data_content,
         code=code_of("get_mnist.py"),
     message:
-        f"{DATA_SET.title}: copy from data.local_dir or download from the mirrors, then check"
+        "{wildcards.data_set}: copy from its local folder or download from the mirrors, then check"
     script:
         "../scripts/get_mnist.py"

@@ -1,12 +1,14 @@
 rule train:
     input:
-        **data_files(),
+        unpack(transfer_source),
+        unpack(training_data),
     output:
         model="<results>/{run}/model.keras",
         metrics=report(
             "<results>/{run}/metrics.json",
             caption="../report/metrics.rst",
-            category="{run}",
+            category=report_category,
+            subcategory=report_subcategory,
             labels={"figure": "metrics"},
         ),
         training_log="<results>/{run}/training_log.csv",
@@ -31,6 +33,7 @@ rule train:
         seed=run_setting("seed"),
         model=run_setting("model"),
         training=run_setting("training"),
+        transfer=copied_layers,
         snapshot_steps=training_snapshots,
         image_shape=config["data"]["image_shape"],
         code=code_of("train.py"),

@@ -17,6 +17,7 @@ run_stage(
         chunk_bytes=snakemake.params.chunk_bytes,
         image_shape=tuple(snakemake.params.image_shape),
         settings=snakemake.params.settings,
+        classes=snakemake.params.classes,
         threads=snakemake.threads,
         run=snakemake.wildcards.run,
     ),

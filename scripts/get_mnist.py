@@ -6,10 +6,15 @@ the source settings are read from the config: changing them reruns nothing.
 
 from mnist_filters.dataset import DATA_SETS, FILES
 from mnist_filters.runlog import run_stage
+from mnist_filters.settings import target_data
 from mnist_filters.stages.data import get_mnist
 
-source = snakemake.config["data"]
-data_set = DATA_SETS[snakemake.params.data_set]
+data_set = DATA_SETS[snakemake.wildcards.data_set]
+# data.set's folder, or the few-shot target's (mnist_filters/transfer.py)
+if data_set.name == snakemake.config["data"]["set"]:
+    source, local_dir_key = snakemake.config["data"], "data.local_dir"
+else:
+    source, local_dir_key = target_data(snakemake.config), "transfer.few_shot.target.local_dir"
 run_stage(
     "get_mnist",
     snakemake.log[0],
@@ -18,6 +23,7 @@ run_stage(
         data_set=data_set,
         content_md5=snakemake.params.content,
         local_dir=source["local_dir"] or None,
+        local_dir_key=local_dir_key,
         mirrors=source["mirrors"].get(data_set.name) or list(data_set.mirrors),
         timeout=source["timeout_seconds"],
         retries=source["retries"],

@@ -17,6 +17,7 @@ run_stage(
         ranges=snakemake.params.ranges,
         layers=snakemake.params.layers,
         batch_size=snakemake.params.batch_size,
+        classes=snakemake.params.classes,
         threads=snakemake.threads,
     ),
     snakemake.output.provenance,

@@ -18,6 +18,7 @@ run_stage(
         fill=snakemake.params.fill,
         layer=snakemake.params.layer,
         batch_size=snakemake.params.batch_size,
+        classes=snakemake.params.classes,
         threads=snakemake.threads,
     ),
     snakemake.output.provenance,

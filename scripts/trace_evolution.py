@@ -14,6 +14,7 @@ run_stage(
         snakemake.output.evolution,
         layers=snakemake.params.layers,
         batch_size=snakemake.params.batch_size,
+        classes=snakemake.params.classes,
         threads=snakemake.threads,
     ),
     snakemake.output.provenance,

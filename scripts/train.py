@@ -28,6 +28,7 @@ run_stage(
         snapshot_steps=snakemake.params.snapshot_steps,
         image_shape=tuple(snakemake.params.image_shape),
         threads=snakemake.threads,
+        transfer=snakemake.params.transfer,
     ),
     snakemake.output.provenance,
     # the setting, not the `gpu` resource: a user's `use rule ... with: resources:` may drop it

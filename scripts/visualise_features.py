@@ -11,6 +11,8 @@ run_stage(
         snakemake.input.test_images,
         snakemake.output.features,
         settings=snakemake.params.settings,
+        test_labels=snakemake.input.test_labels,
+        class_names=snakemake.params.class_names,
         classes=snakemake.params.classes,
         threads=snakemake.threads,
     ),

@@ -165,7 +165,7 @@ def planned(workdir: Path, config: dict, workflow: Path = REPO) -> set[tuple[str
                 None
                 if parts[0] != "results"
                 else "/".join(parts[2:4])
-                if parts[2] == "sweeps"
+                if parts[2] in ("sweeps", "transfer")
                 else parts[2]
             )
             jobs.add((fields[2], run))

@@ -456,6 +456,26 @@ def test_schema_defaults_fill_each_run_with_its_own_copies():
             "training.batch_size is 50, larger than the 20 training images of 2 per class",
         ),
         (
+            {"training": {"classes": [3, 10]}},
+            "training.classes: [10] are not labels of the data set, whose labels are 0..9",
+        ),
+        (
+            {"training": {"classes": [4]}},
+            "training.classes: [4] is too short",
+        ),
+        (
+            {"training": {"classes": [2, 2, 5]}},
+            "training.classes: [2, 2, 5] has non-unique elements",
+        ),
+        (
+            {"training": {"classes": [1, 7], "examples_per_class": 20}},
+            "training.batch_size is 50, larger than the 40 training images of 20 per class",
+        ),
+        (
+            {"training": {"classes": [1, 2, 3]}, "feature_visualisation": {"units": [3]}},
+            "feature_visualisation.units [3] out of range: layer logits has 3 units (0..2)",
+        ),
+        (
             {"feature_visualisation": {"layers": ["conv3"]}},
             "feature_visualisation.layers.0: 'conv3' is not one of "
             "['conv1', 'conv2', 'fc1', 'logits']",
@@ -503,6 +523,11 @@ def test_schema_defaults_fill_each_run_with_its_own_copies():
         "evolution-step-past-training",
         "more-examples-per-class-than-a-class-holds",
         "batch-past-the-examples-per-class",
+        "classes-unknown-label",
+        "classes-one-label",
+        "classes-repeated-label",
+        "classes-batch-past-their-examples",
+        "classes-logit-unit-past-them",
         "features-unknown-layer",
         "features-unit-past-the-logits",
         "features-unit-past-conv1",

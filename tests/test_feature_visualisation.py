@@ -56,7 +56,8 @@ def test_conv1_neuron_reaches_its_closed_form_maximum(tiny_run, tiny_mnist, tmp_
         str(tiny_mnist / FILES["test_images"]),
         str(output),
         settings=settings,
-        classes=MNIST_CLASSES,
+        test_labels=str(tiny_mnist / FILES["test_labels"]),
+        class_names=MNIST_CLASSES,
     )
     conv1 = keras.saving.load_model(tiny_model(tiny_run)).get_layer("conv1")
     kernel, bias = conv1.get_weights()  # (12, 12, 1, 25), (25,)
@@ -104,7 +105,8 @@ def test_every_unit_reaches_at_least_its_best_test_image(
         str(tiny_mnist / FILES["test_images"]),
         str(output),
         settings=block(layers=layers, objective=objective, steps=steps, **PLAIN),
-        classes=MNIST_CLASSES,
+        test_labels=str(tiny_mnist / FILES["test_labels"]),
+        class_names=MNIST_CLASSES,
     )
     features = read_features(str(output))
     for layer in layers:
@@ -196,7 +198,8 @@ def test_diversity_gives_each_unit_distinct_images(tiny_run, tiny_mnist, tmp_pat
             settings=block(
                 layers=["conv2"], units=[0, 5, 9], diversity={"images": 3, "weight": weight}
             ),
-            classes=MNIST_CLASSES,
+            test_labels=str(tiny_mnist / FILES["test_labels"]),
+            class_names=MNIST_CLASSES,
         )
         with h5py.File(output, "r") as h5:
             images = h5["conv2/diverse_images"][:]

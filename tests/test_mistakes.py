@@ -64,7 +64,7 @@ def test_tally_writes_tables_that_agree_with_the_logits(tmp_path):
         str(tmp_path / "a.h5"), str(tmp_path / "c.csv"), str(tmp_path / "m.csv"), classes=DIGITS
     )
     predicted = logits.argmax(axis=1)
-    matrix, classes = read_confusion(str(tmp_path / "c.csv"))
+    matrix, _, classes = read_confusion(str(tmp_path / "c.csv"))
     assert classes == list(DIGITS) and matrix.sum() == 400
     assert accuracy == np.trace(matrix) / 400 == np.mean(predicted == labels)
     for label in range(10):
@@ -97,7 +97,7 @@ def test_class_names_reach_the_tables(tmp_path):
     tally_mistakes(
         str(tmp_path / "a.h5"), str(tmp_path / "c.csv"), str(tmp_path / "m.csv"), classes=classes
     )
-    assert read_confusion(str(tmp_path / "c.csv"))[1] == list(classes)
+    assert read_confusion(str(tmp_path / "c.csv"))[2] == list(classes)
     (mistake,) = read_mistakes(str(tmp_path / "m.csv"))
     assert (mistake["class"], mistake["predicted_class"], mistake["image_index"]) == (
         "T-shirt/top",
@@ -112,7 +112,9 @@ def test_refuses_logits_it_cannot_tally(tmp_path, bad):
     if bad == "nan":
         logits[1, 2] = np.nan
     write_dump(tmp_path / "a.h5", logits, [0, 1, 2])
-    with pytest.raises(ValueError, match="diverged" if bad == "nan" else "4 classes"):
+    with pytest.raises(
+        ValueError, match="diverged" if bad == "nan" else "4 units, but the run has 10"
+    ):
         tally_mistakes(
             str(tmp_path / "a.h5"), str(tmp_path / "c.csv"), str(tmp_path / "m.csv"), classes=DIGITS
         )
@@ -122,7 +124,7 @@ def test_the_workflows_tables_agree_with_its_dump_and_metrics(tiny_run):
     """On a real run: the matrix sums to the test count, its diagonal over the total is
     metrics.json's test accuracy, and each cell is the argmax of the dump's /logits."""
     run = tiny_run / "results" / "mnist" / "tiny"
-    matrix, _ = read_confusion(str(run / "confusion.csv"))
+    matrix, _, _ = read_confusion(str(run / "confusion.csv"))
     metrics = json.loads((run / "metrics.json").read_text())
     with h5py.File(run / "activations.h5") as h5:
         logits, labels = h5["logits"][:], h5["labels"][:]

@@ -98,7 +98,7 @@ def test_the_stage_on_the_workflows_model(tiny_run, tiny_mnist, tmp_path):
         assert (
             chosen
             == mistakes[:4] + correct
-            == chosen_images(str(run / "mistakes.csv"), len(images), None)
+            == chosen_images(str(run / "mistakes.csv"), np.arange(len(images)), None, len(images))
         )
         logits = dump["logits"][:][chosen]
         from mnist_filters.classification import softmax

@@ -11,6 +11,7 @@ from helpers import edited
 from mnist_filters.settings import deep_merge
 
 pytestmark = pytest.mark.slow
+SUBSET = [8, 1, 3, 5]  # the classes `tiny` trains on, in the order of its output units
 FIGURES = {"plot_samples", "plot_filters", "plot_top_patches", "plot_training_curve"}
 # what follows the ranking: the patch figures, the projections, their figures and the gallery
 AFTER_RANKING = {"plot_top_patches", "project_patches", "plot_projections", "gallery"}
@@ -47,11 +48,12 @@ def workflow(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def base_config(tiny_mnist):
-    # `other` trains on 100 images of each class (a learning curve's point)
+    # `tiny` classifies four of the ten classes, every analysis on; `other` trains on 100
+    # images of each class (a learning curve's point)
     return tiny_config(
         tiny_mnist,
         runs={
-            "tiny": copy.deepcopy(OPTIONAL),
+            "tiny": {**copy.deepcopy(OPTIONAL), "training": {"classes": SUBSET}},
             "other": {"seed": 1, "training": {"examples_per_class": 100}},
         },
     )
@@ -79,6 +81,52 @@ def test_a_run_trains_on_its_examples_per_class(done):
     metrics = json.loads((done / "results" / "mnist" / "other" / "metrics.json").read_text())
     assert metrics["train_images"] == 1000 and metrics["validation_images"] == 200
     assert metrics["settings"]["training"]["examples_per_class"] == 100
+
+
+def test_a_class_subset_is_trained_and_tested_on_those_classes_only(done, tiny_mnist):
+    import csv
+    import json
+
+    import h5py
+    import numpy as np
+
+    from mnist_filters.dataset import FILES
+    from mnist_filters.idx import read_idx
+    from mnist_filters.stages.mistakes import read_confusion, read_mistakes
+
+    run = done / "results" / "mnist" / "tiny"
+    labels = read_idx(tiny_mnist / FILES["test_labels"])
+    members = np.flatnonzero(np.isin(labels, SUBSET))
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["classes"] == SUBSET
+    assert metrics["test_images"] == len(members)  # exactly the labels file's count
+    assert sorted(metrics["test_accuracy_per_class"]) == sorted(map(str, SUBSET))
+    with h5py.File(run / "activations.h5") as h5:
+        np.testing.assert_array_equal(h5["image_index"][:], members)
+        np.testing.assert_array_equal(h5["labels"][:], labels[members])
+        assert h5["logits"].shape == (len(members), len(SUBSET))
+        assert h5.attrs["classes"].tolist() == SUBSET
+    matrix, rows, names = read_confusion(str(run / "confusion.csv"))
+    assert rows == SUBSET and names == [str(c) for c in SUBSET]
+    assert matrix.sum() == len(members)
+    accuracy = np.trace(matrix) / matrix.sum()
+    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1 / len(members))
+    for mistake in read_mistakes(str(run / "mistakes.csv")):
+        assert mistake["label"] in SUBSET and mistake["predicted"] in SUBSET
+        assert labels[mistake["image_index"]] == mistake["label"]
+    with open(run / "rankings.csv", newline="") as handle:
+        assert {int(row["image_index"]) for row in csv.DictReader(handle)} <= set(members)
+    with open(run / "invariance.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {int(row["test_index"]) for row in rows} <= set(members)
+    assert {int(row["predicted"]) for row in rows} <= set(SUBSET)
+    with h5py.File(run / "occlusion.h5") as h5:
+        assert set(h5["test_index"][:].tolist()) <= set(members)
+        assert set(np.unique(h5["predicted"][:]).tolist()) <= set(SUBSET)
+    with h5py.File(run / "features.h5") as h5:
+        assert [n.decode() for n in h5["logits/unit_names"][:]] == [str(c) for c in SUBSET]
+        for layer in h5:
+            assert set(h5[layer]["best_test_index"][:].tolist()) <= set(members)
 
 
 def test_another_number_of_examples_per_class_retrains_that_run_only(done, base_config, workflow):

@@ -190,3 +190,18 @@ def test_time_limit_warning_checkpoints_and_the_retry_resumes(cluster, tiny_mnis
     assert json.loads((tmp_path / "results" / "mnist" / "tiny" / "metrics.json").read_text())[
         "resumed_from_step"
     ] == int(stopped.group(1))
+
+
+def test_the_treatments_of_one_depth_run_as_separate_slurm_jobs(cluster, tiny_mnist, tmp_path):
+    from test_transfer import TREATMENT_NAMES, transfer_config
+
+    config = transfer_config(tiny_mnist, depths=[1], few_shot={"enabled": False})
+    result = on_slurm(tmp_path, config, *ONE_THREAD_TRAINING)
+    folder = tmp_path / "results" / "mnist" / "transfer"
+    jobs = {}
+    for network in ["baseA", "baseB", *(f"{t}-n1-s0" for t in TREATMENT_NAMES)]:
+        where = json.loads((folder / network / "provenance" / "train.json").read_text())
+        assert str(where["slurm_job_id"]).isdigit(), (network, where, result.stdout[-2000:])
+        jobs[network] = where["slurm_job_id"]
+    assert len(set(jobs.values())) == len(jobs), jobs
+    assert (folder / "transfer.csv").is_file() and (folder / "transfer.png").is_file()

@@ -174,6 +174,62 @@ def load_split(
     return Split(images, labels)
 
 
+def run_classes(classes: Sequence[int] | None) -> list[int]:
+    """The labels a run's output units stand for, in unit order: `training.classes`, or every
+    label of the data set where it is null."""
+    return list(range(NUM_CLASSES)) if classes is None else [int(c) for c in classes]
+
+
+def of_classes(labels: np.ndarray, classes: Sequence[int] | None) -> np.ndarray:
+    """Ascending indices of the items of `labels` that are one of `classes` (None: all)."""
+    if classes is None:
+        return np.arange(len(labels))
+    return np.flatnonzero(np.isin(labels, list(classes)))
+
+
+def units_of(labels: np.ndarray, classes: Sequence[int] | None) -> np.ndarray:
+    """Each label's output unit (int64): its position in `classes` (None: the label itself).
+    Every label must be one of `classes`."""
+    labels = labels.astype(np.int64)
+    if classes is None:
+        return labels
+    unit = np.full(NUM_CLASSES, -1, np.int64)
+    unit[list(classes)] = np.arange(len(classes))
+    units = unit[labels]
+    if (units < 0).any():
+        raise ValueError(f"labels {sorted(set(labels[units < 0].tolist()))} are not in {classes}")
+    return units
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """The test images a run is measured on: those of its classes, with their rows in the test
+    file (`index`), their labels as the file gives them, and their output units (`units`)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    index: np.ndarray
+    units: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def load_test_set(
+    images_path: str | os.PathLike,
+    labels_path: str | os.PathLike,
+    classes: Sequence[int] | None,
+    image_shape=(28, 28),
+) -> TestSet:
+    """The test split, checked, restricted to `classes` (training.classes; None: all)."""
+    test = load_split(images_path, labels_path, image_shape)
+    index = of_classes(test.labels, classes)
+    if not len(index):
+        raise ValueError(f"{labels_path} holds no test image of the classes {list(classes)}")
+    labels = test.labels[index]
+    return TestSet(test.images[index], labels, index, units_of(labels, classes))
+
+
 def check_mnist_files(paths: dict[str, str | os.PathLike], image_shape=(28, 28)) -> dict[str, int]:
     """Check all four files; return the item count of each split."""
     train = load_split(paths["train_images"], paths["train_labels"], image_shape)
@@ -196,11 +252,15 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) / np.float32(255.0))[..., None]
 
 
-def check_examples_per_class(labels: np.ndarray, per_class: int, held_out: int) -> None:
-    """ValueError unless every label of `labels` (the training images left after the first
-    `held_out`, which validate) has at least `per_class` images."""
-    counts = np.bincount(labels, minlength=int(labels.max(initial=0)) + 1)
-    short = {label: int(n) for label, n in enumerate(counts) if n < per_class}
+def check_examples_per_class(
+    labels: np.ndarray, per_class: int, held_out: int, classes: Sequence[int] | None = None
+) -> None:
+    """ValueError unless every label of `classes` (None: every label up to the largest of
+    `labels`) has at least `per_class` images in `labels` (the training images left after the
+    first `held_out`, which validate)."""
+    counts = np.bincount(labels, minlength=NUM_CLASSES)
+    wanted = range(int(labels.max(initial=0)) + 1) if classes is None else classes
+    short = {label: int(counts[label]) for label in wanted if counts[label] < per_class}
     if short:
         listed = ", ".join(f"label {label} has {n}" for label, n in short.items())
         raise ValueError(
@@ -215,7 +275,7 @@ def class_balanced(labels: np.ndarray, per_class: int, seed: int, held_out: int 
     Each label's are the first `per_class` of a permutation of its own images (seeded by the
     seed and the label), so that the same seed keeps a smaller number's images in a larger
     one's: a sweep over the number is a learning curve on nested training sets."""
-    check_examples_per_class(labels, per_class, held_out)
+    check_examples_per_class(labels, per_class, held_out, np.unique(labels))
     chosen = []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)

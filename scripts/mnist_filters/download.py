@@ -74,8 +74,10 @@ def download(
     retries: int = 3,
     retry_wait: float = 1.0,
     expected: Expected | None = None,
+    local_dir_key: str = "data.local_dir",
 ) -> str:
     """Download `name` from the first mirror that serves it intact; return the URL used.
+    `local_dir_key`: the setting that names a local copy instead, for the error's hint.
 
     Transient failures (timeouts, refused connections, 5xx, truncated bodies) are retried
     `retries` times per mirror; permanent ones (4xx, wrong size or md5) move on to the next.
@@ -106,6 +108,11 @@ def download(
     raise DownloadError(
         f"could not download {name} from any mirror:\n"
         + "\n".join(failures)
-        + "\nTo run offline, put the data set's four files in a folder and set `data.local_dir` "
-        "to it in config.yaml (or pass --config 'data={local_dir: /path/to/folder}')."
+        + "\nTo run offline, put the data set's four files in a folder and set "
+        + (
+            "`data.local_dir` to it in config.yaml (or pass --config 'data={local_dir: "
+            "/path/to/folder}')."
+            if local_dir_key == "data.local_dir"
+            else f"`{local_dir_key}` to it in config.yaml."
+        )
     )

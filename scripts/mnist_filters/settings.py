@@ -40,10 +40,12 @@ from mnist_filters.sweeps import (
     nested,
     setting_schema,
 )
+from mnist_filters.transfer import FEW_SHOT_KINDS, FOLDER, Training, fit_batch, plan
 
 SAFE_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+~-]{0,127}$")
 # results/<data set>/sweeps/ holds the comparisons of sweeps and of the `runs:` map.
-RESERVED_RUN_NAMES = {"sweeps"}
+# and results/<data set>/transfer/ the transfer experiment's networks.
+RESERVED_RUN_NAMES = {"sweeps", FOLDER}
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class Settings:
     ]  # comparison -> its runs: each sweep's, and `runs:` with two or more
     swept: dict[str, list[str]]  # comparison -> the settings that differ among its runs
     data_set: DataSet
+    # every network trained: the runs, and the transfer experiment's (mnist_filters/transfer.py)
+    trainings: dict[str, dict]
+    transfer: dict[str, Training]
     train_count: (
         int  # images in the training file (a local copy's header, else the data set's table)
     )
@@ -88,21 +93,83 @@ def load(config: dict, config_files: Iterable[str | Path], schemas: Path) -> Set
     }
     data_set = DATA_SETS[config["data"]["set"]]
     train_count, test_count = image_counts(config["data"], data_set)
-    train_labels = drawn_labels(config["data"], runs)
-    for name, settings in runs.items():
+    transfer = transfer_trainings(config, run_schema, len(data_set.classes), list(runs))
+    trainings = {**runs, **{name: settings for name, (_t, settings) in transfer.items()}}
+    on_own_set = {name: s for name, s in trainings.items() if not data_set_of(transfer, name)}
+    data = {None: (train_count, test_count, drawn_labels(config["data"], on_own_set))}
+    target = target_data(config)
+    if any(data_set_of(transfer, name) for name in trainings):
+        target_set = DATA_SETS[target["set"]]
+        others = {name: s for name, s in trainings.items() if name not in on_own_set}
+        data[target_set.name] = (
+            *image_counts(target, target_set, "transfer.few_shot.target.local_dir"),
+            drawn_labels(target, others),
+        )
+    for name, settings in trainings.items():
+        counts = data[data_set_of(transfer, name)]
         check_run(
             name,
             settings,
             run_schema,
-            train_count,
-            test_count,
+            counts[0],
+            counts[1],
             tuple(config["data"]["image_shape"]),
             len(data_set.classes),
-            train_labels,
+            counts[2],
+            f"transfer, network {name}" if name in transfer else None,
         )
     return Settings(
-        config, run_schema, runs, sweeps, comparisons, swept, data_set, train_count, test_count
+        config,
+        run_schema,
+        runs,
+        sweeps,
+        comparisons,
+        swept,
+        data_set,
+        trainings,
+        {name: planned for name, (planned, _s) in transfer.items()},
+        train_count,
+        test_count,
     )
+
+
+def data_set_of(transfer: dict, name: str) -> str | None:
+    """The data set training `name` trains on, where it is not the workflow's (None)."""
+    return transfer[name][0].data_set if name in transfer else None
+
+
+def target_data(config: dict) -> dict:
+    """The few-shot target's data settings, in the shape of `data:` (its set, local_dir, and
+    the image shape of data:)."""
+    target = config["transfer"]["few_shot"]["target"]
+    return {**config["data"], "set": target["set"], "local_dir": target["local_dir"]}
+
+
+def transfer_trainings(
+    config: dict, run_schema: dict, labels: int, runs: list[str]
+) -> dict[str, tuple[Training, dict]]:
+    """The transfer experiment's networks (none unless transfer.enabled): name -> (its plan,
+    its full settings: `defaults` with its overrides)."""
+    block = config["transfer"]
+    if not block["enabled"]:
+        return {}
+    defaults = coerce_scalars(config.get("defaults") or {}, run_schema)
+    base_seed = _run_settings(defaults, {}, run_schema, "defaults")["seed"]
+    trainings = {}
+    for name, planned in plan(block, base_seed, labels, config["data"]["set"], runs).items():
+        where = f"transfer.training_{planned.half.lower()}"
+        try:
+            settings = _run_settings(
+                defaults, coerce_scalars(planned.overrides, run_schema), run_schema, where
+            )
+        except jsonschema.ValidationError as error:
+            raise ConfigError(
+                f"transfer, network {name} (defaults merged with {where}): {schema_problem(error)}"
+            ) from None
+        if planned.kind in FEW_SHOT_KINDS:
+            fit_batch(settings)
+        trainings[name] = (planned, settings)
+    return trainings
 
 
 def drawn_labels(data: dict, runs: dict[str, dict]) -> Any:
@@ -118,9 +185,12 @@ def drawn_labels(data: dict, runs: dict[str, dict]) -> Any:
         return None
 
 
-def image_counts(data: dict, data_set: DataSet) -> tuple[int, int]:
+def image_counts(
+    data: dict, data_set: DataSet, local_dir_key: str = "data.local_dir"
+) -> tuple[int, int]:
     """Training and test images the run will have, checking `data.image_shape` against them: a
-    local copy's headers (read, not the files), else the data set's own table."""
+    local copy's headers (read, not the files), else the data set's own table.
+    `local_dir_key` names the setting data["local_dir"] comes from."""
     wanted = tuple(data["image_shape"])
     if not data["local_dir"]:
         found = {f"the {data_set.name} download": data_set.image_shape}
@@ -130,7 +200,7 @@ def image_counts(data: dict, data_set: DataSet) -> tuple[int, int]:
         for path in paths.values():
             if not path.is_file():
                 raise ConfigError(
-                    f"data.local_dir: {path} not found; the folder must hold "
+                    f"{local_dir_key}: {path} not found; the folder must hold "
                     + ", ".join(FILES.values())
                 )
         dims = {key: read_idx_dims(paths[key]) for key in ("train_images", "test_images")}
@@ -184,7 +254,7 @@ def check_run_name(name: Any, where: str = "runs") -> None:
     if name in RESERVED_RUN_NAMES:
         raise ConfigError(
             f"{where}: {name!r} is not a usable run name: results/<data set>/{name}/ holds the "
-            f"comparisons"
+            + ("comparisons" if name == "sweeps" else "transfer experiment's networks")
         )
 
 
@@ -197,9 +267,10 @@ def resolve_runs(config: dict, run_schema: dict, swept: dict | None = None) -> d
     for a caller that needs it too.
     """
     runs = config.get("runs") or {}
-    if not runs and not config.get("sweeps"):
+    if not runs and not config.get("sweeps") and not (config.get("transfer") or {}).get("enabled"):
         raise ConfigError(
-            "runs: no runs are configured; add at least one, e.g. `runs: {seed: {}}`, or a sweep"
+            "runs: no runs are configured; add at least one, e.g. `runs: {seed: {}}`, a sweep, "
+            "or the transfer experiment"
         )
     defaults = coerce_scalars(config.get("defaults") or {}, run_schema)
     problems = unknown_keys(defaults, run_schema, "defaults")

@@ -49,14 +49,23 @@ def check_training(settings: dict, data: Context) -> None:
             f"training images left "
             f"after holding out {held_out} for validation"
         )
+    classes = training["classes"]
+    unknown = [label for label in classes or () if label >= data.classes]
+    if unknown:
+        raise ConfigError(
+            f"training.classes: {unknown} are not labels of the data set, whose labels are "
+            f"0..{data.classes - 1}"
+        )
     per_class = training["examples_per_class"]
     if per_class is not None:
         if data.train_labels is not None:
-            check_examples_per_class(data.train_labels[held_out:], per_class, held_out)
-        if training["batch_size"] > per_class * data.classes:
+            rest = data.train_labels[held_out:]
+            check_examples_per_class(rest, per_class, held_out, classes)
+        drawn = per_class * len(classes or range(data.classes))
+        if training["batch_size"] > drawn:
             raise ConfigError(
-                f"training.batch_size is {training['batch_size']}, larger than the "
-                f"{per_class * data.classes} training images of {per_class} per class"
+                f"training.batch_size is {training['batch_size']}, larger than the {drawn} "
+                f"training images of {per_class} per class"
             )
 
 
@@ -144,7 +153,7 @@ def check_feature_visualisation(settings: dict, data: Context) -> None:
         "conv1": filters_of(model, "conv1"),
         "conv2": filters_of(model, "conv2"),
         "fc1": model["fc1_units"],
-        "logits": data.classes,
+        "logits": len(settings["training"]["classes"] or range(data.classes)),
     }
     for layer in visualisation["layers"]:
         bad = [u for u in visualisation["units"] or [] if u >= units[layer]]
@@ -183,8 +192,10 @@ def check_run(
     image_shape: tuple[int, int],
     classes: int,
     train_labels: Any = None,
+    where: str | None = None,
 ) -> None:
-    """Every block's check for run `name`; a ConfigError names the run and the setting."""
+    """Every block's check for run `name`; a ConfigError names the run (or `where`) and the
+    setting."""
     try:
         context = Context(
             train_count,
@@ -198,4 +209,4 @@ def check_run(
         for check in BLOCK_CHECKS.values():
             check(settings, context)
     except (ConfigError, ValueError) as error:
-        raise ConfigError(f"runs.{name}: {error}") from None
+        raise ConfigError(f"{where or f'runs.{name}'}: {error}") from None

@@ -3,12 +3,15 @@
 Layout of results/<data set>/{run}/activations.h5:
   /<layer>                 float32 (N, H, W, C), chunked by whole images; attributes give
                            the layer's receptive-field geometry in input pixels
-  /labels                  uint8 (N,) test labels
-  /logits                  float32 (N, classes) the model's outputs (argmax: the prediction)
-  /image_index             int64 (N,) row of the test set each activation row belongs to
+  /labels                  uint8 (N,) test labels, as the test file gives them
+  /logits                  float32 (N, units) the model's outputs; unit j stands for the label
+                           classes[j] (the file attribute), so classes[argmax] is the prediction
+  /image_index             int64 (N,) row of the test file each activation row belongs to
+                           (N: the test images of the run's classes, in file order)
   /weights/<layer>/kernel  the layer's weights (conv1 always, for the filters figure), so
   /weights/<layer>/bias    later stages never need TensorFlow
-File attributes: model_sha256, test_images_sha256, settings (JSON), tool_version, image_shape,
+File attributes: classes (the label of each output unit: training.classes, or every label),
+model_sha256, test_images_sha256, settings (JSON), tool_version, image_shape,
 threads (the logits' last bits depend on it; `make verify` reuses it).
 """
 
@@ -16,13 +19,21 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 
 import h5py
 import numpy as np
 
 from mnist_filters import __version__
 from mnist_filters.atomic import atomic_output, require_room_to_finish, require_space
-from mnist_filters.dataset import check_images, check_labels, sha256_file, to_model_input
+from mnist_filters.dataset import (
+    check_images,
+    check_labels,
+    of_classes,
+    run_classes,
+    sha256_file,
+    to_model_input,
+)
 from mnist_filters.errors import IdxFormatError
 from mnist_filters.idx import iter_idx, read_idx
 from mnist_filters.model_file import load_trained_model, model_settings_of
@@ -49,12 +60,14 @@ def dump_activations(
     batch_size: int,
     compression: str,
     chunk_bytes: int,
+    classes: Sequence[int] | None = None,
     image_shape=(28, 28),
     settings: dict | None = None,
     threads: int = 1,
     run: str = "",
 ) -> None:
-    """`run` names the progress lines the terminal gets when the dump takes more than a few
+    """`classes`: the run's training.classes, whose test images alone are dumped (None: all).
+    `run` names the progress lines the terminal gets when the dump takes more than a few
     seconds."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
@@ -66,11 +79,14 @@ def dump_activations(
     image_batches = iter_idx(test_images, batch_size)
     dtype, dims = next(image_batches)
     check_images(test_images, np.empty((1, *dims[1:]), dtype), image_shape)
-    count = dims[0]
-    if count != len(labels):
+    if dims[0] != len(labels):
         raise IdxFormatError(
-            test_labels, f"holds {len(labels)} labels but {test_images} holds {count} images"
+            test_labels, f"holds {len(labels)} labels but {test_images} holds {dims[0]} images"
         )
+    index = of_classes(labels, classes)
+    count = len(index)
+    if not count:
+        raise ValueError(f"{test_labels} holds no test image of the classes {list(classes)}")
     # float32 activations and logits, before compression: a file that big would not fit.
     uncompressed = count * 4 * sum(int(np.prod(shape)) for shape in probe.output_shapes)
     if compression == "none":
@@ -98,19 +114,29 @@ def dump_activations(
             "logits", shape=(count, *probe.output_shapes[-1]), dtype="float32"
         )
         logits.attrs["description"] = (
-            "the model's outputs before softmax; argmax is the predicted digit"
+            "the model's outputs before softmax; unit j stands for the label classes[j] (a file "
+            "attribute), so classes[argmax] is the predicted label"
         )
         progress = stage_progress(run, "dump_activations", count, terminal())
-        for index, images in enumerate(image_batches):
-            start = index * batch_size
+        start = 0  # of the batch, in the file
+        done = 0  # rows written
+        for images in image_batches:
+            rows = index[
+                np.searchsorted(index, start) : np.searchsorted(index, start + len(images))
+            ]
+            start += len(images)
+            if not len(rows):
+                continue
             for dataset, values in zip(
-                [*datasets.values(), logits], probe.batch(to_model_input(images))
+                [*datasets.values(), logits],
+                probe.batch(to_model_input(images[rows - (start - len(images))])),
             ):
-                dataset[start : start + len(values)] = values
-            require_room_to_finish(temporary, output, start + len(images), count)
-            progress.count(start + len(images), "images")
-        h5.create_dataset("labels", data=labels)
-        h5.create_dataset("image_index", data=np.arange(count, dtype=np.int64))
+                dataset[done : done + len(values)] = values
+            done += len(rows)
+            require_room_to_finish(temporary, output, done, count)
+            progress.count(done, "images")
+        h5.create_dataset("labels", data=labels[index])
+        h5.create_dataset("image_index", data=index.astype(np.int64))
         for name in dict.fromkeys(["conv1", *layers]):
             layer = model.get_layer(name)
             if layer.weights:
@@ -120,6 +146,7 @@ def dump_activations(
                 h5.create_dataset(
                     f"weights/{name}/bias", data=layer.bias.numpy().astype(np.float32)
                 )
+        h5.attrs["classes"] = run_classes(classes)
         h5.attrs["model_sha256"] = sha256_file(model_path)
         h5.attrs["test_images_sha256"] = sha256_file(test_images)
         h5.attrs["settings"] = json.dumps(settings or {}, sort_keys=True)

@@ -39,6 +39,7 @@ def get_mnist(
     retry_wait: float,
     image_shape: tuple[int, int],
     content_md5: dict[str, str] | None = None,
+    local_dir_key: str = "data.local_dir",
 ) -> dict[str, str]:
     """Fill `outputs` (key -> path, keys as in FILES) with `data_set`'s files; return each one's
     sha256.
@@ -47,7 +48,8 @@ def get_mnist(
 
     Files are written under temporary names and renamed into place only after all four
     pass the structural checks (and, given `content_md5` (file name -> md5), hold exactly
-    those bytes), so a bad copy leaves nothing behind.
+    those bytes), so a bad copy leaves nothing behind. `local_dir_key` names the setting
+    `local_dir` comes from, for the errors.
     """
     keys = list(FILES)
     with atomic_outputs([outputs[k] for k in keys]) as temporaries:
@@ -57,7 +59,8 @@ def get_mnist(
             for source in sources.values():
                 if not source.is_file():
                     raise FileNotFoundError(
-                        f"{source}: not found; data.local_dir must hold {', '.join(FILES.values())}"
+                        f"{source}: not found; {local_dir_key} must hold "
+                        + ", ".join(FILES.values())
                     )
             # Checked where they lie, so that an error names the user's file.
             counts = check_mnist_files(sources, image_shape)
@@ -75,6 +78,7 @@ def get_mnist(
                     retries=retries,
                     retry_wait=retry_wait,
                     expected=Expected(size, md5),
+                    local_dir_key=local_dir_key,
                 )
             counts = check_mnist_files(staged, image_shape)
         log.info(

@@ -16,9 +16,10 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from collections.abc import Sequence
 
 from mnist_filters.atomic import write_text_atomic
-from mnist_filters.dataset import to_model_input
+from mnist_filters.dataset import of_classes, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.model_file import load_trained_model, model_settings_of
 from mnist_filters.model_outputs import Probe
@@ -39,12 +40,16 @@ def trace_evolution(
     *,
     layers: list[str],
     batch_size: int,
+    classes: Sequence[int] | None = None,
     threads: int = 1,
 ) -> None:
+    """`classes`: the run's training.classes, whose test images alone are ranked (None: all)."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
     images = read_idx(test_images)
     labels = read_idx(test_labels)
+    members = of_classes(labels, classes)
+    images, labels = images[members], labels[members]
     geometry = geometries(model_settings_of(model), images.shape[1:])
     steps, weights = read_snapshots(snapshots)
     probe = Probe(model, layers)
@@ -72,7 +77,7 @@ def trace_evolution(
                         layer,
                         hit.filter,
                         step,
-                        hit.image,
+                        int(members[hit.image]),
                         int(labels[hit.image]),
                         hit.row,
                         hit.col,

@@ -63,7 +63,7 @@ import h5py
 import numpy as np
 
 from mnist_filters.atomic import atomic_output
-from mnist_filters.dataset import background_value, to_model_input
+from mnist_filters.dataset import background_value, of_classes, run_classes, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.model_file import load_trained_model
 from mnist_filters.stages.invariance import inverse_matrix
@@ -438,16 +438,23 @@ def visualise_features(
     output: str,
     *,
     settings: dict,
-    classes: Sequence[str],
+    test_labels: str,
+    class_names: Sequence[str],
+    classes: Sequence[int] | None = None,
     threads: int = 1,
 ) -> None:
     """Write features.h5 (see the module's docstring) for `settings`, a run's
-    feature_visualisation block; `classes`: the class name of each label."""
+    feature_visualisation block; `class_names`: the data set's name of each label;
+    `classes`: the run's training.classes, whose test images alone give the best test values
+    (None: all)."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
     test = read_idx(test_images)
     background = background_value(test)
+    members = of_classes(read_idx(test_labels), classes)
+    test = test[members]
     inputs = to_model_input(test)
+    names = [class_names[label] for label in run_classes(classes)]
     results = {}
     for layer in settings["layers"]:
         started = time.perf_counter()
@@ -469,10 +476,11 @@ def visualise_features(
         h5.attrs["background"] = background
         h5.attrs["image_shape"] = np.asarray(test.shape[1:], np.int64)
         for layer, (visualisation, best, best_index, scale, found) in results.items():
-            write_layer(h5, layer, visualisation, best, best_index, scale, found, classes)
+            write_layer(h5, layer, visualisation, best, members[best_index], scale, found, names)
 
 
-def write_layer(h5, layer, visualisation, best, best_index, scale, found, classes) -> None:
+def write_layer(h5, layer, visualisation, best, best_index, scale, found, names) -> None:
+    """`best_index`: in the test file; `names`: each logit unit's class name."""
     copies = visualisation.copies
     group = h5.create_group(layer)
     group.attrs["objective_kind"] = visualisation.kind
@@ -486,7 +494,7 @@ def write_layer(h5, layer, visualisation, best, best_index, scale, found, classe
     trace = found["trace"].reshape(*shape[:2], -1)
     group["units"] = visualisation.units
     if layer == "logits":
-        group["unit_names"] = np.array([classes[u] for u in visualisation.units], dtype="S")
+        group["unit_names"] = np.array([names[u] for u in visualisation.units], dtype="S")
     group["images"] = images[:, 0]
     group["images"].attrs["axes"] = "unit, row, column; pixel values 0-255"
     group["objective"] = objective[:, 0]

@@ -34,7 +34,13 @@ import numpy as np
 
 from mnist_filters.atomic import atomic_output, write_text_atomic
 from mnist_filters.classification import softmax
-from mnist_filters.dataset import background_value, to_model_input
+from mnist_filters.dataset import (
+    background_value,
+    of_classes,
+    run_classes,
+    to_model_input,
+    units_of,
+)
 from mnist_filters.idx import read_idx
 from mnist_filters.model_file import load_trained_model
 from mnist_filters.model_outputs import Probe
@@ -128,16 +134,21 @@ def invariance(
     ranges: dict[str, dict],
     layers: Sequence[str],
     batch_size: int,
+    classes: Sequence[int] | None = None,
     threads: int = 1,
 ) -> None:
     """Write invariance.csv and its examples (see the module's docstring). `ranges`: transformation
     ->
-    {min, max, count}."""
+    {min, max, count}; `classes`: the run's training.classes, whose test images alone are
+    drawn from (None: all)."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
     test = read_idx(test_images)
     labels = read_idx(test_labels).astype(np.int64)
-    chosen = sampled_images(len(test), images, seed)
+    members = of_classes(labels, classes)
+    chosen = members[sampled_images(len(members), images, seed)]
+    units = units_of(labels[chosen], classes)
+    unit_labels = np.array(run_classes(classes))
     fill = background_value(test) / 255.0
     originals = to_model_input(test[chosen])
     probe = Probe(model, list(layers))
@@ -164,7 +175,7 @@ def invariance(
             shown[transformation].append(inputs[0, :, :, 0])
             features, logits = probe(inputs, batch_size)
             distances = [relative_distance(reference[layer], features[layer]) for layer in layers]
-            probability = softmax(logits)[np.arange(len(chosen)), labels[chosen]]
+            probability = softmax(logits)[np.arange(len(chosen)), units]
             for row, index in enumerate(chosen):
                 writer.writerow(
                     [
@@ -174,7 +185,7 @@ def invariance(
                         int(labels[index]),
                         *(repr(float(d[row])) for d in distances),
                         repr(float(probability[row])),
-                        int(logits[row].argmax()),
+                        int(unit_labels[logits[row].argmax()]),
                     ]
                 )
         log.info(

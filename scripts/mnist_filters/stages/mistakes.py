@@ -2,9 +2,10 @@
 
 Reads only the dump's /logits and /labels (no TensorFlow). Writes two plain CSV files:
 
-confusion.csv   one row per true label: `label`, `class`, `test_images`, `correct`,
-                `accuracy` (correct / test_images), then `predicted_<label>` for each
-                label: how many of the row's test images the model gave that label.
+confusion.csv   one row per true label of the run (training.classes, or every label):
+                `label`, `class`, `test_images`, `correct`, `accuracy` (correct /
+                test_images), then `predicted_<label>` for each of those labels: how many
+                of the row's test images the model gave that label.
 mistakes.csv    one row per misclassified test image, most confident first (ties by
                 image index): `rank`, `image_index` (in the test file), `label`, `class`,
                 `predicted`, `predicted_class`, `probability_predicted` and
@@ -23,6 +24,7 @@ import numpy as np
 
 from mnist_filters.atomic import write_text_atomic
 from mnist_filters.classification import accuracy_per_class, confusion_matrix, softmax
+from mnist_filters.dataset import units_of
 
 log = logging.getLogger(__name__)
 MISTAKE_COLUMNS = (
@@ -49,22 +51,25 @@ def mistakes_by_confidence(probabilities: np.ndarray, labels: np.ndarray) -> np.
 def tally_mistakes(
     activations: str, confusion_csv: str, mistakes_csv: str, *, classes: Sequence[str]
 ) -> float:
-    """Write confusion.csv and mistakes.csv (`classes`: the class name of each label); return the
-    accuracy."""
+    """Write confusion.csv and mistakes.csv (`classes`: the data set's class name of each
+    label); return the accuracy. A run of some classes (the dump's `classes` attribute) has a
+    row and a column for each of those only."""
     with h5py.File(activations, "r") as h5:
         logits = h5["logits"][:]
         labels = h5["labels"][:].astype(np.int64)
         image_index = h5["image_index"][:]
-    if logits.shape[1] != len(classes):
+        run_labels = [int(c) for c in h5.attrs.get("classes", range(len(classes)))]
+    if logits.shape[1] != len(run_labels):
         raise ValueError(
-            f"{activations}: /logits has {logits.shape[1]} classes, but the data set has "
-            f"{len(classes)}"
+            f"{activations}: /logits has {logits.shape[1]} units, but the run has "
+            f"{len(run_labels)} classes"
         )
     if not np.isfinite(logits).all():
         raise ValueError(f"{activations}: /logits holds NaN or infinity: the model diverged")
     probabilities = softmax(logits)
+    units = units_of(labels, run_labels)
     predicted = logits.argmax(axis=1)
-    matrix = confusion_matrix(labels, predicted, len(classes))
+    matrix = confusion_matrix(units, predicted, len(run_labels))
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -75,18 +80,19 @@ def tally_mistakes(
             "test_images",
             "correct",
             "accuracy",
-            *(f"predicted_{label}" for label in range(len(classes))),
+            *(f"predicted_{label}" for label in run_labels),
         ]
     )
     accuracy = accuracy_per_class(matrix)
-    for label, counts in enumerate(matrix):
+    for unit, counts in enumerate(matrix):
+        label = run_labels[unit]
         writer.writerow(
             [
                 label,
                 classes[label],
                 int(counts.sum()),
-                int(counts[label]),
-                repr(accuracy[str(label)]) if str(label) in accuracy else "",
+                int(counts[unit]),
+                repr(accuracy[str(unit)]) if str(unit) in accuracy else "",
                 *map(int, counts),
             ]
         )
@@ -95,18 +101,19 @@ def tally_mistakes(
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(MISTAKE_COLUMNS)
-    for rank, row in enumerate(mistakes_by_confidence(probabilities, labels), start=1):
-        label, guess = int(labels[row]), int(predicted[row])
+    for rank, row in enumerate(mistakes_by_confidence(probabilities, units), start=1):
+        unit, guess = int(units[row]), int(predicted[row])
+        label, guessed = run_labels[unit], run_labels[guess]
         writer.writerow(
             [
                 rank,
                 int(image_index[row]),
                 label,
                 classes[label],
-                guess,
-                classes[guess],
+                guessed,
+                classes[guessed],
                 repr(float(probabilities[row, guess])),
-                repr(float(probabilities[row, label])),
+                repr(float(probabilities[row, unit])),
             ]
         )
     write_text_atomic(mistakes_csv, buffer.getvalue())
@@ -133,10 +140,9 @@ def read_mistakes(path: str) -> list[dict]:
         ]
 
 
-def read_confusion(path: str) -> tuple[np.ndarray, list[str]]:
-    """confusion.csv's counts (true label x predicted label) and class names."""
+def read_confusion(path: str) -> tuple[np.ndarray, list[int], list[str]]:
+    """confusion.csv's counts (true label x predicted label), its labels and their class names."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return np.array([[int(row[f"predicted_{j}"]) for j in range(len(rows))] for row in rows]), [
-        r["class"] for r in rows
-    ]
+    matrix = np.array([[int(row[f"predicted_{r['label']}"]) for r in rows] for row in rows])
+    return matrix, [int(r["label"]) for r in rows], [r["class"] for r in rows]

@@ -33,7 +33,14 @@ import numpy as np
 from mnist_filters import __version__
 from mnist_filters.atomic import atomic_output
 from mnist_filters.classification import softmax
-from mnist_filters.dataset import background_value, sha256_file, to_model_input
+from mnist_filters.dataset import (
+    background_value,
+    of_classes,
+    run_classes,
+    sha256_file,
+    to_model_input,
+    units_of,
+)
 from mnist_filters.idx import read_idx
 from mnist_filters.model_file import load_trained_model
 from mnist_filters.model_outputs import Probe
@@ -64,9 +71,12 @@ def occluded(
     return copies
 
 
-def chosen_images(mistakes_csv: str, count: int, indices: Sequence[int] | None) -> list[int]:
+def chosen_images(
+    mistakes_csv: str, members: np.ndarray, indices: Sequence[int] | None, count: int
+) -> list[int]:
     """The test indices to occlude: `indices` when given, else the most confident mistakes
-    and the first correctly classified images (DEFAULT_MISTAKES, DEFAULT_CORRECT)."""
+    and the first correctly classified images (DEFAULT_MISTAKES, DEFAULT_CORRECT). `members`:
+    the indices of the run's classes' test images, of the `count` in the file."""
     if indices is not None:
         bad = [i for i in indices if not 0 <= i < count]
         if bad:
@@ -74,10 +84,15 @@ def chosen_images(mistakes_csv: str, count: int, indices: Sequence[int] | None) 
                 f"occlusion.images: {bad} out of range: the test set has {count} images (0 to "
                 f"{count - 1})"
             )
+        other = sorted(set(indices) - set(members.tolist()))
+        if other:
+            raise ValueError(
+                f"occlusion.images: test images {other} are not of the run's training.classes"
+            )
         return list(indices)
     mistakes = [m["image_index"] for m in read_mistakes(mistakes_csv)]
     wrong = set(mistakes)
-    correct = [i for i in range(count) if i not in wrong][:DEFAULT_CORRECT]
+    correct = [int(i) for i in members if i not in wrong][:DEFAULT_CORRECT]
     return mistakes[:DEFAULT_MISTAKES] + correct
 
 
@@ -94,17 +109,19 @@ def occlusion(
     fill: float | None,
     layer: str,
     batch_size: int,
+    classes: Sequence[int] | None = None,
     threads: int = 1,
 ) -> None:
     """Write occlusion.h5 (see the module's docstring). `fill`: None for the data set's
-    background."""
+    background; `classes`: the run's training.classes (None: all)."""
     configure_tensorflow(threads, "float32")
     from mnist_filters.backprojection import Network, project
 
     model = load_trained_model(model_path)
     test = read_idx(test_images)
     labels = read_idx(test_labels).astype(np.int64)
-    chosen = chosen_images(mistakes_csv, len(test), images)
+    chosen = chosen_images(mistakes_csv, of_classes(labels, classes), images, len(test))
+    unit_labels = np.array(run_classes(classes))
     fill = background_value(test) if fill is None else fill
     height, width = test.shape[1:]
     rows, cols = occluder_origins(height, size, stride), occluder_origins(width, size, stride)
@@ -133,8 +150,8 @@ def occlusion(
         row, col, f = np.unravel_index(int(maps[0].argmax()), maps[0].shape)
         strongest_filter[i], strongest_unit[i] = f, (row, col)
         totals = maps[..., f].sum(axis=(1, 2), dtype=np.float64)
-        probability = softmax(logits)[:, labels[index]]
-        predicted = logits.argmax(axis=1)
+        probability = softmax(logits)[:, units_of(labels[index : index + 1], classes)[0]]
+        predicted = unit_labels[logits.argmax(axis=1)]
         for key, values in (
             ("probability_label", probability),
             ("predicted", predicted),

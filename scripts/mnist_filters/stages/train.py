@@ -3,19 +3,23 @@
 results/<data set>/{run}/model.keras
     The trained model, Keras 3's own format and layers only (conv1, conv2, pool2, flatten,
     fc1, logits): `keras.saving.load_model(path)` opens it without this project. Input
-    (N, H, W, 1) float32 pixels in [0, 1]; output (N, classes) logits.
+    (N, H, W, 1) float32 pixels in [0, 1]; output (N, classes) logits, unit j for the label
+    classes[j] of metrics.json.
 results/<data set>/{run}/training_log.csv
     One row every `training.log_every` steps: see mnist_filters/training_log.py.
 results/<data set>/{run}/metrics.json
-    test_accuracy, test_loss, test_accuracy_per_class (by label), test_images: measured
-    on model.keras itself; final_validation_accuracy; weights_sha256 (sha256 of the
+    test_accuracy, test_loss, test_accuracy_per_class (by label), test_images (those of
+    `classes`): measured on model.keras itself; classes (the label of each output unit,
+    training.classes or every label); final_validation_accuracy; weights_sha256 (sha256 of the
     weights' bytes in get_weights() order: equal digests, bitwise-equal weights); steps,
     batch_size, seed, precision, kernels (the path that ran), threads; train_seconds,
     validation_seconds, train_examples_per_second; train_images (all left after the validation
     split, or training.examples_per_class of each class), validation_images;
     cpu {model, flags}; tensorflow_version, keras_version, numpy_version; input_sha256
     (each data file's); resumed_from_step (0: trained from the start); provenance;
-    settings (the run's seed, model and training settings).
+    settings (the run's seed, model and training settings); for a transfer network,
+    transfer {depth, frozen, layers, source_sha256} (the layers copied and the sha256 of
+    the model.keras they came from).
 results/<data set>/{run}/snapshots.h5 and tensorboard/: see mnist_filters/snapshots.py
 and mnist_filters/tensorboard_events.py.
 """
@@ -33,11 +37,15 @@ from mnist_filters.classification import accuracy_per_class, confusion_matrix
 from mnist_filters.cpu import choose_kernels, cpu_info, describe, features
 from mnist_filters.dataset import (
     FILES,
-    Split,
+    TestSet,
     class_balanced,
     load_split,
+    load_test_set,
+    of_classes,
+    run_classes,
     sha256_file,
     to_model_input,
+    units_of,
 )
 from mnist_filters.errors import DiskFull, Diverged, Interrupted
 from mnist_filters.interrupts import StopSignals
@@ -52,27 +60,32 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainingData:
-    """A run's images as the model takes them: the training file split as the notebook's loader
-    split it (the first `validation_size` images held out), and the test set."""
+    """A run's images as the model takes them, labels as its output units: the training file
+    split as the notebook's loader split it (the first `validation_size` images held out), and
+    the test set, each restricted to training.classes."""
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_valid: np.ndarray
     y_valid: np.ndarray
-    test: Split
+    test: TestSet
 
 
 def training_data(inputs: dict[str, str], training: dict, image_shape, seed: int) -> TrainingData:
     train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
-    test = load_split(inputs["test_images"], inputs["test_labels"], image_shape)
+    test = load_test_set(
+        inputs["test_images"], inputs["test_labels"], training["classes"], image_shape
+    )
+    classes = training["classes"]
     held_out = training["validation_size"]
     # The notebook's loader held out the first images of the training file; so do we.
-    kept = np.arange(held_out, len(train))
-    if training["examples_per_class"] is not None and held_out < len(train):
-        kept = held_out + class_balanced(
-            train.labels[held_out:], training["examples_per_class"], seed, held_out
-        )
-    if held_out >= len(train) or training["batch_size"] > len(kept):
+    valid = of_classes(train.labels[:held_out], classes)
+    kept = held_out + of_classes(train.labels[held_out:], classes)
+    if training["examples_per_class"] is not None and len(kept):
+        kept = kept[
+            class_balanced(train.labels[kept], training["examples_per_class"], seed, held_out)
+        ]
+    if not len(kept) or training["batch_size"] > len(kept):
         raise ValueError(
             f"training.validation_size {held_out} and batch_size {training['batch_size']} do not "
             f"fit the {len(kept)} training images kept of the {len(train)} in "
@@ -80,9 +93,9 @@ def training_data(inputs: dict[str, str], training: dict, image_shape, seed: int
         )
     return TrainingData(
         to_model_input(train.images[kept]),
-        train.labels[kept],
-        to_model_input(train.images[:held_out]),
-        train.labels[:held_out],
+        units_of(train.labels[kept], classes),
+        to_model_input(train.images[valid]),
+        units_of(train.labels[valid], classes),
         test,
     )
 
@@ -101,8 +114,12 @@ def train_run(
     snapshot_steps: list[int] = (0,),
     image_shape=(28, 28),
     threads: int = 1,
+    transfer: dict | None = None,
 ) -> dict:
     """Train one run, resuming from its latest matching checkpoint; stop cleanly on a signal.
+
+    `transfer` ({depth, frozen, layers}; mnist_filters/transfer.py): start the named layers
+    from those of inputs["source"], a trained model.keras, and freeze them where asked.
 
     `checkpoint_dir` is the run's own folder; checkpointing never changes the weights, and
     neither do the `snapshot_steps`, where conv1's and conv2's weights are kept
@@ -137,7 +154,13 @@ def train_run(
         )
         keras.utils.set_random_seed(seed)
         # XLA cannot compile MaxPool's gradient under op determinism: its model pools by reshaping.
-        model = build_model(model_settings, seed, image_shape, portable=kernels != "xla")
+        classes = run_classes(training["classes"])
+        model = build_model(
+            model_settings, seed, image_shape, len(classes), portable=kernels != "xla"
+        )
+        if transfer:
+            transfer = {**transfer, "source_sha256": sha256_file(inputs["source"])}
+            copy_layers(model, inputs["source"], transfer["layers"], transfer["frozen"])
         optimizer = make_optimizer(training)
         trainer = Trainer(
             model,
@@ -157,9 +180,10 @@ def train_run(
             "numpy": np.__version__,
             "optimizer": f"{type(optimizer).__module__}.{type(optimizer).__qualname__}",
         }
-        key = checkpoint_key(
-            seed, model_settings, {**training, "kernels": kernels}, input_sha256, versions
-        )
+        trained_with = {**training, "kernels": kernels}
+        if transfer:
+            trained_with["transfer"] = transfer
+        key = checkpoint_key(seed, model_settings, trained_with, input_sha256, versions)
         store = CheckpointStore(checkpoint_dir, key)
         history, start = resumed(store, trainer, training["steps"], snapshot_steps)
         history = trained(
@@ -186,10 +210,30 @@ def train_run(
             "provenance": {"train": where},
             "settings": {"seed": seed, "model": model_settings, "training": training},
         }
+        if transfer:
+            metrics["transfer"] = transfer
         write_json_atomic(outputs["metrics"], metrics)
         if not keep_checkpoints:
             store.remove()
         return metrics
+
+
+def copy_layers(model, source: str, layers, frozen: bool) -> None:
+    """Set `layers` of `model` to the weights of those of the model.keras `source`; freeze
+    them (out of model.trainable_variables, so that no step changes them) if `frozen`."""
+    from mnist_filters.model_file import load_trained_model
+
+    trained = load_trained_model(source)
+    for name in layers:
+        layer = model.get_layer(name)
+        layer.set_weights(trained.get_layer(name).get_weights())
+        layer.trainable = not frozen
+    log.info(
+        "copied %s from %s%s",
+        ", ".join(layers) or "no layer",
+        source,
+        ", frozen" if frozen and layers else "",
+    )
 
 
 def resumed(store: CheckpointStore, trainer, steps: int, snapshot_steps: list[int]):
@@ -344,10 +388,11 @@ def write_outputs(outputs, trainer, history, data, model_settings, training, ima
     from mnist_filters.tensorboard_events import write_events
     from mnist_filters.trainer import SNAPSHOT_LAYERS, evaluation
 
+    classes = run_classes(training["classes"])
     saved = portable(trainer.model, model_settings, image_shape)
     test = data.test
     test_logits = Probe(saved, []).logits(to_model_input(test.images), training["eval_batch_size"])
-    test_result = evaluation(test_logits, test.labels)
+    test_result = evaluation(test_logits, test.units)
     log.info("Test accuracy: %g (loss %.4f)", test_result.accuracy, test_result.loss)
     # The trained weights' bytes: a model.keras that cannot be written is refused before any
     # output is, and the checkpoints stay for the next run.
@@ -364,9 +409,13 @@ def write_outputs(outputs, trainer, history, data, model_settings, training, ima
         "test_accuracy": test_result.accuracy,
         "test_loss": test_result.loss,
         # by label; what the mistakes are is in confusion.csv and mistakes.csv
-        "test_accuracy_per_class": accuracy_per_class(
-            confusion_matrix(test.labels, test_logits.argmax(axis=1), test_logits.shape[1])
-        ),
+        "test_accuracy_per_class": {
+            str(classes[int(unit)]): accuracy
+            for unit, accuracy in accuracy_per_class(
+                confusion_matrix(test.units, test_logits.argmax(axis=1), len(classes))
+            ).items()
+        },
+        "classes": classes,
         "weights_sha256": weights_sha256(saved.get_weights()),
         "final_validation_accuracy": history.rows[-1].validation_accuracy if held_out else None,
         "steps": training["steps"],

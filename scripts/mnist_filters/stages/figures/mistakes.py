@@ -16,7 +16,7 @@ from mnist_filters.stages.mistakes import read_confusion, read_mistakes
 def confusion_figure(confusion_csv: str, output: str, *, dpi: int) -> None:
     """Counts of test images by true label (rows) and predicted label (columns), every cell
     written out, coloured on a log scale so that single mistakes show beside the diagonal."""
-    matrix, classes = read_confusion(confusion_csv)
+    matrix, labels, classes = read_confusion(confusion_csv)
     count = len(classes)
     figure, axes = plt.subplots(figsize=(1.0 + 0.62 * count, 0.9 + 0.55 * count))
     shown = np.ma.masked_equal(matrix, 0)
@@ -35,8 +35,8 @@ def confusion_figure(confusion_csv: str, output: str, *, dpi: int) -> None:
     accuracy = [
         matrix[i, i] / matrix[i].sum() if matrix[i].sum() else math.nan for i in range(count)
     ]
-    names = [name if name == str(i) else f"{i} {name}" for i, name in enumerate(classes)]
-    axes.set_xticks(range(count), [str(i) for i in range(count)])
+    names = [name if name == str(i) else f"{i} {name}" for i, name in zip(labels, classes)]
+    axes.set_xticks(range(count), [str(i) for i in labels])
     axes.set_yticks(
         range(count), [f"{name} ({100 * a:.1f} %)" for name, a in zip(names, accuracy)], fontsize=8
     )
