@@ -26,9 +26,9 @@ sys.path.insert(0, str(REPO / "scripts"))
 from mnist_filters.code_digest import code_digest
 from mnist_filters.dataset import DATA_SETS, FILES, local_files, md5_file
 from mnist_filters.schema import invariance_ranges, snapshot_steps
-from mnist_filters.settings import load, target_data
+from mnist_filters.settings import load
 from mnist_filters.sweeps import flatten
-from mnist_filters.transfer import FEW_SHOT_KINDS, TREATMENTS
+from mnist_filters.transfer import FEW_SHOT_KINDS, TREATMENTS, target_data
 
 SCRIPTS = REPO / "scripts"
 # What each library file parses to, by content: spares every start the parsing.

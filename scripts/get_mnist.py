@@ -6,8 +6,8 @@ the source settings are read from the config: changing them reruns nothing.
 
 from mnist_filters.dataset import DATA_SETS, FILES
 from mnist_filters.runlog import run_stage
-from mnist_filters.settings import target_data
 from mnist_filters.stages.data import get_mnist
+from mnist_filters.transfer import target_data
 
 data_set = DATA_SETS[snakemake.wildcards.data_set]
 # data.set's folder, or the few-shot target's (mnist_filters/transfer.py)

@@ -20,8 +20,8 @@ from mnist_filters.code_digest import closure
 
 # Import name -> the conda-forge (or pip) package that provides it.
 PACKAGES = {"yaml": "pyyaml", "matplotlib": "matplotlib-base", "PIL": "pillow"}
-# Rules whose code needs Python's standard library only (compare_runs reads JSON and CSV).
-STANDARD_LIBRARY_ONLY = {"compare_runs"}
+# Rules whose code needs Python's standard library only (they read JSON and CSV).
+STANDARD_LIBRARY_ONLY = {"compare_runs", "tabulate_transfer", "tabulate_few_shot"}
 
 
 def third_party_imports(script):

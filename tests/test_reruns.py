@@ -6,7 +6,14 @@ import shutil
 
 import pytest
 
-from conftest import ANALYSES_ON, copy_of_the_workflow, planned, snakemake, tiny_config
+from conftest import (
+    ANALYSES_ON,
+    ONE_THREAD_TRAINING,
+    copy_of_the_workflow,
+    planned,
+    snakemake,
+    tiny_config,
+)
 from helpers import edited
 from mnist_filters.settings import deep_merge
 
@@ -63,7 +70,8 @@ def base_config(tiny_mnist):
 def done(workflow, base_config, tmp_path_factory):
     """A workdir where both runs are complete."""
     workdir = tmp_path_factory.mktemp("two-runs")
-    snakemake(workdir, base_config, snakefile=workflow / "Snakefile")
+    # one thread per training job: the two runs train at once
+    snakemake(workdir, base_config, *ONE_THREAD_TRAINING, snakefile=workflow / "Snakefile")
     return workdir
 
 

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import REPO, TERMINAL, planned, snakemake, tiny_config
+from conftest import ONE_THREAD_TRAINING, REPO, TERMINAL, planned, snakemake, tiny_config
 from mnist_filters.dataset import FILES
 from mnist_filters.dataset import sha256_file as sha256
 from mnist_filters.errors import ConfigError
@@ -46,7 +46,8 @@ def experiment(tiny_mnist, tmp_path_factory):
     """The experiment, run once on the generated digits: 2 base networks, 8 treatments, 2
     few-shot networks."""
     workdir = tmp_path_factory.mktemp("transfer")
-    result = snakemake(workdir, transfer_config(tiny_mnist))
+    # one thread per training job, two jobs at a time: most of each is TensorFlow's start
+    result = snakemake(workdir, transfer_config(tiny_mnist), *ONE_THREAD_TRAINING)
     (workdir / TERMINAL).write_text(result.stderr)
     return workdir
 
@@ -257,7 +258,7 @@ def cross_set(experiment, tiny_mnist, tmp_path_factory):
     target = write_mnist_folder(tmp_path_factory.mktemp("target"), 1000, 300, seed=11)
     config = cross_set_config(tiny_mnist, target)
     before = planned(workdir, config)
-    snakemake(workdir, config)
+    snakemake(workdir, config, *ONE_THREAD_TRAINING)
     return workdir, target, before
 
 

@@ -40,7 +40,7 @@ from mnist_filters.sweeps import (
     nested,
     setting_schema,
 )
-from mnist_filters.transfer import FEW_SHOT_KINDS, FOLDER, Training, fit_batch, plan
+from mnist_filters.transfer import FEW_SHOT_KINDS, FOLDER, Training, fit_batch, plan, target_data
 
 SAFE_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+~-]{0,127}$")
 # results/<data set>/sweeps/ holds the comparisons of sweeps and of the `runs:` map.
@@ -136,13 +136,6 @@ def load(config: dict, config_files: Iterable[str | Path], schemas: Path) -> Set
 def data_set_of(transfer: dict, name: str) -> str | None:
     """The data set training `name` trains on, where it is not the workflow's (None)."""
     return transfer[name][0].data_set if name in transfer else None
-
-
-def target_data(config: dict) -> dict:
-    """The few-shot target's data settings, in the shape of `data:` (its set, local_dir, and
-    the image shape of data:)."""
-    target = config["transfer"]["few_shot"]["target"]
-    return {**config["data"], "set": target["set"], "local_dir": target["local_dir"]}
 
 
 def transfer_trainings(

@@ -82,6 +82,13 @@ def name(kind: str, **keys) -> str:
     return f"{FOLDER}/few-shot-{target}k{keys['k']}-s{keys['seed']}-{kind}"
 
 
+def target_data(config: dict) -> dict:
+    """The few-shot target's data settings, in the shape of `data:` (its set, its local_dir,
+    and the mirrors, timeouts and image shape of data:)."""
+    target = config["transfer"]["few_shot"]["target"]
+    return {**config["data"], "set": target["set"], "local_dir": target["local_dir"]}
+
+
 def halves(block: dict, labels: int) -> tuple[list[int], list[int]]:
     """Half A's and half B's labels: the block's `a` and `b`, or a seeded split of the
     `labels` labels. ConfigError where they overlap, one is empty, or a label is unknown."""
