@@ -24,6 +24,7 @@ rule plot_samples:
         first=run_setting("training", "validation_size"),
         image_count=run_setting("figures", "samples", "count"),
         classes=DATA_SET.classes,
+        run_classes=run_setting("training", "classes"),
         dpi=run_setting("figures", "samples", "dpi"),
         code=code_of("plot_samples.py"),
     message:

@@ -14,6 +14,7 @@ run_stage(
         count=snakemake.params.image_count,
         classes=snakemake.params.classes,
         dpi=snakemake.params.dpi,
+        run_classes=snakemake.params.run_classes,
     ),
     snakemake.output.provenance,
 )

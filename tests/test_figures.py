@@ -73,6 +73,23 @@ def test_sample_titles_name_the_class(tiny_mnist, tmp_path, monkeypatch):
     assert seen["samples.png"] == [f"label {label} ({CLOTHES[label]})" for label in labels]
 
 
+def test_a_class_subsets_samples_are_of_its_classes(tiny_mnist, tmp_path, monkeypatch):
+    seen = titles_when_saved(monkeypatch, samples)
+    samples.samples(
+        str(tiny_mnist / FILES["train_images"]),
+        str(tiny_mnist / FILES["train_labels"]),
+        str(tmp_path / "samples.png"),
+        first=100,
+        count=6,
+        classes=DIGITS,
+        dpi=30,
+        run_classes=[7, 2],
+    )
+    labels = read_idx(tiny_mnist / FILES["train_labels"])[100:]
+    wanted = labels[(labels == 7) | (labels == 2)][:6]
+    assert seen["samples.png"] == [f"label {label}" for label in wanted]
+
+
 def test_patch_titles_name_the_class(tiny_mnist, tmp_path, monkeypatch):
     seen = titles_when_saved(monkeypatch, sheets)
     write_rankings(

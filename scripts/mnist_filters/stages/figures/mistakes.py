@@ -18,7 +18,9 @@ def confusion_figure(confusion_csv: str, output: str, *, dpi: int) -> None:
     written out, coloured on a log scale so that single mistakes show beside the diagonal."""
     matrix, labels, classes = read_confusion(confusion_csv)
     count = len(classes)
-    figure, axes = plt.subplots(figsize=(1.0 + 0.62 * count, 0.9 + 0.55 * count))
+    # at least the room of six classes: a class subset's title and colour bar need it
+    side = max(count, 6)
+    figure, axes = plt.subplots(figsize=(1.0 + 0.62 * side, 0.9 + 0.55 * side))
     shown = np.ma.masked_equal(matrix, 0)
     image = axes.imshow(shown, cmap="Blues", norm=LogNorm(vmin=1, vmax=max(2, int(matrix.max()))))
     for (row, column), value in np.ndenumerate(matrix):
