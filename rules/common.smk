@@ -28,7 +28,7 @@ from mnist_filters.dataset import DATA_SETS, FILES, local_files, md5_file
 from mnist_filters.schema import invariance_ranges, snapshot_steps
 from mnist_filters.settings import load
 from mnist_filters.sweeps import flatten
-from mnist_filters.transfer import FEW_SHOT_KINDS, TREATMENTS, target_data
+from mnist_filters.transfer import FEW_SHOT_KINDS, TREATMENTS, data_source
 
 SCRIPTS = REPO / "scripts"
 # What each library file parses to, by content: spares every start the parsing.
@@ -44,10 +44,8 @@ COMPARISONS = SETTINGS.comparisons
 DATA_SET = SETTINGS.data_set
 LOCAL_DATA = config["data"]["local_dir"]
 # The data sets the workflow fetches: data.set, and the few-shot target's if it is another.
-DATA_SOURCES = {DATA_SET.name: LOCAL_DATA}
-if any(planned.data_set for planned in SETTINGS.transfer.values()):
-    target = target_data(config)
-    DATA_SOURCES[target["set"]] = target["local_dir"]
+FETCHED = [DATA_SET.name, *{planned.data_set for planned in TRANSFER.values()} - {None}]
+DATA_SOURCES = {name: data_source(config, name)[0]["local_dir"] for name in FETCHED}
 
 
 wildcard_constraints:
@@ -117,6 +115,7 @@ def report_category(wildcards):
 
 
 def report_subcategory(wildcards):
+    """The report's subcategory for a training's metrics: a transfer network's name."""
     return wildcards.run.split("/", 1)[1] if wildcards.run in TRANSFER else None
 
 
@@ -252,6 +251,13 @@ COMPARISON_RULES = [
     "plot_comparison_effects",
     "plot_comparison_filters",
 ]
+# ... and of the transfer experiment, with the block of `transfer:` that turns a rule on.
+TRANSFER_RULES = {
+    "tabulate_transfer": None,
+    "plot_transfer": None,
+    "tabulate_few_shot": "few_shot",
+    "plot_few_shot": "few_shot",
+}
 # What the gallery shows of each analysis the run makes: (rule, output).
 GALLERY_SECTIONS = {
     "evolution": ("trace_evolution", "evolution"),
@@ -289,12 +295,11 @@ def all_outputs():
         for path in getattr(rules, rule).output
     ]
     transfer = config["transfer"]
-    transfer_rules = (
-        ["tabulate_transfer", "plot_transfer"]
-        + (["tabulate_few_shot", "plot_few_shot"] if transfer["few_shot"]["enabled"] else [])
-        if transfer["enabled"]
-        else []
-    )
+    transfer_rules = [
+        name
+        for name, block in TRANSFER_RULES.items()
+        if transfer["enabled"] and (block is None or transfer[block]["enabled"])
+    ]
     return (
         outputs
         + [

@@ -7,14 +7,10 @@ the source settings are read from the config: changing them reruns nothing.
 from mnist_filters.dataset import DATA_SETS, FILES
 from mnist_filters.runlog import run_stage
 from mnist_filters.stages.data import get_mnist
-from mnist_filters.transfer import target_data
+from mnist_filters.transfer import data_source
 
 data_set = DATA_SETS[snakemake.wildcards.data_set]
-# data.set's folder, or the few-shot target's (mnist_filters/transfer.py)
-if data_set.name == snakemake.config["data"]["set"]:
-    source, local_dir_key = snakemake.config["data"], "data.local_dir"
-else:
-    source, local_dir_key = target_data(snakemake.config), "transfer.few_shot.target.local_dir"
+source, local_dir_key = data_source(snakemake.config, data_set.name)
 run_stage(
     "get_mnist",
     snakemake.log[0],

@@ -58,22 +58,13 @@ def titles_when_saved(monkeypatch, module) -> dict[str, list[str]]:
     return seen
 
 
-def test_sample_titles_name_the_class(tiny_mnist, tmp_path, monkeypatch):
-    seen = titles_when_saved(monkeypatch, samples)
-    samples.samples(
-        str(tiny_mnist / FILES["train_images"]),
-        str(tiny_mnist / FILES["train_labels"]),
-        str(tmp_path / "samples.png"),
-        first=100,
-        count=4,
-        classes=CLOTHES,
-        dpi=30,
-    )
-    labels = read_idx(tiny_mnist / FILES["train_labels"])[100:104]
-    assert seen["samples.png"] == [f"label {label} ({CLOTHES[label]})" for label in labels]
-
-
-def test_a_class_subsets_samples_are_of_its_classes(tiny_mnist, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "names, run_classes",
+    [(CLOTHES, None), (DIGITS, [7, 2])],
+    ids=["every-class-named", "a-class-subsets-own"],
+)
+def test_sample_titles_name_the_class(tiny_mnist, tmp_path, monkeypatch, names, run_classes):
+    """Each sample is titled with its class's name; a class subset's are of its classes."""
     seen = titles_when_saved(monkeypatch, samples)
     samples.samples(
         str(tiny_mnist / FILES["train_images"]),
@@ -81,13 +72,18 @@ def test_a_class_subsets_samples_are_of_its_classes(tiny_mnist, tmp_path, monkey
         str(tmp_path / "samples.png"),
         first=100,
         count=6,
-        classes=DIGITS,
+        classes=names,
         dpi=30,
-        run_classes=[7, 2],
+        run_classes=run_classes,
     )
     labels = read_idx(tiny_mnist / FILES["train_labels"])[100:]
-    wanted = labels[(labels == 7) | (labels == 2)][:6]
-    assert seen["samples.png"] == [f"label {label}" for label in wanted]
+    if run_classes:
+        labels = labels[np.isin(labels, run_classes)]
+    expected = [
+        f"label {label}" if names[label] == str(label) else f"label {label} ({names[label]})"
+        for label in labels[:6]
+    ]
+    assert seen["samples.png"] == expected
 
 
 def test_patch_titles_name_the_class(tiny_mnist, tmp_path, monkeypatch):

@@ -40,7 +40,7 @@ from mnist_filters.sweeps import (
     nested,
     setting_schema,
 )
-from mnist_filters.transfer import FEW_SHOT_KINDS, FOLDER, Training, fit_batch, plan, target_data
+from mnist_filters.transfer import FEW_SHOT_KINDS, FOLDER, Training, data_source, fit_batch, plan
 
 SAFE_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+~-]{0,127}$")
 # results/<data set>/sweeps/ holds the comparisons of sweeps and of the `runs:` map.
@@ -97,12 +97,12 @@ def load(config: dict, config_files: Iterable[str | Path], schemas: Path) -> Set
     trainings = {**runs, **{name: settings for name, (_t, settings) in transfer.items()}}
     on_own_set = {name: s for name, s in trainings.items() if not data_set_of(transfer, name)}
     data = {None: (train_count, test_count, drawn_labels(config["data"], on_own_set))}
-    target = target_data(config)
-    if any(data_set_of(transfer, name) for name in trainings):
-        target_set = DATA_SETS[target["set"]]
-        others = {name: s for name, s in trainings.items() if name not in on_own_set}
+    others = {name: s for name, s in trainings.items() if name not in on_own_set}
+    if others:
+        target_set = DATA_SETS[config["transfer"]["few_shot"]["target"]["set"]]
+        target, local_dir_key = data_source(config, target_set.name)
         data[target_set.name] = (
-            *image_counts(target, target_set, "transfer.few_shot.target.local_dir"),
+            *image_counts(target, target_set, local_dir_key),
             drawn_labels(target, others),
         )
     for name, settings in trainings.items():

@@ -82,11 +82,17 @@ def name(kind: str, **keys) -> str:
     return f"{FOLDER}/few-shot-{target}k{keys['k']}-s{keys['seed']}-{kind}"
 
 
-def target_data(config: dict) -> dict:
-    """The few-shot target's data settings, in the shape of `data:` (its set, its local_dir,
-    and the mirrors, timeouts and image shape of data:)."""
+TARGET_LOCAL_DIR = "transfer.few_shot.target.local_dir"
+
+
+def data_source(config: dict, data_set: str) -> tuple[dict, str]:
+    """(where `data_set`'s files come from, in the shape of `data:`; the setting naming its
+    local copy): data.set's is `data:` itself; the few-shot target's is `data:` (mirrors,
+    timeouts, image shape) with the target's set and local_dir."""
+    if data_set == config["data"]["set"]:
+        return config["data"], "data.local_dir"
     target = config["transfer"]["few_shot"]["target"]
-    return {**config["data"], "set": target["set"], "local_dir": target["local_dir"]}
+    return {**config["data"], "set": data_set, "local_dir": target["local_dir"]}, TARGET_LOCAL_DIR
 
 
 def halves(block: dict, labels: int) -> tuple[list[int], list[int]]:

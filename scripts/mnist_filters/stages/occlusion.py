@@ -121,6 +121,7 @@ def occlusion(
     test = read_idx(test_images)
     labels = read_idx(test_labels).astype(np.int64)
     chosen = chosen_images(mistakes_csv, of_classes(labels, classes), images, len(test))
+    units = units_of(labels[chosen], classes)  # each chosen image's true label's unit
     unit_labels = np.array(run_classes(classes))
     fill = background_value(test) if fill is None else fill
     height, width = test.shape[1:]
@@ -150,7 +151,7 @@ def occlusion(
         row, col, f = np.unravel_index(int(maps[0].argmax()), maps[0].shape)
         strongest_filter[i], strongest_unit[i] = f, (row, col)
         totals = maps[..., f].sum(axis=(1, 2), dtype=np.float64)
-        probability = softmax(logits)[:, units_of(labels[index : index + 1], classes)[0]]
+        probability = softmax(logits)[:, units[i]]
         predicted = unit_labels[logits.argmax(axis=1)]
         for key, values in (
             ("probability_label", probability),
