@@ -31,7 +31,7 @@ def step(action: str, workdir: Path, **options) -> None:
         import yaml
 
         from mnist_filters.idx import write_idx
-        from mnist_filters.model import build_model
+        from mnist_filters.network.build import build_model
         from mnist_filters.synthetic import make_digits
 
         images, labels = make_digits(options["images"], seed=1)

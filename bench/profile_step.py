@@ -33,7 +33,7 @@ def pieces(tf, keras, np):
     """name -> (function of no arguments, that runs one piece once)."""
     import yaml
 
-    from mnist_filters.model import build_model
+    from mnist_filters.network.build import build_model
     from mnist_filters.optimizers import make_optimizer
 
     rng = np.random.default_rng(0)

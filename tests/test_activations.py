@@ -9,7 +9,7 @@ import pytest
 
 from conftest import default_settings
 from mnist_filters.dataset import FILES, load_split, sha256_file, to_model_input
-from mnist_filters.model import build_model
+from mnist_filters.network.build import build_model
 from mnist_filters.stages.activations import dump_activations
 
 SEED_MODEL = default_settings()["model"]

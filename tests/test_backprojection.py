@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from mnist_filters.backprojection import METHODS, Network, crop_to_field, project
-from mnist_filters.receptive_field import geometries
+from mnist_filters.network.backprojection import METHODS, Network, crop_to_field, project
+from mnist_filters.network.geometry import geometries
 
 SETTINGS = {
     "conv1": {"filters": 25, "kernel_size": 12, "strides": 2, "padding": "valid"},
@@ -18,7 +18,7 @@ SETTINGS = {
 
 @pytest.fixture(scope="module")
 def network():
-    from mnist_filters.model import build_model
+    from mnist_filters.network.build import build_model
 
     return Network.of(build_model(SETTINGS, seed=3, portable=True))
 

@@ -24,19 +24,19 @@ def test_each_rule_covers_its_own_modules_only():
         "rank_patches.py",
         "mnist_filters/ranking.py",
         "mnist_filters/stages/rank.py",
-        "mnist_filters/receptive_field.py",
+        "mnist_filters/network/geometry.py",
         "mnist_filters/runlog.py",
         "mnist_filters/__init__.py",
         "mnist_filters/stages/__init__.py",
     } <= rank
-    assert "mnist_filters/model.py" not in rank and "mnist_filters/download.py" not in rank
+    assert "mnist_filters/network/build.py" not in rank and "mnist_filters/download.py" not in rank
     # imports inside functions count: the training stage imports the model lazily
-    assert {"mnist_filters/model.py", "mnist_filters/trainer.py"} <= names("train.py")
+    assert {"mnist_filters/network/build.py", "mnist_filters/trainer.py"} <= names("train.py")
     filters = names("plot_filters.py")
     assert "mnist_filters/stages/figures/filters.py" in filters
     assert "mnist_filters/stages/figures/style.py" in filters
     assert "mnist_filters/stages/figures/samples.py" not in filters
-    assert "mnist_filters/model.py" not in names(
+    assert "mnist_filters/network/build.py" not in names(
         "dump_activations.py"
     )  # the saved model is plain Keras
 
@@ -102,7 +102,7 @@ def test_the_dump_and_the_projections_share_model_loading_but_not_each_others_co
     assert after["project_patches.py"] == before["project_patches.py"]
     edited(
         tree,
-        "mnist_filters/model_file.py",
+        "mnist_filters/network/load.py",
         'SPATIAL_LAYERS = ("conv1", "conv2", "pool2")',
         'SPATIAL_LAYERS = ("conv1", "conv2")',
     )

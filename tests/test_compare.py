@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ONE_THREAD_TRAINING, REPO, planned, snakemake, sweep_config, write_config
 from helpers import metrics, model_weights
-from mnist_filters.model import weights_sha256
+from mnist_filters.network.build import weights_sha256
 
 pytestmark = pytest.mark.slow
 RUNS = [

@@ -34,7 +34,7 @@ def test_snapshots_are_the_initial_and_the_final_weights(tiny_run):
     import keras
     from test_occlusion import NOTEBOOK
 
-    from mnist_filters.model import build_model
+    from mnist_filters.network.build import build_model
 
     run = tiny_run / "results" / "mnist" / "tiny"
     steps, weights = read_snapshots(str(run / "snapshots.h5"))

@@ -124,7 +124,7 @@ def test_every_unit_reaches_at_least_its_best_test_image(
 
 
 def small_model():
-    from mnist_filters.model import build_model
+    from mnist_filters.network.build import build_model
 
     settings = copy.deepcopy(default_settings()["model"])
     settings["conv1"].update(filters=3, kernel_size=5)

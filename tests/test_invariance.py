@@ -81,8 +81,8 @@ def test_the_sample_is_seeded_unique_and_ascending():
 def test_a_shift_by_one_conv1_stride_shifts_conv1s_map_by_one_unit(axis):
     """conv1 (12x12, stride 2, VALID): 2 pixels down (right) move every unit one row (column),
     bitwise; the first row (column) is the only one that sees the filled-in border."""
-    from mnist_filters.model import build_model
-    from mnist_filters.model_outputs import Probe
+    from mnist_filters.network.build import build_model
+    from mnist_filters.network.probe import Probe
 
     model = build_model(NOTEBOOK, seed=2, portable=True)
     images = to_model_input(np.random.default_rng(2).integers(0, 256, (4, 28, 28), dtype=np.uint8))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import default_settings
-from mnist_filters.model import BlockMaxPooling2D, build_model, portable
+from mnist_filters.network.build import BlockMaxPooling2D, build_model, portable
 
 
 @pytest.fixture(scope="module")

@@ -42,9 +42,9 @@ def test_the_background_is_the_commonest_pixel_value():
 def test_occluding_outside_a_conv1_units_field_leaves_it_bitwise_unchanged():
     """conv1 unit (3, 5) sees pixels rows 6..17, cols 10..21 (stride 2, 12x12): an occluder
     that misses them leaves the unit's activation bitwise equal, one that covers any changes it."""
-    from mnist_filters.model import build_model
-    from mnist_filters.model_outputs import Probe
-    from mnist_filters.receptive_field import geometries
+    from mnist_filters.network.build import build_model
+    from mnist_filters.network.geometry import geometries
+    from mnist_filters.network.probe import Probe
 
     model = build_model(NOTEBOOK, seed=1, portable=True)
     image = np.random.default_rng(0).uniform(50, 255, (28, 28)).astype(np.float32)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import default_settings
-from mnist_filters.model import build_model
-from mnist_filters.receptive_field import geometries
+from mnist_filters.network.build import build_model
+from mnist_filters.network.geometry import geometries
 
 SEED_MODEL = default_settings()["model"]
 OTHER_MODEL = {  # odd sizes, SAME conv1 with stride 3, VALID conv2, VALID pooling of 3

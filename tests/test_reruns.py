@@ -207,7 +207,7 @@ def test_editing_the_ranking_code_reranks_and_redoes_what_follows_only(done, bas
 
 def test_editing_the_model_code_retrains_every_run(done, base_config, workflow):
     with edited(
-        workflow.joinpath(*LIBRARY, "model.py"),
+        workflow.joinpath(*LIBRARY, "network", "build.py"),
         "return ops.max(blocks, axis=(2, 4))",
         "return ops.max(ops.max(blocks, axis=4), axis=2)",
     ):
@@ -292,7 +292,7 @@ def test_editing_the_gallery_page_remakes_only_the_galleries(done, base_config, 
     [
         ("ranking.py", "import numpy as np\n", "import numpy as np  # arrays\n\n\n"),
         (
-            "model.py",
+            "network/build.py",
             "def layer_seeds(",
             "# Why: each layer gets its own stream.\ndef layer_seeds(",
         ),

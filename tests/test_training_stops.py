@@ -115,7 +115,7 @@ def test_every_chunk_ends_with_a_checkpoint_when_a_stop_is_requested():
     """The Trainer's own contract, whatever chunk the request arrives in."""
     import numpy as np
 
-    from mnist_filters.model import build_model
+    from mnist_filters.network.build import build_model
     from mnist_filters.optimizers import make_optimizer
 
     images = np.random.default_rng(0).uniform(size=(200, 28, 28, 1)).astype(np.float32)

@@ -11,7 +11,7 @@ edit that can change behaviour changes the digest.
 What a stage's digest covers is therefore decided by the imports: its rule script, its stage
 module, and every library module reachable from them. Moving a function between modules moves
 which rules rerun when it is edited: put a function where only the stages that run it import
-it (model loading has a module of its own, model_file.py, for that reason), and check with
+it (model loading has a module of its own, network/load.py, for that reason), and check with
 `closure()` which files a rule's digest covers. Files that are not Python (the gallery's page
 template) are not covered; their rule carries their sha256 as a params entry of its own
 (`file_content` in rules/common.smk). docs/development.md says the same for maintainers.

@@ -14,7 +14,7 @@ from typing import Any
 
 from mnist_filters.dataset import check_examples_per_class
 from mnist_filters.errors import ConfigError
-from mnist_filters.receptive_field import Geometry, filters_of, geometries
+from mnist_filters.network.geometry import Geometry, filters_of, geometries
 from mnist_filters.schema import invariance_ranges, snapshot_steps
 
 

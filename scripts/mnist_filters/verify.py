@@ -109,7 +109,7 @@ def compare_weights(cached: Path, retrained: Path) -> Outcome:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
         return {variable.path: np.asarray(variable.numpy()) for variable in model.weights}
 
-    from mnist_filters.model import weights_sha256
+    from mnist_filters.network.build import weights_sha256
 
     ours = tensors(cached)
     outcome = _compare_arrays("weights", ours, tensors(retrained), lambda x, i, j: x[i:j])

@@ -36,10 +36,10 @@ from mnist_filters.dataset import (
 )
 from mnist_filters.errors import IdxFormatError
 from mnist_filters.idx import iter_idx, read_idx
-from mnist_filters.model_file import load_trained_model, model_settings_of
-from mnist_filters.model_outputs import Probe
+from mnist_filters.network.geometry import geometries
+from mnist_filters.network.load import load_trained_model, model_settings_of
+from mnist_filters.network.probe import Probe
 from mnist_filters.progress import stage_progress
-from mnist_filters.receptive_field import geometries
 from mnist_filters.runlog import terminal
 from mnist_filters.tensorflow_setup import configure_tensorflow
 

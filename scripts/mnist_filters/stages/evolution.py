@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from mnist_filters.atomic import write_text_atomic
 from mnist_filters.dataset import of_classes, to_model_input
 from mnist_filters.idx import read_idx
-from mnist_filters.model_file import load_trained_model, model_settings_of
-from mnist_filters.model_outputs import Probe
+from mnist_filters.network.geometry import geometries
+from mnist_filters.network.load import load_trained_model, model_settings_of
+from mnist_filters.network.probe import Probe
 from mnist_filters.ranking import TopK
-from mnist_filters.receptive_field import geometries
 from mnist_filters.snapshots import EVOLUTION_COLUMNS, read_snapshots
 from mnist_filters.tensorflow_setup import configure_tensorflow
 

@@ -65,7 +65,7 @@ import numpy as np
 from mnist_filters.atomic import atomic_output
 from mnist_filters.dataset import background_value, of_classes, run_classes, to_model_input
 from mnist_filters.idx import read_idx
-from mnist_filters.model_file import load_trained_model
+from mnist_filters.network.load import load_trained_model
 from mnist_filters.stages.invariance import inverse_matrix
 from mnist_filters.tensorflow_setup import configure_tensorflow
 

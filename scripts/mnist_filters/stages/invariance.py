@@ -42,8 +42,8 @@ from mnist_filters.dataset import (
     units_of,
 )
 from mnist_filters.idx import read_idx
-from mnist_filters.model_file import load_trained_model
-from mnist_filters.model_outputs import Probe
+from mnist_filters.network.load import load_trained_model
+from mnist_filters.network.probe import Probe
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)

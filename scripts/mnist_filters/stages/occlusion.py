@@ -42,8 +42,8 @@ from mnist_filters.dataset import (
     units_of,
 )
 from mnist_filters.idx import read_idx
-from mnist_filters.model_file import load_trained_model
-from mnist_filters.model_outputs import Probe
+from mnist_filters.network.load import load_trained_model
+from mnist_filters.network.probe import Probe
 from mnist_filters.stages.mistakes import read_mistakes
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
@@ -115,7 +115,7 @@ def occlusion(
     """Write occlusion.h5 (see the module's docstring). `fill`: None for the data set's
     background; `classes`: the run's training.classes (None: all)."""
     configure_tensorflow(threads, "float32")
-    from mnist_filters.backprojection import Network, project
+    from mnist_filters.network.backprojection import Network, project
 
     model = load_trained_model(model_path)
     test = read_idx(test_images)

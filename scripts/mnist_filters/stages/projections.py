@@ -18,12 +18,12 @@ import numpy as np
 
 from mnist_filters import __version__
 from mnist_filters.atomic import atomic_output
-from mnist_filters.backprojection import Network, crop_to_field, project
 from mnist_filters.dataset import sha256_file, to_model_input
 from mnist_filters.idx import read_idx
-from mnist_filters.model_file import load_trained_model, model_settings_of
+from mnist_filters.network.backprojection import Network, crop_to_field, project
+from mnist_filters.network.geometry import geometries
+from mnist_filters.network.load import load_trained_model, model_settings_of
 from mnist_filters.progress import stage_progress
-from mnist_filters.receptive_field import geometries
 from mnist_filters.runlog import terminal
 from mnist_filters.stages.rank import read_rankings
 from mnist_filters.tensorflow_setup import configure_tensorflow

@@ -24,8 +24,8 @@ import h5py
 import numpy as np
 
 from mnist_filters.atomic import write_text_atomic
+from mnist_filters.network.geometry import Axis, Geometry
 from mnist_filters.ranking import NonFiniteActivation, TopK
-from mnist_filters.receptive_field import Axis, Geometry
 
 log = logging.getLogger(__name__)
 COLUMNS = (

@@ -132,7 +132,7 @@ def train_run(
         import keras
         import tensorflow as tf
 
-        from mnist_filters.model import build_model
+        from mnist_filters.network.build import build_model
         from mnist_filters.optimizers import make_optimizer
         from mnist_filters.trainer import Trainer
 
@@ -221,7 +221,7 @@ def train_run(
 def copy_layers(model, source: str, layers, frozen: bool) -> None:
     """Set `layers` of `model` to the weights of those of the model.keras `source`; freeze
     them (out of model.trainable_variables, so that no step changes them) if `frozen`."""
-    from mnist_filters.model_file import load_trained_model
+    from mnist_filters.network.load import load_trained_model
 
     trained = load_trained_model(source)
     for name in layers:
@@ -383,8 +383,8 @@ def write_outputs(outputs, trainer, history, data, model_settings, training, ima
     import keras
     import tensorflow as tf
 
-    from mnist_filters.model import portable, weights_sha256
-    from mnist_filters.model_outputs import Probe
+    from mnist_filters.network.build import portable, weights_sha256
+    from mnist_filters.network.probe import Probe
     from mnist_filters.tensorboard_events import write_events
     from mnist_filters.trainer import SNAPSHOT_LAYERS, evaluation
 
