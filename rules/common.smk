@@ -135,6 +135,10 @@ def copied_layers(wildcards):
 
 
 TREATMENT_KINDS = ("base", *TREATMENTS)
+# the layers the transfer experiment's depths count (those of the network of `defaults`)
+TRANSFERABLE = (
+    SETTINGS.tables[next(iter(TRANSFER))].transferable if TRANSFER else []
+)
 
 
 def transfer_metrics(kinds):
@@ -187,6 +191,16 @@ def visualisation_settings(wildcards):
     decides whether the job exists, not what it writes."""
     block = RUNS[wildcards.run]["feature_visualisation"]
     return {key: value for key, value in block.items() if key != "enabled"}
+
+
+def first_convolution(wildcards):
+    """A params function: the name of the first convolution of the job's run."""
+    return SETTINGS.tables[wildcards.run].first_convolution
+
+
+def compared_first_convolutions(wildcards):
+    """A params function: the first convolution's name of each run of the job's comparison."""
+    return [SETTINGS.tables[run].first_convolution for run in COMPARISONS[wildcards.comparison]]
 
 
 def projected_layers(wildcards):

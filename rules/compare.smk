@@ -99,7 +99,7 @@ rule plot_comparison_filters:
             "<results>/sweeps/{comparison}/filters.png",
             caption="../report/comparison_filters.rst",
             category="comparison: {comparison}",
-            labels={"figure": "conv1 filters"},
+            labels={"figure": "first convolution's filters"},
         ),
         provenance="<results>/sweeps/{comparison}/provenance/plot_comparison_filters.json",
     log:
@@ -113,9 +113,10 @@ rule plot_comparison_filters:
         runtime=10,
     params:
         swept=swept_settings,
+        layers=compared_first_convolutions,
         dpi=config["comparison"]["filters"]["dpi"],
         code=code_of("plot_comparison_filters.py"),
     message:
-        "Figure: the conv1 filters of each run of {wildcards.comparison}"
+        "Figure: the first convolution's filters of each run of {wildcards.comparison}"
     script:
         "../scripts/plot_comparison_filters.py"

@@ -41,7 +41,7 @@ rule plot_filters:
             "<results>/{run}/figures/filters.png",
             caption="../report/filters.rst",
             category="{run}",
-            labels={"figure": "conv1 filters"},
+            labels={"figure": "first convolution's filters"},
         ),
         provenance="<results>/{run}/provenance/plot_filters.json",
     log:
@@ -56,9 +56,10 @@ rule plot_filters:
         runtime=10,
     params:
         dpi=run_setting("figures", "filters", "dpi"),
+        layer=first_convolution,
         code=code_of("plot_filters.py"),
     message:
-        "Figure: conv1's filters of run {wildcards.run}"
+        "Figure: {params.layer}'s filters of run {wildcards.run}"
     script:
         "../scripts/plot_filters.py"
 
@@ -383,6 +384,7 @@ rule plot_evolution:
         runtime=10,
     params:
         dpi=run_setting("figures", "evolution", "dpi"),
+        first=first_convolution,
         code=code_of("plot_evolution.py"),
     message:
         "Figures: features through training of run {wildcards.run}"

@@ -83,6 +83,7 @@ rule plot_transfer:
         runtime=10,
     params:
         dpi=config["transfer"]["figure"]["dpi"],
+        layers=TRANSFERABLE,
         code=code_of("plot_transfer.py"),
     message:
         "Draw accuracy on B against the layers copied (Yosinski et al. 2014, Fig. 2)"

@@ -10,6 +10,7 @@ run_stage(
         list(snakemake.input.activations),
         snakemake.output.figure,
         swept=snakemake.params.swept,
+        layers=snakemake.params.layers,
         dpi=snakemake.params.dpi,
     ),
     snakemake.output.provenance,

@@ -12,6 +12,7 @@ run_stage(
         snakemake.input.test_images,
         snakemake.output.figures,
         dpi=snakemake.params.dpi,
+        first=snakemake.params.first,
     ),
     snakemake.output.provenance,
 )

@@ -10,6 +10,7 @@ run_stage(
         snakemake.input.activations,
         snakemake.output.figure,
         dpi=snakemake.params.dpi,
+        layer=snakemake.params.layer,
     ),
     snakemake.output.provenance,
 )

@@ -7,7 +7,10 @@ run_stage(
     "plot_transfer",
     snakemake.log[0],
     lambda: transfer_figure(
-        snakemake.input.table, snakemake.output.figure, dpi=snakemake.params.dpi
+        snakemake.input.table,
+        snakemake.output.figure,
+        dpi=snakemake.params.dpi,
+        layers=snakemake.params.layers,
     ),
     snakemake.output.provenance,
 )

@@ -43,6 +43,16 @@ def default_settings() -> dict:
     ]
 
 
+def resolved_model(model: dict) -> dict:
+    """A `model:` block (layers, and changes by layer name) as settings.load resolves it:
+    every layer with its kind's defaults."""
+    from mnist_filters.schema import load_yaml
+    from mnist_filters.settings import resolve_model
+
+    schema = load_yaml(REPO / "schemas" / "run.schema.yaml")
+    return resolve_model({"init_stddev": 0.05, "bias_init": 0.1, **model}, schema, "test")
+
+
 # Small settings for workflow tests on generated digits: the notebook's model, fewer steps.
 TINY_DEFAULTS = {
     "seed": 0,

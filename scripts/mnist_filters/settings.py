@@ -24,6 +24,7 @@ import jsonschema
 from mnist_filters.dataset import DATA_SETS, FILES, DataSet, local_files
 from mnist_filters.errors import ConfigError, IdxFormatError
 from mnist_filters.idx import read_idx, read_idx_dims
+from mnist_filters.network.table import LayerError, LayerTable
 from mnist_filters.schema import (
     check_config,
     check_duplicate_keys,
@@ -68,6 +69,8 @@ class Settings:
         int  # images in the training file (a local copy's header, else the data set's table)
     )
     test_count: int
+    # every training's layer table (network/table.py): training -> its network's layers
+    tables: dict[str, LayerTable]
 
 
 def load(config: dict, config_files: Iterable[str | Path], schemas: Path) -> Settings:
@@ -105,9 +108,10 @@ def load(config: dict, config_files: Iterable[str | Path], schemas: Path) -> Set
             *image_counts(target, target_set, local_dir_key),
             drawn_labels(target, others),
         )
+    tables = {}
     for name, settings in trainings.items():
         counts = data[data_set_of(transfer, name)]
-        check_run(
+        tables[name] = check_run(
             name,
             settings,
             run_schema,
@@ -130,6 +134,7 @@ def load(config: dict, config_files: Iterable[str | Path], schemas: Path) -> Set
         {name: planned for name, (planned, _s) in transfer.items()},
         train_count,
         test_count,
+        tables,
     )
 
 
@@ -147,9 +152,17 @@ def transfer_trainings(
     if not block["enabled"]:
         return {}
     defaults = coerce_scalars(config.get("defaults") or {}, run_schema)
-    base_seed = _run_settings(defaults, {}, run_schema, "defaults")["seed"]
+    base = _run_settings(defaults, {}, run_schema, "defaults")
+    try:
+        network = LayerTable.declared(
+            base["model"]["layers"], tuple(config["data"]["image_shape"]), labels
+        )
+    except LayerError as error:
+        raise ConfigError(f"defaults: {error}") from None
     trainings = {}
-    for name, planned in plan(block, base_seed, labels, config["data"]["set"], runs).items():
+    for name, planned in plan(
+        block, base["seed"], labels, tuple(network.transferable), config["data"]["set"], runs
+    ).items():
         where = f"transfer.training_{planned.half.lower()}"
         try:
             settings = _run_settings(
@@ -220,16 +233,22 @@ def deep_merge(base: dict, overrides: dict) -> dict:
     return merged
 
 
-def unknown_keys(data: Any, schema: dict, where: str) -> list[str]:
-    """Messages for keys of `data` that `schema` does not declare, each with a guess."""
+def unknown_keys(data: Any, schema: dict, where: str, definitions: dict | None = None) -> list[str]:
+    """Messages for keys of `data` that `schema` does not declare, each with a guess
+    (`definitions`: the schema's $defs, for the entries that refer to one)."""
+    definitions = schema.get("$defs", {}) if definitions is None else definitions
     if not isinstance(data, dict) or "properties" not in schema:
         return []
     known = schema["properties"]
     messages = []
+    extra = schema.get("additionalProperties", True)
     for key, value in data.items():
         if key in known:
-            messages += unknown_keys(value, known[key], f"{where}.{key}")
-        elif schema.get("additionalProperties", True) is False:
+            messages += unknown_keys(value, known[key], f"{where}.{key}", definitions)
+        elif isinstance(extra, dict):
+            entry = definitions.get(extra.get("$ref", "").split("/")[-1], extra)
+            messages += unknown_keys(value, entry, f"{where}.{key}", definitions)
+        elif extra is False:
             guess = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
             hint = f"; did you mean '{guess[0]}'?" if guess else f"; known keys: {', '.join(known)}"
             messages.append(f"{where}: unknown key '{key}'{hint}")
@@ -351,5 +370,64 @@ def _run_settings(defaults: dict, overrides: dict, run_schema: dict, where: str)
     if problems:
         raise ConfigError("\n".join(problems))
     settings = deep_merge(defaults, overrides)
+    check_old_model_form(settings.get("model") or {}, where)
     validate(settings, run_schema)
+    settings["model"] = resolve_model(settings["model"], run_schema, where)
     return settings
+
+
+# What `model:` holds besides changes to a layer, named by the layer.
+MODEL_KEYS = ("layers", "init_stddev", "bias_init")
+
+
+def check_old_model_form(model: dict, where: str) -> None:
+    """The one setting of the old form whose meaning moved: fc1_units is now fc1's units."""
+    if "fc1_units" in model:
+        raise ConfigError(
+            f"{where}: model.fc1_units is now a setting of the layer fc1: "
+            f"model: {{fc1: {{units: {model['fc1_units']}}}}}"
+        )
+
+
+def resolve_model(model: dict, run_schema: dict, where: str) -> dict:
+    """`model:` as the network it declares: `layers`, each with the changes given by its name
+    (`model.conv1.filters`) and its kind's defaults (the run schema's $defs/layer_kinds), then
+    init_stddev and bias_init. A ConfigError names the layer and the setting."""
+    kinds = run_schema["$defs"]["layer_kinds"]
+    layers = [dict(layer) for layer in model["layers"]]
+    by_name: dict[str, dict] = {}
+    for layer in layers:
+        by_name.setdefault(layer["name"], layer)
+    for name, change in model.items():
+        if name in MODEL_KEYS:
+            continue
+        if name not in by_name:
+            guess = difflib.get_close_matches(name, [*by_name, *MODEL_KEYS], n=1, cutoff=0.6)
+            hint = f"did you mean '{guess[0]}'? " if guess else ""
+            raise ConfigError(
+                f"{where}: model.{name}: the network has no layer {name!r}; {hint}its layers: "
+                f"{', '.join(by_name)} (and the settings {', '.join(MODEL_KEYS)})"
+            )
+        by_name[name].update(change)
+    resolved = []
+    for layer in layers:
+        name, kind = layer["name"], layer["kind"]
+        body = {key: value for key, value in layer.items() if key not in ("name", "kind")}
+        schema = kinds[kind]
+        for key in body:
+            if key not in schema["properties"]:
+                known = list(schema["properties"])
+                guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f"did you mean '{guess[0]}'? " if guess else ""
+                raise ConfigError(
+                    f"{where}: model.layers: layer {name} ({kind}) has no setting '{key}'; "
+                    f"{hint}a {kind} layer's settings: {', '.join(known)}"
+                )
+        try:
+            validate(body, {**schema, "$defs": run_schema["$defs"]})
+        except jsonschema.ValidationError as error:
+            raise ConfigError(
+                f"{where}: model.layers: layer {name} ({kind}): {schema_problem(error)}"
+            ) from None
+        resolved.append({"name": name, "kind": kind, **body})
+    return {"layers": resolved, **{key: model[key] for key in MODEL_KEYS[1:]}}

@@ -1,9 +1,14 @@
-"""What a schema cannot check in a run's settings: each block against the data and the model.
+"""What a schema cannot check in a run's settings: each block against the data and the network.
 
-One function per block of run settings, listed in BLOCK_CHECKS, each raising a ConfigError
-that names the run and the key. They run as the workflow starts (settings.load), before any
-job, so they live here rather than in the stage modules: those import NumPy and h5py, which
-would add about 0.17 s to every Snakemake start, no-op reruns included.
+The run's layer table (network/table.py) is made first, from its declared layers; a network
+that cannot be (a window that does not fit, a convolution after a dense layer, two layers of
+one name) is refused there. Then every setting that names layers (LAYER_SETTINGS) is resolved
+against the table, its selectors (`first_convolution`, ...) replaced by the layers' names in
+the run's settings, so that each stage gets names. Then one function per block of run
+settings, listed in BLOCK_CHECKS, each raising a ConfigError that names the run and the key.
+They run as the workflow starts (settings.load), before any job, so they live here rather
+than in the stage modules: those import NumPy and h5py, which would add about 0.17 s to
+every Snakemake start, no-op reruns included.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 from mnist_filters.dataset import check_examples_per_class
 from mnist_filters.errors import ConfigError
-from mnist_filters.network.geometry import Geometry, filters_of, geometries
+from mnist_filters.network.table import LayerError, LayerTable
 from mnist_filters.schema import invariance_ranges, snapshot_steps
 
 
@@ -25,7 +30,7 @@ class Context:
     train_count: int
     test_count: int
     image_shape: tuple[int, int]
-    layers: dict[str, Geometry]  # each spatial layer's geometry
+    table: LayerTable  # the run's network
     kept_steps: list[int]  # the training steps whose weights the run keeps
     classes: int  # classes of the data set: the logits' units
     # the training file's labels where a run draws examples per class and a local copy holds
@@ -72,14 +77,14 @@ def check_training(settings: dict, data: Context) -> None:
 def check_ranking(settings: dict, data: Context) -> None:
     ranking = settings["ranking"]
     for layer in settings["activations"]["layers"]:
-        channels = filters_of(settings["model"], layer)
+        channels = data.table[layer].units
         bad = [f for f in ranking["filters"] or [] if f >= channels]
         if bad:
             raise ConfigError(
                 f"ranking.filters {bad} out of range: layer {layer} has {channels} filters "
                 f"(0..{channels - 1})"
             )
-        geometry = data.layers[layer]
+        geometry = data.table[layer].geometry
         per_image = 1 if ranking["one_per_image"] else geometry.rows.length * geometry.cols.length
         positions = data.test_count * per_image
         if ranking["top_k"] > positions:
@@ -148,13 +153,7 @@ def check_invariance(settings: dict, data: Context) -> None:
 
 def check_feature_visualisation(settings: dict, data: Context) -> None:
     visualisation = settings["feature_visualisation"]
-    model = settings["model"]
-    units = {
-        "conv1": filters_of(model, "conv1"),
-        "conv2": filters_of(model, "conv2"),
-        "fc1": model["fc1_units"],
-        "logits": len(settings["training"]["classes"] or range(data.classes)),
-    }
+    units = {layer: data.table[layer].units for layer in visualisation["layers"]}
     for layer in visualisation["layers"]:
         bad = [u for u in visualisation["units"] or [] if u >= units[layer]]
         if bad:
@@ -170,8 +169,45 @@ def check_feature_visualisation(settings: dict, data: Context) -> None:
         )
 
 
-# Block of run settings -> its check, in the order of the run schema. The model's (every
-# layer's window fits its input) runs first, as the context's geometries are made.
+# Each setting that names layers: (block, key) -> (the table's layers it may name, what those
+# are, for errors). A key of one layer (occlusion.layer) holds a name, the others lists.
+LAYER_SETTINGS: dict[tuple[str, str], tuple[Callable[[LayerTable], list[str]], str]] = {
+    ("activations", "layers"): (lambda t: t.spatial, "the layers with a spatial output are"),
+    ("projections", "layers"): (lambda t: t.spatial, "the layers with a spatial output are"),
+    ("evolution", "layers"): (lambda t: t.spatial, "the layers with a spatial output are"),
+    ("occlusion", "layer"): (lambda t: t.spatial, "the layers with a spatial output are"),
+    ("invariance", "layers"): (lambda t: t.comparable, "the layers it compares are"),
+    ("feature_visualisation", "layers"): (
+        lambda t: t.visualisable,
+        "the convolutions and dense layers are",
+    ),
+}
+
+
+def resolve_layer_settings(settings: dict, table: LayerTable) -> None:
+    """Every setting of LAYER_SETTINGS as the table's layer names, in place."""
+    for (block, key), (among, what) in LAYER_SETTINGS.items():
+        value = settings[block][key]
+        if value is None:
+            continue
+        names = table.resolve(
+            [value] if isinstance(value, str) else value, f"{block}.{key}", among(table), what
+        )
+        if isinstance(value, str):
+            if len(names) != 1:
+                raise ConfigError(f"{block}.{key}: {value} stands for {names}; name one layer")
+            names = names[0]
+        settings[block][key] = names
+
+
+def run_table(settings: dict, image_shape: tuple[int, ...], classes: int) -> LayerTable:
+    """The layer table of the network a run's settings declare; `classes`: the data set's."""
+    units = len(settings["training"]["classes"] or range(classes))
+    return LayerTable.declared(settings["model"]["layers"], tuple(image_shape), units)
+
+
+# Block of run settings -> its check, in the order of the run schema. The network's (every
+# layer's window fits its input) runs first, as the context's table is made.
 BLOCK_CHECKS: dict[str, Callable[[dict, Context], None]] = {
     "training": check_training,
     "ranking": check_ranking,
@@ -193,20 +229,24 @@ def check_run(
     classes: int,
     train_labels: Any = None,
     where: str | None = None,
-) -> None:
-    """Every block's check for run `name`; a ConfigError names the run (or `where`) and the
-    setting."""
+) -> LayerTable:
+    """The run's layer table, its layer settings resolved (in place), and every block's check
+    for run `name`; a ConfigError names the run (or `where`) and the setting. Returns the
+    table."""
     try:
+        table = run_table(settings, image_shape, classes)
+        resolve_layer_settings(settings, table)
         context = Context(
             train_count,
             test_count,
             tuple(image_shape),
-            geometries(settings["model"], image_shape),
+            table,
             snapshot_steps(settings, run_schema),
             classes,
             train_labels,
         )
         for check in BLOCK_CHECKS.values():
             check(settings, context)
-    except (ConfigError, ValueError) as error:
+        return table
+    except (ConfigError, LayerError, ValueError) as error:
         raise ConfigError(f"{where or f'runs.{name}'}: {error}") from None

@@ -81,6 +81,12 @@ def setting_schema(schema: dict, path: str, where: str) -> dict:
         if "$ref" in node:
             node = {**definitions[node["$ref"].split("/")[-1]], **node}
         properties = node.get("properties", {})
+        extra = node.get("additionalProperties")
+        if key not in properties and isinstance(extra, dict):
+            # a key the block leaves open: a layer of model.layers, by its name
+            node = {**definitions.get(extra.get("$ref", "").split("/")[-1], {}), **extra}
+            walked.append(key)
+            continue
         if key not in properties:
             place = ".".join(walked) or "(top level)"
             guess = difflib.get_close_matches(key, list(properties), n=1, cutoff=0.6)
@@ -143,11 +149,19 @@ def expand_sweeps(sweeps: dict[str, dict]) -> dict[str, tuple[str, dict, dict[st
 
 
 def flatten(settings: dict, prefix: str = "") -> dict[str, Any]:
-    """{"training.steps": 2000, ...}: one entry per leaf setting (lists are leaves)."""
+    """{"training.steps": 2000, ...}: one entry per leaf setting (lists are leaves). A list of
+    named layers (model.layers) is the list of their names, and each layer's settings are
+    keyed by its name, as a run overrides them: `model.conv1.filters`."""
     flat = {}
     for key, value in settings.items():
         path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
+        if key == "layers" and value and all(isinstance(v, dict) and "name" in v for v in value):
+            flat[path] = [layer["name"] for layer in value]
+            for layer in value:
+                for setting, item in layer.items():
+                    if setting != "name":
+                        flat[f"{prefix}{layer['name']}.{setting}"] = item
+        elif isinstance(value, dict) and value:
             flat.update(flatten(value, path + "."))
         else:
             flat[path] = value

@@ -18,10 +18,6 @@ from mnist_filters.training_log import LogRow
 
 log = logging.getLogger(__name__)
 
-# The layers whose weights training keeps at the snapshot steps: all that the test set's
-# conv1, conv2 and pool2 activations need (features through training), a few hundred KB.
-SNAPSHOT_LAYERS = ("conv1", "conv2")
-
 
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Per-example softmax cross-entropy, in float64 for a stable reference value."""
@@ -75,8 +71,12 @@ class Trainer:
         batch_size: int,
         kernels: str,
         eval_batch_size: int = 1000,
+        snapshot_layers: Sequence[str] = (),
     ):
         self.model = model
+        # whose weights snapshot() keeps: every spatial layer with weights (the layer table's
+        # snapshot_layers), all that features through training needs, a few hundred KB
+        self.snapshot_layers = tuple(snapshot_layers)
         self.optimizer = optimizer
         self.seed = seed
         self.batch_size = batch_size
@@ -120,8 +120,11 @@ class Trainer:
         return self.model.get_weights(), [v.numpy() for v in self.optimizer.variables]
 
     def snapshot(self) -> list[np.ndarray]:
-        """The weights of SNAPSHOT_LAYERS (kernel, bias each), as they are now."""
-        return [w for name in SNAPSHOT_LAYERS for w in self.model.get_layer(name).get_weights()]
+        """The weights of the snapshot layers (each layer's Keras weights in order), as they
+        are now."""
+        return [
+            w for name in self.snapshot_layers for w in self.model.get_layer(name).get_weights()
+        ]
 
     def restore(
         self, model_weights: list[np.ndarray], optimizer_variables: list[np.ndarray]

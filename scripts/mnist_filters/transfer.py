@@ -7,9 +7,9 @@ Each network is a training of its own, named by its folder under results/<data s
 transfer/baseA, transfer/baseB
     trained from scratch on half A and on half B, with the run seed of `defaults`.
 transfer/<treatment>-n<n>-s<seed>, treatment AnB, AnB+, BnB or BnB+
-    the first n layers (TRANSFERABLE) copied from baseA (AnB) or baseB (BnB), frozen, or
-    fine-tuned where the name ends in '+'; the layers above start from the usual
-    initialisation with `seed`; trained and tested on B.
+    the first n layers with weights (the layer table's transferable) copied from baseA (AnB)
+    or baseB (BnB), frozen, or fine-tuned where the name ends in '+'; the layers above start
+    from the usual initialisation with `seed`; trained and tested on B.
 transfer/few-shot-k<k>-s<seed>-transferred, transfer/few-shot-k<k>-s<seed>-scratch
     k training images of each class of the target (few_shot.target: half B, or the classes
     of another data set, whose networks are named few-shot-<set>-k<k>-...): over the first
@@ -28,7 +28,6 @@ import numpy as np
 
 from mnist_filters.errors import ConfigError
 
-TRANSFERABLE = ("conv1", "conv2", "fc1")  # the layers copied, in order: depth n copies n
 FOLDER = "transfer"  # results/<data set>/transfer/
 TREATMENTS = {  # name -> (source base, frozen)
     "AnB": ("A", True),
@@ -42,19 +41,17 @@ FEW_SHOT_KINDS = ("transferred", "scratch")
 @dataclass(frozen=True)
 class Copy:
     """What a network starts from besides its own initialisation: the first `depth` layers of
-    the training `source` (a name of the plan), frozen or fine-tuned."""
+    the training `source` (a name of the plan), frozen or fine-tuned: `layers`, the first
+    `depth` of the layers with weights (the layer table's transferable)."""
 
     source: str
     depth: int
     frozen: bool
+    layers: tuple[str, ...]
 
     def params(self) -> dict:
         """What the train rule gets (the source's model.keras is its input)."""
-        return {"depth": self.depth, "frozen": self.frozen, "layers": list(self.copied)}
-
-    @property
-    def copied(self) -> tuple[str, ...]:
-        return TRANSFERABLE[: self.depth]
+        return {"depth": self.depth, "frozen": self.frozen, "layers": list(self.layers)}
 
 
 @dataclass(frozen=True)
@@ -138,25 +135,32 @@ def few_shot_target(block: dict, data_set: str, b: list[int], labels: int):
 
 
 def plan(
-    block: dict, base_seed: int, labels: int, data_set: str = "mnist", runs=()
+    block: dict,
+    base_seed: int,
+    labels: int,
+    transferable: tuple[str, ...],
+    data_set: str = "mnist",
+    runs=(),
 ) -> dict[str, Training]:
     """Every network of the experiment `block` (the config's `transfer:`), by name; `base_seed`:
-    the run seed of `defaults`; `labels`: how many each data set has; `data_set`: the
-    workflow's; `runs`: the names of `runs:`, which few_shot.source may name."""
+    the run seed of `defaults`; `labels`: how many each data set has; `transferable`: the
+    layers with weights below the output of the network of `defaults`, which depth n copies
+    the first n of; `data_set`: the workflow's; `runs`: the names of `runs:`, which
+    few_shot.source may name."""
     a, b = halves(block, labels)
     classes = {"A": a, "B": b}
     for depth in block["depths"]:
-        if depth > len(TRANSFERABLE):
+        if depth > len(transferable):
             raise ConfigError(
-                f"transfer.depths: {depth} is past the network's {len(TRANSFERABLE)} layers "
-                f"below the logits ({', '.join(TRANSFERABLE)}); the depths go from 0 to "
-                f"{len(TRANSFERABLE)}"
+                f"transfer.depths: {depth} is past the network's {len(transferable)} layers "
+                f"below the logits ({', '.join(transferable)}); the depths go from 0 to "
+                f"{len(transferable)}"
             )
     few_shot = block["few_shot"]
-    if few_shot["enabled"] and few_shot["depth"] > len(TRANSFERABLE):
+    if few_shot["enabled"] and few_shot["depth"] > len(transferable):
         raise ConfigError(
             f"transfer.few_shot.depth is {few_shot['depth']}, past the network's "
-            f"{len(TRANSFERABLE)} layers below the logits ({', '.join(TRANSFERABLE)})"
+            f"{len(transferable)} layers below the logits ({', '.join(transferable)})"
         )
     features = few_shot["source"] or name("base", half="A")
     if few_shot["enabled"] and few_shot["source"] is not None and features not in runs:
@@ -183,7 +187,7 @@ def plan(
                     kind,
                     "B",
                     training("B", seed, classes=b),
-                    Copy(name("base", half=source), depth, frozen),
+                    Copy(name("base", half=source), depth, frozen, transferable[:depth]),
                     depth,
                     seed,
                 )
@@ -192,7 +196,9 @@ def plan(
             for seed in block["seeds"]:
                 for kind in FEW_SHOT_KINDS:
                     copy = (
-                        Copy(features, few_shot["depth"], True) if kind == "transferred" else None
+                        Copy(features, few_shot["depth"], True, transferable[: few_shot["depth"]])
+                        if kind == "transferred"
+                        else None
                     )
                     trainings[name(kind, k=k, seed=seed, data_set=target_set)] = Training(
                         kind,

@@ -1,18 +1,22 @@
 """Project one unit's activation back to pixel space (Zeiler & Fergus 2013 and its relatives).
 
 The unit's activation is differentiated with respect to the input image through a copy of
-the network's layers up to the unit's layer, built from the trained weights with plain
-TensorFlow ops (no XLA; the trained model is never modified). Methods differ only in what
-crosses each ReLU on the way back (x: the ReLU's input in the forward pass, g: the signal
-arriving from above):
+the network's layers up to the unit's layer, built from the trained weights and the model's
+layer table with plain TensorFlow ops (no XLA; the trained model is never modified). Methods
+differ only in what crosses each ReLU on the way back (x: the ReLU's input in the forward
+pass, g: the signal arriving from above):
 
   gradient   g * [x > 0]          the plain gradient
   deconvnet  relu(g)              Zeiler & Fergus's deconvnet: the forward pass is not consulted
   guided     relu(g) * [x > 0]    guided backpropagation (Springenberg et al. 2015)
 
 Max-pooling passes the signal to the position that won in the forward pass (Zeiler &
-Fergus's "switches"), which is the ordinary gradient of a max. Convolutions pass it back
-through their transposed filters (the gradient again), as a deconvnet does.
+Fergus's "switches"), which is the ordinary gradient of a max; average pooling spreads it
+evenly over its window. Convolutions, of any strides and dilation, pass it back through
+their transposed filters (the gradient again), as a deconvnet does. Batch normalisation is
+the affine map of its moving statistics (inference mode), dropout the identity: both pass
+the signal back as their gradient. A layer without a ReLU (activation none) passes it as it
+is, for every method.
 """
 
 from __future__ import annotations
@@ -22,36 +26,33 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mnist_filters.network.table import Layer, LayerTable
+
 METHODS = ("deconvnet", "guided", "gradient")
-LAYERS = ("conv1", "conv2", "pool2")
 
 
 @dataclass(frozen=True)
 class Network:
-    """The weights and geometry a projection needs: conv1, conv2 and pool2 of a trained model."""
+    """The layers a projection runs through: the model's layer table and each weighted layer's
+    arrays (a convolution's or dense layer's kernel and bias; batch normalisation's gamma,
+    beta, moving mean and variance)."""
 
-    conv1: tuple[np.ndarray, np.ndarray, int, str]  # kernel, bias, stride, padding
-    conv2: tuple[np.ndarray, np.ndarray, int, str]
-    pool2: tuple[int, str]  # pool size (= stride), padding
+    table: LayerTable
+    weights: dict[str, tuple[np.ndarray, ...]]
 
     @classmethod
     def of(cls, model) -> Network:
-        def conv(name):
-            layer = model.get_layer(name)
-            config = layer.get_config()
-            return (
-                np.asarray(layer.kernel.numpy(), np.float32),
-                np.asarray(layer.bias.numpy(), np.float32),
-                int(config["strides"][0]),
-                config["padding"].upper(),
-            )
+        from mnist_filters.network.load import table_of
 
-        pool = model.get_layer("pool2").get_config()
-        return cls(
-            conv("conv1"),
-            conv("conv2"),
-            (int(np.ravel(pool["pool_size"])[0]), pool["padding"].upper()),
-        )
+        table = table_of(model)
+        weights = {
+            layer.name: tuple(
+                np.asarray(w, np.float32) for w in model.get_layer(layer.name).get_weights()
+            )
+            for layer in table
+            if layer.weighted
+        }
+        return cls(table, weights)
 
 
 def relu_passing(method: str):
@@ -75,23 +76,57 @@ def relu_passing(method: str):
     return relu
 
 
-def forward(network: Network, images, layer: str, relu):
-    """The activations of `layer` (after its ReLU, or the pooling) for a batch of (N, H, W, 1)
-    images."""
+def apply(layer: Layer, weights: tuple, hidden, relu):
+    """One layer of the table on a batch, its ReLU (if it has one) as `relu`."""
     import tensorflow as tf
 
-    if layer not in LAYERS:
-        raise ValueError(f"cannot project layer {layer!r}; choose from {', '.join(LAYERS)}")
-    kernel, bias, stride, padding = network.conv1
-    hidden = relu(tf.nn.conv2d(images, kernel, stride, padding) + bias)
-    if layer == "conv1":
+    options, kind = layer.options, layer.kind
+    if kind == "conv":
+        kernel, bias = weights
+        hidden = (
+            tf.nn.conv2d(
+                hidden,
+                kernel,
+                options["strides"],
+                options["padding"].upper(),
+                dilations=options["dilation"],
+            )
+            + bias
+        )
+    elif kind == "max_pool":
+        return tf.nn.max_pool2d(
+            hidden, options["window"], options["strides"], options["padding"].upper()
+        )
+    elif kind == "avg_pool":
+        return tf.nn.avg_pool2d(
+            hidden, options["window"], options["strides"], options["padding"].upper()
+        )
+    elif kind == "batch_norm":
+        gamma, beta, mean, variance = weights
+        return tf.nn.batch_normalization(hidden, mean, variance, beta, gamma, options["epsilon"])
+    elif kind == "dropout":
         return hidden
-    kernel, bias, stride, padding = network.conv2
-    hidden = relu(tf.nn.conv2d(hidden, kernel, stride, padding) + bias)
-    if layer == "conv2":
-        return hidden
-    size, padding = network.pool2
-    return tf.nn.max_pool2d(hidden, size, size, padding)
+    elif kind == "flatten":
+        return tf.reshape(hidden, (-1, int(np.prod(hidden.shape[1:]))))
+    elif kind == "dense":
+        kernel, bias = weights
+        hidden = tf.matmul(hidden, kernel) + bias
+    else:
+        raise ValueError(f"cannot project through layer {layer.name} ({kind})")
+    return relu(hidden) if options.get("activation") == "relu" else hidden
+
+
+def forward(network: Network, images, layer: str, relu):
+    """The activations of `layer` (after its ReLU, where it has one) for a batch of (N, H, W, C)
+    images."""
+    if layer not in network.table or not network.table[layer].spatial:
+        raise ValueError(
+            f"cannot project layer {layer!r}; choose from {', '.join(network.table.spatial)}"
+        )
+    hidden = images
+    for step in network.table.up_to(layer):
+        hidden = apply(step, network.weights.get(step.name, ()), hidden, relu)
+    return hidden
 
 
 def project(
@@ -105,7 +140,8 @@ def project(
 ) -> np.ndarray:
     """For each (image, row, col, filter) in `units`, d unit / d image: (N, H, W) float32 maps.
 
-    `images` are the model's inputs, one per unit (N, H, W, 1), float32 in [0, 1]. Each
+    `images` are the model's inputs, one per unit (N, H, W, C), float32 in [0, 1]; the maps sum
+    the gradient over the channels. Each
     batch element is its own image, so the gradient of the batch's sum is each unit's own.
     `on_batch(done)` hears how many units are done after each batch.
     """
@@ -121,7 +157,10 @@ def project(
             tape.watch(batch)
             selected = tf.gather_nd(forward(network, batch, layer, relu), index)
             total = tf.reduce_sum(selected)
-        maps[start : start + len(chosen)] = tape.gradient(total, batch).numpy()[..., 0]
+        gradient = tape.gradient(total, batch).numpy()
+        maps[start : start + len(chosen)] = (
+            gradient[..., 0] if gradient.shape[-1] == 1 else gradient.sum(axis=-1)
+        )
         on_batch(start + len(chosen))
     return maps
 

@@ -1,7 +1,8 @@
-"""The seed notebook's CNN as a Keras 3 model.
+"""A declared network as a Keras 3 model: one Keras layer per row of its layer table.
 
-conv1 12x12x25 stride 2 VALID -> 9x9x25; conv2 5x5x64 SAME -> 9x9x64; 2x2 max-pool
-SAME -> 5x5x64; dense 1024 ReLU; dense 10 logits. Every number is a run setting.
+The notebook's network is the default (schemas/run.schema.yaml, model.layers): conv1 12x12x25
+stride 2 VALID -> 9x9x25; conv2 5x5x64 SAME -> 9x9x64; 2x2 max-pool SAME -> 5x5x64; dense 1024
+ReLU; dense 10 logits.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import math
 import keras
 import numpy as np
 from keras import layers, ops
+
+from mnist_filters.network.table import LayerTable
 
 
 class BlockMaxPooling2D(layers.Layer):
@@ -25,14 +28,16 @@ class BlockMaxPooling2D(layers.Layer):
     It is used for training only: the saved model has Keras's own MaxPooling2D (`portable`).
     """
 
-    def __init__(self, pool_size: int = 2, padding: str = "same", **kwargs):
+    def __init__(self, pool_size=2, padding: str = "same", **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = int(pool_size)
+        self.pool_size = (
+            tuple(pool_size) if isinstance(pool_size, (list, tuple)) else (pool_size,) * 2
+        )
         self.padding = padding.lower()
 
-    def _geometry(self, size: int) -> tuple[int, int, int]:
-        """(output size, padding before, padding after) along one axis."""
-        p = self.pool_size
+    def _geometry(self, size: int, axis: int) -> tuple[int, int, int]:
+        """(output size, padding before, padding after) along one axis (0: rows, 1: cols)."""
+        p = self.pool_size[axis]
         if self.padding == "valid":
             return size // p, 0, -(size % p)
         out = math.ceil(size / p)
@@ -41,10 +46,11 @@ class BlockMaxPooling2D(layers.Layer):
 
     def call(self, inputs):
         _, height, width, channels = inputs.shape
-        out_h, top, bottom = self._geometry(height)
-        out_w, left, right = self._geometry(width)
+        out_h, top, bottom = self._geometry(height, 0)
+        out_w, left, right = self._geometry(width, 1)
+        rows, cols = self.pool_size
         if self.padding == "valid":
-            inputs = inputs[:, : out_h * self.pool_size, : out_w * self.pool_size, :]
+            inputs = inputs[:, : out_h * rows, : out_w * cols, :]
         elif top or bottom or left or right:
             # -inf never wins a max, so padded cells are ignored as in TensorFlow's SAME pooling
             inputs = ops.pad(
@@ -52,15 +58,15 @@ class BlockMaxPooling2D(layers.Layer):
                 [[0, 0], [top, bottom], [left, right], [0, 0]],
                 constant_values=float("-inf"),
             )
-        blocks = ops.reshape(inputs, (-1, out_h, self.pool_size, out_w, self.pool_size, channels))
+        blocks = ops.reshape(inputs, (-1, out_h, rows, out_w, cols, channels))
         return ops.max(blocks, axis=(2, 4))
 
     def compute_output_shape(self, input_shape):
         batch, height, width, channels = input_shape
-        return (batch, self._geometry(height)[0], self._geometry(width)[0], channels)
+        return (batch, self._geometry(height, 0)[0], self._geometry(width, 1)[0], channels)
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size, "padding": self.padding}
+        return {**super().get_config(), "pool_size": list(self.pool_size), "padding": self.padding}
 
 
 def layer_seeds(seed: int, count: int) -> list[int]:
@@ -68,68 +74,82 @@ def layer_seeds(seed: int, count: int) -> list[int]:
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(count) % (2**31 - 1)]
 
 
+def dropout_seeds(seed: int, count: int) -> list[int]:
+    """Dropout's seeds, a stream apart from the initialisers' (adding a dropout layer changes no
+    initial weight)."""
+    return [int(s) for s in np.random.SeedSequence([seed, 1]).generate_state(count) % (2**31 - 1)]
+
+
 def build_model(
     settings: dict, seed: int, image_shape=(28, 28), num_classes: int = 10, portable: bool = False
 ) -> keras.Model:
-    """The notebook's model; `settings` is a run's `model:` block.
+    """The network a run's `model:` block declares (its layers resolved, as settings.load makes
+    them), for `image_shape` inputs and `num_classes` output units.
 
     `portable`: pool with keras.layers.MaxPooling2D (equal outputs), so that the saved
-    file opens in any Keras without this package; else with the XLA-friendly block pooling.
+    file opens in any Keras without this package; else with the XLA-friendly block pooling
+    wherever a pooling's strides equal its window.
     """
-    conv1, conv2, pool2 = settings["conv1"], settings["conv2"], settings["pool2"]
-    seeds = iter(layer_seeds(seed, 4))
+    table = LayerTable.declared(settings["layers"], tuple(image_shape), num_classes)
+    seeds = iter(layer_seeds(seed, len(table.of_kind("conv", "dense"))))
+    drop_seeds = iter(dropout_seeds(seed, len(table.of_kind("dropout"))))
+    first_convolution = table.first_convolution
 
     def weights():
         return keras.initializers.TruncatedNormal(stddev=settings["init_stddev"], seed=next(seeds))
 
     bias = keras.initializers.Constant(settings["bias_init"])
+
+    def keras_layer(layer):
+        options, name = layer.options, layer.name
+        activation = {"relu": "relu", "none": None}.get(options.get("activation"))
+        if layer.kind == "conv":
+            return layers.Conv2D(
+                options["filters"],
+                options["kernel"],
+                strides=options["strides"],
+                padding=options["padding"],
+                dilation_rate=options["dilation"],
+                activation=activation,
+                kernel_initializer=weights(),
+                bias_initializer=bias,
+                name=name,
+                # float32 under mixed precision too: with one input channel, the first
+                # convolution's sums are too shallow for bfloat16 matrix units, and its weight
+                # gradient took 2.5x longer in bfloat16 than in float32 on an AMX Xeon
+                # (docs/speed.md).
+                **({"dtype": "float32"} if name == first_convolution else {}),
+            )
+        if layer.kind == "max_pool":
+            if not portable and options["strides"] == options["window"]:
+                return BlockMaxPooling2D(options["window"], padding=options["padding"], name=name)
+            return layers.MaxPooling2D(
+                options["window"], options["strides"], padding=options["padding"], name=name
+            )
+        if layer.kind == "avg_pool":
+            return layers.AveragePooling2D(
+                options["window"], options["strides"], padding=options["padding"], name=name
+            )
+        if layer.kind == "batch_norm":
+            return layers.BatchNormalization(
+                momentum=options["momentum"], epsilon=options["epsilon"], name=name
+            )
+        if layer.kind == "dropout":
+            return layers.Dropout(options["rate"], seed=next(drop_seeds), name=name)
+        if layer.kind == "flatten":
+            return layers.Flatten(name=name)
+        return layers.Dense(
+            options["units"],
+            activation=activation,
+            kernel_initializer=weights(),
+            bias_initializer=bias,
+            name=name,
+            # the logits stay float32 under mixed precision, so that the softmax loss is stable
+            **({"dtype": "float32"} if layer is table.output else {}),
+        )
+
     return keras.Sequential(
-        [
-            keras.Input(shape=(*image_shape, 1), name="image"),
-            # float32 under mixed precision too: with one input channel, conv1's sums are too
-            # shallow for bfloat16 matrix units, and its weight gradient took 2.5x longer in
-            # bfloat16 than in float32 on an AMX Xeon (docs/speed.md).
-            layers.Conv2D(
-                conv1["filters"],
-                conv1["kernel_size"],
-                strides=conv1["strides"],
-                padding=conv1["padding"],
-                activation="relu",
-                kernel_initializer=weights(),
-                bias_initializer=bias,
-                name="conv1",
-                dtype="float32",
-            ),
-            layers.Conv2D(
-                conv2["filters"],
-                conv2["kernel_size"],
-                strides=conv2["strides"],
-                padding=conv2["padding"],
-                activation="relu",
-                kernel_initializer=weights(),
-                bias_initializer=bias,
-                name="conv2",
-            ),
-            (layers.MaxPooling2D if portable else BlockMaxPooling2D)(
-                pool2["pool_size"], padding=pool2["padding"], name="pool2"
-            ),
-            layers.Flatten(name="flatten"),
-            layers.Dense(
-                settings["fc1_units"],
-                activation="relu",
-                kernel_initializer=weights(),
-                bias_initializer=bias,
-                name="fc1",
-            ),
-            # Logits stay float32 under mixed precision so the softmax loss is stable.
-            layers.Dense(
-                num_classes,
-                kernel_initializer=weights(),
-                bias_initializer=bias,
-                name="logits",
-                dtype="float32",
-            ),
-        ],
+        [keras.Input(shape=table.input_shape, name="image"), *map(keras_layer, table)],
         name="notebook_cnn",
     )
 

@@ -8,8 +8,9 @@ Layout of results/<data set>/{run}/activations.h5:
                            classes[j] (the file attribute), so classes[argmax] is the prediction
   /image_index             int64 (N,) row of the test file each activation row belongs to
                            (N: the test images of the run's classes, in file order)
-  /weights/<layer>/kernel  the layer's weights (conv1 always, for the filters figure), so
-  /weights/<layer>/bias    later stages never need TensorFlow
+  /weights/<layer>/kernel  a convolution's weights (the first convolution's always, for the
+  /weights/<layer>/bias    filters figure; any dumped one's), so later stages never need
+                           TensorFlow
 File attributes: classes (the label of each output unit: training.classes, or every label),
 model_sha256, test_images_sha256, settings (JSON), tool_version, image_shape,
 threads (the logits' last bits depend on it; `make verify` reuses it).
@@ -36,8 +37,7 @@ from mnist_filters.dataset import (
 )
 from mnist_filters.errors import IdxFormatError
 from mnist_filters.idx import iter_idx, read_idx
-from mnist_filters.network.geometry import geometries
-from mnist_filters.network.load import load_trained_model, model_settings_of
+from mnist_filters.network.load import load_trained_model, table_of
 from mnist_filters.network.probe import Probe
 from mnist_filters.progress import stage_progress
 from mnist_filters.runlog import terminal
@@ -71,7 +71,7 @@ def dump_activations(
     seconds."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
-    geometry = geometries(model_settings_of(model), image_shape)
+    geometry = {layer.name: layer.geometry for layer in table_of(model)}
     probe = Probe(model, layers)
     # Labels are small; images are streamed a batch at a time, so memory stays flat.
     labels = read_idx(test_labels)
@@ -137,9 +137,12 @@ def dump_activations(
             progress.count(done, "images")
         h5.create_dataset("labels", data=labels[index])
         h5.create_dataset("image_index", data=index.astype(np.int64))
-        for name in dict.fromkeys(["conv1", *layers]):
+        table = table_of(model)
+        for name in dict.fromkeys([table.first_convolution, *layers]):
+            if name is None:
+                continue
             layer = model.get_layer(name)
-            if layer.weights:
+            if table[name].kind == "conv":
                 h5.create_dataset(
                     f"weights/{name}/kernel", data=layer.kernel.numpy().astype(np.float32)
                 )

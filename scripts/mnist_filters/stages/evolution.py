@@ -21,8 +21,7 @@ from collections.abc import Sequence
 from mnist_filters.atomic import write_text_atomic
 from mnist_filters.dataset import of_classes, to_model_input
 from mnist_filters.idx import read_idx
-from mnist_filters.network.geometry import geometries
-from mnist_filters.network.load import load_trained_model, model_settings_of
+from mnist_filters.network.load import load_trained_model, table_of
 from mnist_filters.network.probe import Probe
 from mnist_filters.ranking import TopK
 from mnist_filters.snapshots import EVOLUTION_COLUMNS, read_snapshots
@@ -50,7 +49,7 @@ def trace_evolution(
     labels = read_idx(test_labels)
     members = of_classes(labels, classes)
     images, labels = images[members], labels[members]
-    geometry = geometries(model_settings_of(model), images.shape[1:])
+    geometry = {layer.name: layer.geometry for layer in table_of(model)}
     steps, weights = read_snapshots(snapshots)
     probe = Probe(model, layers)
     buffer = io.StringIO()

@@ -476,11 +476,16 @@ def visualise_features(
         h5.attrs["background"] = background
         h5.attrs["image_shape"] = np.asarray(test.shape[1:], np.int64)
         for layer, (visualisation, best, best_index, scale, found) in results.items():
-            write_layer(h5, layer, visualisation, best, members[best_index], scale, found, names)
+            # the output layer's units are the classes: they carry their names
+            unit_names = names if layer == model.layers[-1].name else None
+            write_layer(
+                h5, layer, visualisation, best, members[best_index], scale, found, unit_names
+            )
 
 
 def write_layer(h5, layer, visualisation, best, best_index, scale, found, names) -> None:
-    """`best_index`: in the test file; `names`: each logit unit's class name."""
+    """`best_index`: in the test file; `names`: each unit's class name, for the output layer
+    (None for any other)."""
     copies = visualisation.copies
     group = h5.create_group(layer)
     group.attrs["objective_kind"] = visualisation.kind
@@ -493,7 +498,7 @@ def write_layer(h5, layer, visualisation, best, best_index, scale, found, names)
     objective = found["objective"].reshape(shape[:2])
     trace = found["trace"].reshape(*shape[:2], -1)
     group["units"] = visualisation.units
-    if layer == "logits":
+    if names is not None:
         group["unit_names"] = np.array([names[u] for u in visualisation.units], dtype="S")
     group["images"] = images[:, 0]
     group["images"].attrs["axes"] = "unit, row, column; pixel values 0-255"

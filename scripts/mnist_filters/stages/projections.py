@@ -21,8 +21,7 @@ from mnist_filters.atomic import atomic_output
 from mnist_filters.dataset import sha256_file, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.network.backprojection import Network, crop_to_field, project
-from mnist_filters.network.geometry import geometries
-from mnist_filters.network.load import load_trained_model, model_settings_of
+from mnist_filters.network.load import load_trained_model, table_of
 from mnist_filters.progress import stage_progress
 from mnist_filters.runlog import terminal
 from mnist_filters.stages.rank import read_rankings
@@ -69,7 +68,7 @@ def project_rankings(
 
     model = load_trained_model(model_path)
     network = Network.of(model)
-    geometry = geometries(model_settings_of(model), image_shape)
+    geometry = {layer.name: layer.geometry for layer in table_of(model)}
     images = read_idx(test_images)
     units_by_layer = ranked_units(rankings)
     missing = [layer for layer in layers if layer not in units_by_layer]

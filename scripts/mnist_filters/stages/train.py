@@ -49,6 +49,7 @@ from mnist_filters.dataset import (
 )
 from mnist_filters.errors import DiskFull, Diverged, Interrupted
 from mnist_filters.interrupts import StopSignals
+from mnist_filters.network.table import WEIGHT_PARTS, LayerTable
 from mnist_filters.progress import Progress
 from mnist_filters.runlog import provenance, terminal
 from mnist_filters.snapshots import write_snapshots
@@ -122,7 +123,7 @@ def train_run(
     from those of inputs["source"], a trained model.keras, and freeze them where asked.
 
     `checkpoint_dir` is the run's own folder; checkpointing never changes the weights, and
-    neither do the `snapshot_steps`, where conv1's and conv2's weights are kept
+    neither do the `snapshot_steps`, where every convolution's weights are kept
     (outputs["snapshots"]). Returns metrics.json's content.
     """
     # The whole stage, set-up included: a stop signal is a request, answered at the next chunk.
@@ -171,6 +172,9 @@ def train_run(
             batch_size=training["batch_size"],
             eval_batch_size=training["eval_batch_size"],
             kernels=kernels,
+            snapshot_layers=LayerTable.declared(
+                model_settings["layers"], image_shape, len(classes)
+            ).snapshot_layers,
         )
         input_sha256 = {FILES[k]: sha256_file(inputs[k]) for k in FILES}
         # The optimiser's class too: two implementations of one update round differently.
@@ -386,7 +390,7 @@ def write_outputs(outputs, trainer, history, data, model_settings, training, ima
     from mnist_filters.network.build import portable, weights_sha256
     from mnist_filters.network.probe import Probe
     from mnist_filters.tensorboard_events import write_events
-    from mnist_filters.trainer import SNAPSHOT_LAYERS, evaluation
+    from mnist_filters.trainer import evaluation
 
     classes = run_classes(training["classes"])
     saved = portable(trainer.model, model_settings, image_shape)
@@ -400,7 +404,12 @@ def write_outputs(outputs, trainer, history, data, model_settings, training, ima
     with atomic_output(outputs["model"]) as temporary:
         saved.save(temporary)
     write_training_log(outputs["training_log"], history.rows)
-    write_snapshots(outputs["snapshots"], history.snapshots, SNAPSHOT_LAYERS)
+    table = LayerTable.declared(model_settings["layers"], image_shape, len(classes))
+    write_snapshots(
+        outputs["snapshots"],
+        history.snapshots,
+        {name: WEIGHT_PARTS[table[name].kind] for name in table.snapshot_layers},
+    )
     with atomic_directory(outputs["tensorboard"]) as folder:
         write_events(folder, history.rows, training["batch_size"])
     examples = training["steps"] * training["batch_size"]

@@ -194,20 +194,23 @@ def mosaic(kernel: np.ndarray) -> np.ndarray:
     return tiles
 
 
-def filters(activations: list[str], output: str, *, swept: dict[str, dict], dpi: int) -> None:
-    """Each run's conv1 filters as one mosaic, each run on its own symmetric grey scale."""
+def filters(
+    activations: list[str], output: str, *, swept: dict[str, dict], layers: list[str], dpi: int
+) -> None:
+    """Each run's first convolution's filters (`layers`: its name, run by run) as one mosaic,
+    each run on its own symmetric grey scale."""
     runs = list(swept)
     keys = list(dict.fromkeys(k for s in swept.values() for k in s))
     rows, columns = grid(len(runs), 4 if len(runs) > 6 else 3)
     figure = plt.figure(figsize=(columns * 3.6, rows * 4.0 + 0.8))
     colour_map = plt.get_cmap(GREY).with_extremes(bad="#9fc5e8")
-    for number, (run, path) in enumerate(zip(runs, activations)):
+    for number, (run, path, layer) in enumerate(zip(runs, activations, layers)):
         with h5py.File(path, "r") as h5:
-            kernel = h5["weights/conv1/kernel"][:]
+            kernel = h5[f"weights/{layer}/kernel"][:]
         if kernel.shape[2] != 1:
             raise ValueError(
-                f"{path}: conv1 has {kernel.shape[2]} input channels; only single-channel filters "
-                f"draw"
+                f"{path}: {layer} has {kernel.shape[2]} input channels; only single-channel "
+                f"filters draw"
             )
         limit = float(np.abs(kernel).max()) or 1.0
         axes = figure.add_subplot(rows, columns, number + 1)
@@ -222,7 +225,8 @@ def filters(activations: list[str], output: str, *, swept: dict[str, dict], dpi:
             fontsize=8,
         )
     figure.suptitle(
-        "conv1 filters of each run; each run on its own grey scale\n"
+        f"{' / '.join(dict.fromkeys(layers))} filters of each run; each run on its own grey "
+        "scale\n"
         "(black = -scale, mid-grey = 0, white = +scale of that run; blue: gaps between filters)",
         fontsize=10,
     )

@@ -1,6 +1,6 @@
 """Features through training (Zeiler & Fergus, Fig. 4): per layer, filters down and training
 steps across, each cell that step's strongest test-set patch with its activation; and
-conv1's filters at each kept step."""
+the first convolution's filters at each kept step."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ GAP = 9  # pixels under each patch, where its activation is written
 
 
 def evolution_figures(
-    evolution_csv: str, snapshots: str, test_images: str, output: str, *, dpi: int
+    evolution_csv: str, snapshots: str, test_images: str, output: str, *, dpi: int, first: str
 ) -> None:
+    """`first`: the name of the network's first convolution, whose filters draw as images."""
     images = read_idx(test_images)
     by_layer: dict[str, dict[int, dict[int, dict]]] = defaultdict(lambda: defaultdict(dict))
     for row in read_evolution(evolution_csv):
@@ -32,11 +33,12 @@ def evolution_figures(
             draw_layer(
                 Path(folder) / f"{layer}_through_training.png", layer, by_filter, images, steps, dpi
             )
-        if "conv1" in weights:
+        if first in weights:
             draw_filters(
-                Path(folder) / "conv1_filters_through_training.png",
+                Path(folder) / f"{first}_filters_through_training.png",
+                first,
                 steps,
-                [kernel for kernel, _bias in weights["conv1"]],
+                [kernel for kernel, _bias in weights[first]],
                 dpi,
             )
 
@@ -94,8 +96,8 @@ def draw_layer(path, layer, by_filter, images, steps, dpi):
     save(figure, path, dpi)
 
 
-def draw_filters(path, steps, kernels, dpi):
-    """Per step, conv1's filters in a grid on that step's own symmetric grey scale (stated)."""
+def draw_filters(path, layer, steps, kernels, dpi):
+    """Per step, `layer`'s filters in a grid on that step's own symmetric grey scale (stated)."""
     count = kernels[0].shape[-1]
     columns = math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
@@ -117,8 +119,8 @@ def draw_filters(path, steps, kernels, dpi):
         bare(axes)
         axes.set_title(f"step {step}\n±{limit:.3f}", fontsize=8)
     figure.suptitle(
-        "conv1's filters at each kept step (each panel on its own symmetric scale: black -, white "
-        "+)",
+        f"{layer}'s filters at each kept step (each panel on its own symmetric scale: black -, "
+        "white +)",
         fontsize=9,
     )
     figure.tight_layout()

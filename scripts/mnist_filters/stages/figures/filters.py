@@ -10,9 +10,9 @@ import numpy as np
 from mnist_filters.stages.figures.style import GREY, bare, grid, plt, save
 
 
-def filters(activations: str, output: str, *, dpi: int, layer: str = "conv1") -> None:
-    """Every filter of `layer` on one shared, symmetric grey scale: conv1's by default, the one
-    layer whose filters (one input channel) draw as images."""
+def filters(activations: str, output: str, *, dpi: int, layer: str) -> None:
+    """Every filter of `layer` on one shared, symmetric grey scale: the first convolution's,
+    the one layer whose filters (one input channel) draw as images."""
     with h5py.File(activations, "r") as h5:
         kernel = h5[f"weights/{layer}/kernel"][:]  # (kh, kw, in, out)
     if kernel.shape[2] != 1:

@@ -25,7 +25,8 @@ def _means(points: dict) -> tuple[list, list]:
     return xs, [float(np.mean(points[x])) for x in xs]
 
 
-def transfer_figure(transfer_csv: str, output: str, *, dpi: int) -> None:
+def transfer_figure(transfer_csv: str, output: str, *, dpi: int, layers: list[str]) -> None:
+    """`layers`: the layers with weights that depth n copies the first n of."""
     """Test accuracy on B against n for each treatment: a marker per seed, a line through the
     means, baseB as the reference (a marker at n = 0 and a dashed line)."""
     rows = read_table(transfer_csv)
@@ -58,7 +59,8 @@ def transfer_figure(transfer_csv: str, output: str, *, dpi: int) -> None:
         )
     depths = sorted({row["n"] for row in rows if row["treatment"] in STYLE} | {0})
     axes.set_xticks(depths)
-    axes.set_xlabel("layers n copied from the base network (1 conv1, 2 + conv2, 3 + fc1)")
+    copied = ", ".join(f"{n} {'+ ' if n > 1 else ''}{name}" for n, name in enumerate(layers, 1))
+    axes.set_xlabel(f"layers n copied from the base network ({copied})")
     axes.set_ylabel("test accuracy on B")
     classes = {row["treatment"]: row["classes"] for row in rows}
     axes.set_title(
