@@ -103,8 +103,8 @@ def test_the_dump_and_the_projections_share_model_loading_but_not_each_others_co
     edited(
         tree,
         "mnist_filters/network/load.py",
-        'SPATIAL_LAYERS = ("conv1", "conv2", "pool2")',
-        'SPATIAL_LAYERS = ("conv1", "conv2")',
+        "except (LayerError, KeyError) as error:",
+        "except LayerError as error:",
     )
     assert all(code_digest(tree / s, tree) != after[s] for s in scripts)
 

@@ -51,23 +51,48 @@ def test_unsafe_run_names_are_rejected(name):
         resolve_runs({"defaults": {}, "runs": {name: {}}}, RUN_SCHEMA)
 
 
+NOTEBOOK_CONV1 = {
+    "name": "conv1",
+    "kind": "conv",
+    "filters": 25,
+    "kernel_size": 12,
+    "strides": 2,
+    "padding": "valid",
+    "dilation": 1,
+    "activation": "relu",
+}
+
+
 def test_shipped_config_reproduces_the_notebook():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     assert list(config["runs"]) == ["seed"] and config["runs"]["seed"] == {}
     d = loaded(config).runs["seed"]
-    assert d["model"]["conv1"] == {
-        "filters": 25,
-        "kernel_size": 12,
-        "strides": 2,
-        "padding": "valid",
+    conv1, conv2, pool2, fc1 = d["model"]["layers"]
+    assert conv1 == NOTEBOOK_CONV1
+    assert conv2 == {
+        "name": "conv2",
+        "kind": "conv",
+        "filters": 64,
+        "kernel_size": 5,
+        "strides": 1,
+        "padding": "same",
+        "dilation": 1,
+        "activation": "relu",
     }
-    assert d["model"]["conv2"] == {"filters": 64, "kernel_size": 5, "strides": 1, "padding": "same"}
-    assert d["model"]["pool2"] == {"pool_size": 2, "padding": "same"}
-    assert (d["model"]["fc1_units"], d["model"]["init_stddev"], d["model"]["bias_init"]) == (
-        1024,
-        0.05,
-        0.1,
-    )
+    assert pool2 == {
+        "name": "pool2",
+        "kind": "max_pool",
+        "pool_size": 2,
+        "strides": None,
+        "padding": "same",
+    }
+    assert fc1 == {"name": "fc1", "kind": "dense", "units": 1024, "activation": "relu"}
+    assert (d["model"]["init_stddev"], d["model"]["bias_init"]) == (0.05, 0.1)
+    # the analyses' defaults, written by place in the network, are the notebook's layers
+    assert d["activations"]["layers"] == ["conv1"] and d["occlusion"]["layer"] == "conv2"
+    assert d["evolution"]["layers"] == ["conv1", "conv2"]
+    assert d["invariance"]["layers"] == ["conv1", "pool2", "fc1"]
+    assert d["feature_visualisation"]["layers"] == ["conv1", "conv2", "logits"]
     t = d["training"]
     assert (t["optimizer"], t["learning_rate"], t["batch_size"], t["steps"]) == (
         "adam",
@@ -106,8 +131,8 @@ def test_shipped_config_reproduces_the_notebook():
         ),
         (
             {},
-            {"ok": {"model": {"fc1_unit": 3}}},
-            "runs.ok.model: unknown key 'fc1_unit'; did you mean 'fc1_units'?",
+            {"ok": {"training": {"stepz": 3}}},
+            "runs.ok.training: unknown key 'stepz'; did you mean 'steps'?",
         ),
         ({}, {"../escape": {}}, "../escape"),
         (
@@ -138,17 +163,20 @@ def test_shipped_config_reproduces_the_notebook():
         (
             {"activations": {"layers": ["conv3"]}},
             None,
-            "'conv3' is not one of ['conv1', 'conv2', 'pool2']",
+            "activations.layers: the network has no layer 'conv3'; did you mean 'conv2'? the "
+            "layers with a spatial output are: conv1, conv2, pool2",
         ),
         (
             {"model": {"conv1": {"kernel_size": 40}}},
             None,
-            "runs.tiny: model.conv1.kernel_size: 40 does not fit the 28x28 images",
+            "runs.tiny: model.layers: layer conv1 (conv): its 40x40 window (valid) does not fit "
+            "the 28x28 images",
         ),
         (
             {"model": {"conv2": {"kernel_size": 12, "padding": "valid"}}},
             None,
-            "runs.tiny: model.conv2.kernel_size: 12 does not fit conv1's 9x9 output",
+            "runs.tiny: model.layers: layer conv2 (conv): its 12x12 window (valid) does not fit "
+            "conv1's 9x9 output",
         ),
         (
             {
@@ -158,7 +186,8 @@ def test_shipped_config_reproduces_the_notebook():
                 }
             },
             None,
-            "runs.tiny: model.pool2.pool_size: 6 does not fit conv2's 5x5 output",
+            "runs.tiny: model.layers: layer pool2 (max_pool): its 6x6 window (valid) does not fit "
+            "conv2's 5x5 output",
         ),
         (
             {"figures": {"filters": {"dpi": "high"}}},
@@ -178,7 +207,8 @@ def test_shipped_config_reproduces_the_notebook():
         (
             {"occlusion": {"layer": "fc1"}},
             None,
-            "occlusion.layer: 'fc1' is not one of ['conv1', 'conv2', 'pool2']",
+            "occlusion.layer: fc1 is a dense layer, but the layers with a spatial output are: "
+            "conv1, conv2, pool2",
         ),
         (
             {"evolution": {"steps": [0, 301]}},
@@ -236,14 +266,31 @@ def test_bad_settings_are_refused_naming_the_key(tiny_mnist, defaults, runs, mes
         ),
         (
             {"model": {"conv1": {"kernel_size": 40}}},
-            "model.conv1.kernel_size: 40 does not fit the 28x28 images",
+            "model.layers: layer conv1 (conv): its 40x40 window (valid) does not fit the 28x28",
+        ),
+        (
+            {
+                "model": {
+                    "layers": [
+                        {"name": "fc", "kind": "dense", "units": 8},
+                        {"name": "late", "kind": "conv", "filters": 2, "kernel_size": 3},
+                    ]
+                }
+            },
+            "model.layers: layer late (conv) comes after fc, whose output is flat",
         ),
         (
             {"feature_visualisation": {"enabled": True, "units": [64]}},
             "feature_visualisation.units [64] out of range: layer conv1 has 25 units",
         ),
     ],
-    ids=["schema", "against-the-data", "against-the-model", "feature-visualisation-unit"],
+    ids=[
+        "schema",
+        "against-the-data",
+        "against-the-model",
+        "a-declaration",
+        "feature-visualisation-unit",
+    ],
 )
 def test_the_workflow_refuses_bad_settings_before_any_job(tiny_mnist, tmp_path, defaults, message):
     config = tiny_config(tiny_mnist)
@@ -407,14 +454,9 @@ def test_schema_defaults_fill_each_run_with_its_own_copies():
         {"defaults": {}, "runs": {"a": {}, "b": {"training": {"steps": 7}}}}, RUN_SCHEMA
     )
     assert runs["a"]["training"]["steps"] == 2000 and runs["b"]["training"]["steps"] == 7
-    assert runs["a"]["model"]["conv1"] == {
-        "filters": 25,
-        "kernel_size": 12,
-        "strides": 2,
-        "padding": "valid",
-    }
-    runs["a"]["model"]["conv1"]["filters"] = 1
-    assert runs["b"]["model"]["conv1"]["filters"] == 25
+    assert runs["a"]["model"]["layers"][0] == NOTEBOOK_CONV1
+    runs["a"]["model"]["layers"][0]["filters"] = 1
+    assert runs["b"]["model"]["layers"][0]["filters"] == 25
     assert RUN_SCHEMA["properties"]["model"]["default"] == {}  # the schema itself is left as it was
 
 
@@ -433,14 +475,18 @@ def test_schema_defaults_fill_each_run_with_its_own_copies():
             {"invariance": {"scale": {"min": 0, "max": 2, "count": 3}}},
             "invariance.scale.min is 0; a scale must be above 0",
         ),
-        ({"invariance": {"layers": ["logits"]}}, "invariance.layers.0: 'logits' is not one of"),
+        (
+            {"invariance": {"layers": ["flatten"]}},
+            "invariance.layers: flatten is a flatten layer, but the layers it compares are",
+        ),
         (
             {"invariance": {"scale": {"min": 0.5, "max": 2}}},
             "invariance.scale: 'count' is a required property",
         ),
         (
             {"evolution": {"layers": ["fc1"]}},
-            "evolution.layers.0: 'fc1' is not one of ['conv1', 'conv2', 'pool2']",
+            "evolution.layers: fc1 is a dense layer, but the layers with a spatial output are: "
+            "conv1, conv2, pool2",
         ),
         (
             {"evolution": {"steps": [0, 2001]}},
@@ -477,8 +523,8 @@ def test_schema_defaults_fill_each_run_with_its_own_copies():
         ),
         (
             {"feature_visualisation": {"layers": ["conv3"]}},
-            "feature_visualisation.layers.0: 'conv3' is not one of "
-            "['conv1', 'conv2', 'fc1', 'logits']",
+            "feature_visualisation.layers: the network has no layer 'conv3'; did you mean "
+            "'conv2'? the convolutions and dense layers are: conv1, conv2, fc1, logits",
         ),
         (
             {"feature_visualisation": {"units": [3, 10]}},
@@ -555,3 +601,94 @@ def test_make_keeps_data_beside_a_config_in_args(tiny_mnist, tmp_path):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "the training set holds only 2000 images" in output, output[-3000:]
+
+
+def conv(name, **options):
+    return {"name": name, "kind": "conv", "filters": 4, "kernel_size": 3, **options}
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (
+            {"layers": [{"name": "a", "kind": "convolution", "filters": 3, "kernel_size": 3}]},
+            "model.layers.0.kind: 'convolution' is not one of ['conv', 'max_pool', 'avg_pool', "
+            "'batch_norm', 'dropout', 'dense']",
+        ),
+        ({"layers": [conv("a"), conv("a")]}, "model.layers: two layers are named 'a'"),
+        (
+            {"layers": [{"name": "d", "kind": "dense", "units": 3}, conv("a")]},
+            "model.layers: layer a (conv) comes after d, whose output is flat (3 units): "
+            "convolutions and poolings come before the first dense layer",
+        ),
+        (
+            {"layers": [conv("a", filters=0)]},
+            "model.layers: layer a (conv): filters: 0 is less than the minimum of 1",
+        ),
+        (
+            {"layers": [{"name": "d", "kind": "dense", "units": 0}]},
+            "model.layers: layer d (dense): units: 0 is less than the minimum of 1",
+        ),
+        (
+            {"layers": [conv("a", kernel_size=[9, 3]), conv("b", kernel_size=21)]},
+            "model.layers: layer b (conv): its 21x21 window (valid) does not fit a's 20x26 output",
+        ),
+        (
+            {"layers": [conv("a", dilation=14)]},
+            "model.layers: layer a (conv): its 3x3 window dilated by 14x14 (valid) does not fit "
+            "the 28x28 images",
+        ),
+        (
+            {"layers": [conv("a", dilation=0)]},
+            "model.layers: layer a (conv): dilation: 0 is less than the minimum of 1",
+        ),
+        (
+            {"layers": [conv("a", pool_size=2)]},
+            "model.layers: layer a (conv) has no setting 'pool_size'; did you mean 'kernel_size'?",
+        ),
+        (
+            {"conv9": {"filters": 2}},
+            "model.conv9: the network has no layer 'conv9'; did you mean 'conv2'?",
+        ),
+        (
+            {"fc1_units": 64},
+            "model.fc1_units is now a setting of the layer fc1: model: {fc1: {units: 64}}",
+        ),
+        (
+            {"layers": [conv("logits")]},
+            "model.layers: 'logits' is the name of a layer the workflow adds",
+        ),
+    ],
+    ids=[
+        "unknown-kind",
+        "two-layers-one-name",
+        "conv-after-dense",
+        "zero-filters",
+        "zero-units",
+        "kernel-too-large",
+        "dilation-too-large",
+        "dilation-zero",
+        "setting-of-another-kind",
+        "unknown-layer-changed",
+        "old-form",
+        "reserved-name",
+    ],
+)
+def test_a_bad_network_is_refused_in_one_line_naming_the_layer(tiny_mnist, model, message):
+    config = tiny_config(tiny_mnist)
+    config["defaults"]["model"] = model
+    refused = refusal(config)
+    assert message in refused and "\n" not in refused, refused
+
+
+def test_an_analysis_naming_a_layer_the_network_lacks_is_refused(tiny_mnist):
+    config = tiny_config(tiny_mnist)
+    config["defaults"]["model"] = {"layers": [conv("first"), conv("second")]}
+    config["defaults"]["activations"] = {"layers": ["conv1"]}
+    assert refusal(config) == (
+        "runs.tiny: activations.layers: the network has no layer 'conv1'; the layers with a "
+        "spatial output are: first, second (or first_convolution, last_convolution, "
+        "convolutions, last_pooling, last_spatial, last_hidden, output)"
+    )
+    config["defaults"]["activations"] = {"layers": ["convolutions"]}
+    assert loaded(config).runs["tiny"]["activations"]["layers"] == ["first", "second"]

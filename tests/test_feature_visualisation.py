@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import ANALYSES_ON, default_settings, snakemake, tiny_config
+from conftest import ANALYSES_ON, default_settings, resolved_model, snakemake, tiny_config
 from mnist_filters.dataset import FILES
 from mnist_filters.features_file import read_features
 from mnist_filters.stages.feature_visualisation import (
@@ -126,10 +126,14 @@ def test_every_unit_reaches_at_least_its_best_test_image(
 def small_model():
     from mnist_filters.network.build import build_model
 
-    settings = copy.deepcopy(default_settings()["model"])
-    settings["conv1"].update(filters=3, kernel_size=5)
-    settings["conv2"].update(filters=4, kernel_size=3)
-    settings["fc1_units"] = 8
+    settings = resolved_model(
+        {
+            **copy.deepcopy(default_settings()["model"]),
+            "conv1": {"filters": 3, "kernel_size": 5},
+            "conv2": {"filters": 4, "kernel_size": 3},
+            "fc1": {"units": 8},
+        }
+    )
     return build_model(settings, seed=3, image_shape=(12, 12), portable=True)
 
 

@@ -218,7 +218,7 @@ def test_training_curve(tmp_path):
 def test_a_failed_figure_leaves_nothing(tmp_path):
     out = tmp_path / "figure" / "filters.png"
     with pytest.raises(FileNotFoundError):
-        filters.filters(str(tmp_path / "missing.h5"), str(out), dpi=40)
+        filters.filters(str(tmp_path / "missing.h5"), str(out), layer="conv1", dpi=40)
     with h5py.File(tmp_path / "two-channels.h5", "w") as h5:
         h5["weights/conv2/kernel"] = np.zeros((5, 5, 2, 3), np.float32)
     with pytest.raises(

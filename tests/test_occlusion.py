@@ -9,6 +9,7 @@ import pytest
 from conftest import default_settings
 from mnist_filters.dataset import FILES, background_value, to_model_input
 from mnist_filters.idx import read_idx
+from mnist_filters.network.table import LayerTable  # noqa: E402
 from mnist_filters.stages.mistakes import read_mistakes
 from mnist_filters.stages.occlusion import chosen_images, occluded, occluder_origins, occlusion
 
@@ -43,7 +44,6 @@ def test_occluding_outside_a_conv1_units_field_leaves_it_bitwise_unchanged():
     """conv1 unit (3, 5) sees pixels rows 6..17, cols 10..21 (stride 2, 12x12): an occluder
     that misses them leaves the unit's activation bitwise equal, one that covers any changes it."""
     from mnist_filters.network.build import build_model
-    from mnist_filters.network.geometry import geometries
     from mnist_filters.network.probe import Probe
 
     model = build_model(NOTEBOOK, seed=1, portable=True)
@@ -54,7 +54,8 @@ def test_occluding_outside_a_conv1_units_field_leaves_it_bitwise_unchanged():
         batch_size=1000,
     )
     unit_row, unit_col = 3, 5
-    y0, x0, y1, x1 = geometries(NOTEBOOK, (28, 28))["conv1"].box(unit_row, unit_col, (28, 28))
+    table = LayerTable.declared(NOTEBOOK["layers"], (28, 28), 10)
+    y0, x0, y1, x1 = table["conv1"].geometry.box(unit_row, unit_col, (28, 28))
     assert (y0, x0, y1, x1) == (6, 10, 18, 22)
     values = maps["conv1"][1:, unit_row, unit_col, :].reshape(len(rows), len(cols), -1)
     original = maps["conv1"][0, unit_row, unit_col, :]

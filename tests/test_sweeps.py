@@ -10,7 +10,13 @@ from mnist_filters.errors import ConfigError
 from mnist_filters.schema import check_config
 from mnist_filters.settings import SAFE_RUN_NAME, resolve_runs, sweep_runs
 from mnist_filters.stages.compare import MEASURES, aligned_table, compare_runs, read_table
-from mnist_filters.sweeps import compared_settings, differing_settings, short_keys, value_token
+from mnist_filters.sweeps import (
+    compared_settings,
+    differing_settings,
+    flatten,
+    short_keys,
+    value_token,
+)
 from mnist_filters.training_log import LogRow, write_training_log
 
 RUN_SCHEMA = yaml.safe_load((REPO / "schemas" / "run.schema.yaml").read_text())
@@ -44,7 +50,8 @@ def test_a_grid_expands_in_the_order_written_first_setting_slowest():
         settings["training"]["optimizer"] == "sgd" and settings["training"]["learning_rate"] == 1e-3
     )
     assert (
-        settings["training"]["steps"] == 2000 and settings["model"]["conv1"]["kernel_size"] == 12
+        settings["training"]["steps"] == 2000
+        and settings["model"]["layers"][0]["kernel_size"] == 12
     )  # defaults
 
 
@@ -67,12 +74,15 @@ def test_base_overrides_defaults_and_grid_values_override_base():
     )
     settings = runs["k_kernel_size~8_learning_rate~0.001"]
     assert settings["training"]["steps"] == 300 and settings["training"]["learning_rate"] == 1e-3
-    assert settings["model"]["conv1"] == {
-        "filters": 25,
-        "kernel_size": 8,
-        "strides": 2,
-        "padding": "valid",
-    }
+    conv1 = settings["model"]["layers"][0]
+    assert (conv1["name"], conv1["filters"], conv1["kernel_size"], conv1["strides"]) == (
+        "conv1",
+        25,
+        8,
+        2,
+    )
+    assert "conv1" not in settings["model"]  # the change is folded into the layer list
+    assert flatten(settings)["model.conv1.kernel_size"] == 8
 
 
 def test_ambiguous_setting_names_keep_enough_of_their_path():

@@ -245,9 +245,13 @@ def unknown_keys(data: Any, schema: dict, where: str, definitions: dict | None =
     for key, value in data.items():
         if key in known:
             messages += unknown_keys(value, known[key], f"{where}.{key}", definitions)
-        elif isinstance(extra, dict):
+        elif isinstance(extra, dict) and isinstance(value, dict):
             entry = definitions.get(extra.get("$ref", "").split("/")[-1], extra)
             messages += unknown_keys(value, entry, f"{where}.{key}", definitions)
+        elif isinstance(extra, dict):  # open to mappings only (model: a layer's changes)
+            guess = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
+            hint = f"; did you mean '{guess[0]}'?" if guess else f"; known keys: {', '.join(known)}"
+            messages.append(f"{where}: unknown key '{key}'{hint}")
         elif extra is False:
             guess = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
             hint = f"; did you mean '{guess[0]}'?" if guess else f"; known keys: {', '.join(known)}"
@@ -285,6 +289,7 @@ def resolve_runs(config: dict, run_schema: dict, swept: dict | None = None) -> d
             "or the transfer experiment"
         )
     defaults = coerce_scalars(config.get("defaults") or {}, run_schema)
+    check_old_model_form(defaults.get("model") or {}, "defaults")
     problems = unknown_keys(defaults, run_schema, "defaults")
     if problems:
         raise ConfigError("\n".join(problems))
@@ -366,11 +371,11 @@ def overrides_of(base: dict, point: dict[str, Any]) -> dict:
 def _run_settings(defaults: dict, overrides: dict, run_schema: dict, where: str) -> dict:
     """`defaults` merged with `overrides` (named `where` in errors), defaults filled in.
     Raises jsonschema.ValidationError, which each caller words for its kind of run."""
+    check_old_model_form(overrides.get("model") or {}, where)
     problems = unknown_keys(overrides, run_schema, where)
     if problems:
         raise ConfigError("\n".join(problems))
     settings = deep_merge(defaults, overrides)
-    check_old_model_form(settings.get("model") or {}, where)
     validate(settings, run_schema)
     settings["model"] = resolve_model(settings["model"], run_schema, where)
     return settings

@@ -191,7 +191,7 @@ class LayerTable:
                 found = [entry]
             else:
                 known = [*among, *SELECTORS]
-                guess = difflib.get_close_matches(entry, known, n=1, cutoff=0.5)
+                guess = difflib.get_close_matches(entry, known, n=1, cutoff=0.6)
                 hint = f"did you mean {guess[0]!r}? " if guess else ""
                 raise LayerError(
                     f"{key}: the network has no layer {entry!r}; {hint}{what}: "
@@ -237,6 +237,7 @@ class LayerTable:
         shape: tuple[int, ...] = tuple(int(d) for d in input_shape)
         geometry: Geometry | None = input_geometry(shape)
         previous = "the input"
+        source = f"the {shape[0]}x{shape[1]} images"
         layers: list[Layer] = []
         seen: set[str] = set()
         for row in rows:
@@ -269,7 +270,7 @@ class LayerTable:
                     )
                     raise LayerError(
                         f"{where}: its {_size(window)} window{dilated} ({options['padding']}) "
-                        f"does not fit {previous}'s {shape[0]}x{shape[1]} output"
+                        f"does not fit {source}"
                     ) from None
                 channels = options["filters"] if kind == "conv" else shape[2]
                 shape = (geometry.rows.length, geometry.cols.length, channels)
@@ -294,6 +295,8 @@ class LayerTable:
                 )
             layers.append(Layer(name, kind, options, shape, geometry))
             previous = name
+            if len(shape) == 3:
+                source = f"{name}'s {shape[0]}x{shape[1]} output"
         return cls(layers, tuple(int(d) for d in input_shape))
 
     @classmethod
