@@ -208,6 +208,28 @@ def block_tables(schema: dict) -> list[str]:
         if description and not (len(rows) == 1 and rows[0].key == block):
             lines += [description, ""]
         lines += settings_table(rows) + [""]
+        if block == "model" and "layer_kinds" in schema.get("$defs", {}):
+            lines += layer_kind_tables(schema)
+    return lines
+
+
+def layer_kind_tables(schema: dict) -> list[str]:
+    """The settings of each kind of layer that model.layers may declare, a table per kind."""
+    lines = [
+        "#### Layer kinds",
+        "",
+        "Each entry of `model.layers` is `{name, kind, ...}` with the settings of its kind; "
+        "`name` is a letter followed by letters, digits or `_`.",
+        "",
+    ]
+    for kind, node in schema["$defs"]["layer_kinds"].items():
+        description = " ".join(str(node.get("description", "")).split())
+        rows = [
+            Setting(key, _resolve(raw, schema["$defs"])) for key, raw in node["properties"].items()
+        ]
+        for row, raw in zip(rows, node["properties"].values()):
+            row.node = {**row.node, **raw}
+        lines += [f"`kind: {kind}`: {description}", ""] + settings_table(rows) + [""]
     return lines
 
 

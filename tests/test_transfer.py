@@ -10,14 +10,23 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import ONE_THREAD_TRAINING, REPO, TERMINAL, planned, snakemake, tiny_config
+from conftest import (
+    ONE_THREAD_TRAINING,
+    REPO,
+    TERMINAL,
+    default_settings,
+    planned,
+    snakemake,
+    tiny_config,
+)
 from mnist_filters.dataset import FILES
 from mnist_filters.dataset import sha256_file as sha256
 from mnist_filters.errors import ConfigError
 from mnist_filters.idx import read_idx
+from mnist_filters.network.table import LayerTable
 from mnist_filters.settings import load
 from mnist_filters.stages.transfer import read_table
-from mnist_filters.transfer import TRANSFERABLE, halves
+from mnist_filters.transfer import halves
 
 pytestmark = pytest.mark.slow
 # depth 0 (nothing copied) and 2 (conv1, conv2), one seed: the base networks' own, so that
@@ -32,6 +41,9 @@ TRANSFER = {
 }
 A, B = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
 TREATMENT_NAMES = ("AnB", "AnB+", "BnB", "BnB+")
+
+# the layers the depths count: those with weights below the output (conv1, conv2, fc1)
+TRANSFERABLE = LayerTable.declared(default_settings()["model"]["layers"], (28, 28), 10).transferable
 
 
 def transfer_config(tiny_mnist, **block) -> dict:
