@@ -1,8 +1,9 @@
 """The training stage: a run's trained model, its training log and its metrics.
 
 results/<data set>/{run}/model.keras
-    The trained model, Keras 3's own format and layers only (conv1, conv2, pool2, flatten,
-    fc1, logits): `keras.saving.load_model(path)` opens it without this project. Input
+    The trained model, Keras 3's own format and layers only (model.layers by their names, a
+    flatten before the first dense layer, the logits; the notebook's: conv1, conv2, pool2,
+    flatten, fc1, logits): `keras.saving.load_model(path)` opens it without this project. Input
     (N, H, W, 1) float32 pixels in [0, 1]; output (N, classes) logits, unit j for the label
     classes[j] of metrics.json.
 results/<data set>/{run}/training_log.csv
