@@ -136,9 +136,7 @@ def copied_layers(wildcards):
 
 TREATMENT_KINDS = ("base", *TREATMENTS)
 # the layers the transfer experiment's depths count (those of the network of `defaults`)
-TRANSFERABLE = (
-    SETTINGS.tables[next(iter(TRANSFER))].transferable if TRANSFER else []
-)
+TRANSFERABLE = SETTINGS.tables[next(iter(TRANSFER))].transferable if TRANSFER else []
 
 
 def transfer_metrics(kinds):
