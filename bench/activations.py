@@ -28,7 +28,6 @@ def step(action: str, workdir: Path, **options) -> None:
     started = time.perf_counter()
     if action == "data":
         import numpy as np
-        import yaml
 
         from mnist_filters.idx import write_idx
         from mnist_filters.network.build import build_model
@@ -37,7 +36,11 @@ def step(action: str, workdir: Path, **options) -> None:
         images, labels = make_digits(options["images"], seed=1)
         write_idx(workdir / "t10k-images-idx3-ubyte.gz", images)
         write_idx(workdir / "t10k-labels-idx1-ubyte.gz", labels.astype(np.uint8))
-        settings = yaml.safe_load((REPO / "config.yaml").read_text())["defaults"]["model"]
+        from mnist_filters.schema import load_yaml
+        from mnist_filters.settings import resolve_runs
+
+        schema = load_yaml(REPO / "schemas" / "run.schema.yaml")
+        settings = resolve_runs({"runs": {"notebook": {}}}, schema)["notebook"]["model"]
         build_model(settings, seed=0, portable=True).save(workdir / "model.keras")
     elif action == "dump":
         from mnist_filters.stages.activations import dump_activations

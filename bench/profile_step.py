@@ -31,7 +31,6 @@ BATCH = 50
 
 def pieces(tf, keras, np):
     """name -> (function of no arguments, that runs one piece once)."""
-    import yaml
 
     from mnist_filters.network.build import build_model
     from mnist_filters.optimizers import make_optimizer
@@ -77,7 +76,11 @@ def pieces(tf, keras, np):
         result[f"{name}: forward"] = forward
         result[f"{name}: forward + backward"] = with_gradients(forward, wrt)
 
-    defaults = yaml.safe_load((REPO / "config.yaml").read_text())["defaults"]
+    from mnist_filters.schema import load_yaml
+    from mnist_filters.settings import resolve_runs
+
+    schema = load_yaml(REPO / "schemas" / "run.schema.yaml")
+    defaults = resolve_runs({"runs": {"notebook": {}}}, schema)["notebook"]
     settings = defaults["model"]
     models = {}
 
