@@ -172,3 +172,61 @@ def test_an_unwritable_cache_folder_only_costs_time(tree, tmp_path):
         assert not (folder / "code.json").exists()
     finally:
         folder.chmod(0o700)
+
+
+MARKED = ("mnist_filters/log_filter.py", "mnist_filters/progress.py", "mnist_filters/transfer.py")
+
+
+def test_modules_marked_as_changing_no_output_are_in_no_digest():
+    every_rule = {p.name for p in SCRIPTS.glob("*.py")}
+    covered = set().union(*(names(script) for script in every_rule))
+    assert not covered & set(MARKED)
+    # the marked modules are imported, by the stages' runner and by the data stage
+    assert (
+        "from mnist_filters.log_filter import" in (SCRIPTS / "mnist_filters/runlog.py").read_text()
+    )
+    assert "mnist_filters.transfer import" in (SCRIPTS / "get_mnist.py").read_text()
+
+
+@pytest.mark.parametrize(
+    "path, old, new",
+    [
+        ("mnist_filters/log_filter.py", r"cudart_stub\.cc", r"cudart_stubs?\.cc"),
+        (
+            "mnist_filters/progress.py",
+            "PROGRESS_AFTER_SECONDS = 3.0",
+            "PROGRESS_AFTER_SECONDS = 5.0",
+        ),
+        (
+            "mnist_filters/transfer.py",
+            'FOLDER = "transfer"',
+            'FOLDER = "transfer"  # results/\nX = 1',
+        ),
+    ],
+    ids=["log-filter", "progress", "transfer-plan"],
+)
+def test_an_edit_to_a_marked_module_changes_no_digest(tree, path, old, new):
+    scripts = [p.name for p in tree.glob("*.py")]
+    before = {s: code_digest(tree / s, tree) for s in scripts}
+    edited(tree, path, old, new)
+    module._parsed.clear()
+    assert {s: code_digest(tree / s, tree) for s in scripts} == before
+
+
+def test_without_the_marker_the_same_edit_changes_digests(tree):
+    """The marker is what keeps the module out: removed, an edit to the module reruns the rules
+    that import it."""
+    scripts = [p.name for p in tree.glob("*.py")]
+    edited(
+        tree, "mnist_filters/progress.py", "CHANGES_NO_OUTPUT = True", "CHANGES_NO_OUTPUT = False"
+    )
+    before = {s: code_digest(tree / s, tree) for s in scripts}
+    edited(
+        tree,
+        "mnist_filters/progress.py",
+        "PROGRESS_AFTER_SECONDS = 3.0",
+        "PROGRESS_AFTER_SECONDS = 5.0",
+    )
+    after = {s: code_digest(tree / s, tree) for s in scripts}
+    assert after["dump_activations.py"] != before["dump_activations.py"]
+    assert after["rank_patches.py"] == before["rank_patches.py"]

@@ -81,11 +81,15 @@ def test_every_output_lands_in_the_users_folder(project, workflow):
         if (workflow / name).exists()
     ]
     settings = yaml.safe_load((run / "metrics.json").read_text())["settings"]
-    assert settings["model"]["conv1"] == {
+    assert settings["model"]["layers"][0] == {
+        "name": "conv1",
+        "kind": "conv",
         "filters": 25,
         "kernel_size": 12,
         "strides": 2,
         "padding": "valid",
+        "dilation": 1,
+        "activation": "relu",
     }
 
 

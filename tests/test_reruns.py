@@ -297,8 +297,11 @@ def test_editing_the_gallery_page_remakes_only_the_galleries(done, base_config, 
             "# Why: each layer gets its own stream.\ndef layer_seeds(",
         ),
         ("stages/figures/style.py", '"""What every figure shares', '"""What all the figures share'),
+        # modules marked CHANGES_NO_OUTPUT: a real edit, and still nothing to redo
+        ("log_filter.py", r"cudart_stub\.cc", r"cudart_stubs?\.cc"),
+        ("progress.py", "PROGRESS_AFTER_SECONDS = 3.0", "PROGRESS_AFTER_SECONDS = 5.0"),
     ],
-    ids=["comment-ranking", "comment-model", "docstring-figures"],
+    ids=["comment-ranking", "comment-model", "docstring-figures", "log-filter", "progress"],
 )
 def test_comment_layout_and_docstring_edits_plan_nothing(
     done, base_config, workflow, module, old, new

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import REPO, TERMINAL
-from mnist_filters.runlog import copy_without_noise
+from mnist_filters.log_filter import copy_without_noise
 
 # What TensorFlow prints on every start of a CPU-only process (from a real train.log).
 BANNERS = """\

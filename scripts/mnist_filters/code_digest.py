@@ -12,8 +12,11 @@ What a stage's digest covers is therefore decided by the imports: its rule scrip
 module, and every library module reachable from them. Moving a function between modules moves
 which rules rerun when it is edited: put a function where only the stages that run it import
 it (model loading has a module of its own, network/load.py, for that reason), and check with
-`closure()` which files a rule's digest covers. Files that are not Python (the gallery's page
-template) are not covered; their rule carries their sha256 as a params entry of its own
+`closure()` which files a rule's digest covers. A module that can change no output (the log
+filter, the progress lines, the transfer experiment's plan) says so with a top-level
+`CHANGES_NO_OUTPUT = True`: the digests leave it out, and what only it imports, so that an
+edit to it reruns nothing. Files that are not Python (the gallery's page template) are not
+covered; their rule carries their sha256 as a params entry of its own
 (`file_content` in rules/common.smk). docs/development.md says the same for maintainers.
 
 Parsing costs every Snakemake start (a no-op rerun included) about 0.15 s, so what a
@@ -32,8 +35,11 @@ import sys
 from pathlib import Path
 
 PACKAGE = "mnist_filters"
-# sha256 of (Python version, file bytes) -> (sha256 of the syntax tree, dotted names imported)
-_parsed: dict[str, tuple[str, tuple[str, ...]]] = {}
+# sha256 of (Python version, format, file bytes) -> (sha256 of the syntax tree, dotted names
+# imported, whether the module says it changes no output)
+_parsed: dict[str, tuple[str, tuple[str, ...], bool]] = {}
+_FORMAT = "2"  # of a cache entry: a new one misses every entry of an old format
+MARKER = "CHANGES_NO_OUTPUT"
 _used: set[str] = set()  # the keys of the files this process read: what a cache file keeps
 _cache_files: dict[Path, set[str]] = {}  # cache file read -> the keys it holds
 
@@ -70,17 +76,29 @@ def _module_file(root: Path, module: str) -> Path | None:
     return None
 
 
-def _parse(path: Path) -> tuple[str, tuple[str, ...]]:
-    """(sha256 of the file's syntax tree without docstrings; the dotted names it imports)."""
+def _parse(path: Path) -> tuple[str, tuple[str, ...], bool]:
+    """(sha256 of the file's syntax tree without docstrings; the dotted names it imports;
+    whether it is marked as changing no output)."""
     source = path.read_bytes()
-    key = hashlib.sha256(f"{sys.version_info[:2]}\0".encode() + source).hexdigest()
+    key = hashlib.sha256(f"{sys.version_info[:2]}\0{_FORMAT}\0".encode() + source).hexdigest()
     if key not in _parsed:
         _parsed[key] = _parse_source(source, str(path))
     _used.add(key)
     return _parsed[key]
 
 
-def _parse_source(source: bytes, filename: str) -> tuple[str, tuple[str, ...]]:
+def _marked(tree: ast.Module) -> bool:
+    """Whether the module assigns CHANGES_NO_OUTPUT = True at its top level."""
+    return any(
+        isinstance(statement, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == MARKER for t in statement.targets)
+        and isinstance(statement.value, ast.Constant)
+        and statement.value.value is True
+        for statement in tree.body
+    )
+
+
+def _parse_source(source: bytes, filename: str) -> tuple[str, tuple[str, ...], bool]:
     tree = ast.parse(source, filename=filename)
     imported = []
     for statement in [*_statements(tree.body)]:
@@ -95,7 +113,7 @@ def _parse_source(source: bytes, filename: str) -> tuple[str, tuple[str, ...]]:
             joiner = "." if statement.module else ""
             imported += [f"{module}{joiner}{alias.name}" for alias in statement.names]
     _drop_docstring(tree)
-    return hashlib.sha256(ast.dump(tree).encode()).hexdigest(), tuple(imported)
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest(), tuple(imported), _marked(tree)
 
 
 def _resolve(name: str, importer: str, importer_is_package: bool) -> str:
@@ -108,16 +126,22 @@ def _resolve(name: str, importer: str, importer_is_package: bool) -> str:
 
 
 def closure(script: Path, root: Path) -> list[Path]:
-    """`script` and every file of this package under `root` (absolute) that it imports."""
+    """`script` and every file of this package under `root` (absolute) that it imports, but
+    the modules marked as changing no output (and what only they import)."""
     seen: dict[Path, None] = {}
+    left_out: set[Path] = set()
     pending = [(script.resolve(), None)]
     while pending:
         path, name = pending.pop()
-        if path in seen:
+        if path in seen or path in left_out:
+            continue
+        _tree, imports, marked = _parse(path)
+        if marked and name is not None:
+            left_out.add(path)
             continue
         seen[path] = None
         is_package = path.name == "__init__.py"
-        for imported in _parse(path)[1]:
+        for imported in imports:
             if name is not None:
                 imported = _resolve(imported, name, is_package)
             if imported.split(".")[0] != PACKAGE:
@@ -127,7 +151,7 @@ def closure(script: Path, root: Path) -> list[Path]:
             for depth in range(1, len(parts) + 1):
                 module = ".".join(parts[:depth])
                 found = _module_file(root, module)
-                if found is not None and found not in seen:
+                if found is not None and found not in seen and found not in left_out:
                     pending.append((found, module))
     return sorted(seen)
 
@@ -138,8 +162,8 @@ def _read_cache(cache: Path) -> None:
     _cache_files[cache] = set()
     try:
         entries = {
-            key: (tree, tuple(imports))
-            for key, (tree, imports) in json.loads(cache.read_text()).items()
+            key: (tree, tuple(imports), bool(marked))
+            for key, (tree, imports, marked) in json.loads(cache.read_text()).items()
             if isinstance(tree, str) and all(isinstance(i, str) for i in imports)
         }
     except (OSError, ValueError, TypeError, AttributeError):

@@ -19,6 +19,10 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+# The code digests leave this module out (mnist_filters/code_digest.py): it decides
+# what the terminal shows while a stage runs, nothing a rule writes.
+CHANGES_NO_OUTPUT = True
+
 # A stage that ends within this many seconds prints no progress; a longer one, a line this often.
 PROGRESS_AFTER_SECONDS = 3.0
 PROGRESS_EVERY_SECONDS = 2.0

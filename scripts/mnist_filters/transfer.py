@@ -28,6 +28,11 @@ import numpy as np
 
 from mnist_filters.errors import ConfigError
 
+# The code digests leave this module out (mnist_filters/code_digest.py): it decides which
+# networks the experiment trains and where a data set's files come from, and what reaches
+# the rules of either is their settings and the data's checksums, as params.
+CHANGES_NO_OUTPUT = True
+
 FOLDER = "transfer"  # results/<data set>/transfer/
 TREATMENTS = {  # name -> (source base, frozen)
     "AnB": ("A", True),

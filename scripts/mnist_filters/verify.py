@@ -40,7 +40,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mnist_filters.runlog import startup_noise_left_out
+from mnist_filters.log_filter import startup_noise_left_out
 
 WORKFLOW = Path(__file__).resolve().parents[2]
 # What is compared, by file of results/<data set>/<run>/.

@@ -14,6 +14,11 @@ def table_of(model) -> LayerTable:
     return LayerTable.from_keras(model.get_config())
 
 
+def input_size(model) -> tuple[int, int]:
+    """(H, W) of the images a loaded model takes."""
+    return tuple(int(d) for d in model.inputs[0].shape[1:3])
+
+
 def load_trained_model(path: str):
     """Load a model.keras in safe mode (plain Keras layers only), with a clear error for anything
     else; its layer table must be readable (network/table.py)."""

@@ -19,9 +19,8 @@ import logging
 from collections.abc import Sequence
 
 from mnist_filters.atomic import write_text_atomic
-from mnist_filters.dataset import of_classes, to_model_input
-from mnist_filters.idx import read_idx
-from mnist_filters.network.load import load_trained_model, table_of
+from mnist_filters.dataset import load_split, of_classes, to_model_input
+from mnist_filters.network.load import input_size, load_trained_model, table_of
 from mnist_filters.network.probe import Probe
 from mnist_filters.ranking import TopK
 from mnist_filters.snapshots import EVOLUTION_COLUMNS, read_snapshots
@@ -45,8 +44,8 @@ def trace_evolution(
     """`classes`: the run's training.classes, whose test images alone are ranked (None: all)."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
-    images = read_idx(test_images)
-    labels = read_idx(test_labels)
+    test = load_split(test_images, test_labels, input_size(model))
+    images, labels = test.images, test.labels
     members = of_classes(labels, classes)
     images, labels = images[members], labels[members]
     geometry = {layer.name: layer.geometry for layer in table_of(model)}

@@ -63,9 +63,14 @@ import h5py
 import numpy as np
 
 from mnist_filters.atomic import atomic_output
-from mnist_filters.dataset import background_value, of_classes, run_classes, to_model_input
-from mnist_filters.idx import read_idx
-from mnist_filters.network.load import load_trained_model
+from mnist_filters.dataset import (
+    background_value,
+    load_split,
+    of_classes,
+    run_classes,
+    to_model_input,
+)
+from mnist_filters.network.load import input_size, load_trained_model
 from mnist_filters.stages.invariance import inverse_matrix
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
@@ -449,9 +454,10 @@ def visualise_features(
     (None: all)."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
-    test = read_idx(test_images)
+    split = load_split(test_images, test_labels, input_size(model))
+    test = split.images
     background = background_value(test)
-    members = of_classes(read_idx(test_labels), classes)
+    members = of_classes(split.labels, classes)
     test = test[members]
     inputs = to_model_input(test)
     names = [class_names[label] for label in run_classes(classes)]

@@ -36,13 +36,13 @@ from mnist_filters.atomic import atomic_output, write_text_atomic
 from mnist_filters.classification import softmax
 from mnist_filters.dataset import (
     background_value,
+    load_split,
     of_classes,
     run_classes,
     to_model_input,
     units_of,
 )
-from mnist_filters.idx import read_idx
-from mnist_filters.network.load import load_trained_model
+from mnist_filters.network.load import input_size, load_trained_model
 from mnist_filters.network.probe import Probe
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
@@ -143,8 +143,8 @@ def invariance(
     drawn from (None: all)."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
-    test = read_idx(test_images)
-    labels = read_idx(test_labels).astype(np.int64)
+    split = load_split(test_images, test_labels, input_size(model))
+    test, labels = split.images, split.labels.astype(np.int64)
     members = of_classes(labels, classes)
     chosen = members[sampled_images(len(members), images, seed)]
     units = units_of(labels[chosen], classes)

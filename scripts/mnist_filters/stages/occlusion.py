@@ -35,14 +35,14 @@ from mnist_filters.atomic import atomic_output
 from mnist_filters.classification import softmax
 from mnist_filters.dataset import (
     background_value,
+    load_split,
     of_classes,
     run_classes,
     sha256_file,
     to_model_input,
     units_of,
 )
-from mnist_filters.idx import read_idx
-from mnist_filters.network.load import load_trained_model
+from mnist_filters.network.load import input_size, load_trained_model
 from mnist_filters.network.probe import Probe
 from mnist_filters.stages.mistakes import read_mistakes
 from mnist_filters.tensorflow_setup import configure_tensorflow
@@ -118,8 +118,8 @@ def occlusion(
     from mnist_filters.network.backprojection import Network, project
 
     model = load_trained_model(model_path)
-    test = read_idx(test_images)
-    labels = read_idx(test_labels).astype(np.int64)
+    split = load_split(test_images, test_labels, input_size(model))
+    test, labels = split.images, split.labels.astype(np.int64)
     chosen = chosen_images(mistakes_csv, of_classes(labels, classes), images, len(test))
     units = units_of(labels[chosen], classes)  # each chosen image's true label's unit
     unit_labels = np.array(run_classes(classes))
