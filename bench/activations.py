@@ -66,9 +66,9 @@ def step(action: str, workdir: Path, **options) -> None:
             for block in blocks(h5[options["layer"]]):
                 total += float(block[0, 0, 0, 0])  # touch the data
     elif action == "rank":
-        from mnist_filters.stages.rank import rank_filters
+        from mnist_filters.stages.rank import rank_patches
 
-        rank_filters(
+        rank_patches(
             options["h5"],
             str(workdir / "rankings.csv"),
             layers=[options["layer"]],

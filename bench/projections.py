@@ -25,9 +25,9 @@ sys.path.insert(0, str(REPO / "scripts"))
 CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {scripts!r})
-from mnist_filters.stages.projections import project_rankings
+from mnist_filters.stages.projections import project_patches
 started = time.perf_counter()
-project_rankings({model!r}, {images!r}, {rankings!r}, {output!r}, layers={layers!r},
+project_patches({model!r}, {images!r}, {rankings!r}, {output!r}, layers={layers!r},
                  methods=["deconvnet", "guided", "gradient"], batch_size=256, threads={threads})
 print(json.dumps({{"seconds": time.perf_counter() - started,
                    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))

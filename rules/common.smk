@@ -28,7 +28,7 @@ from mnist_filters.dataset import DATA_SETS, FILES, local_files, md5_file
 from mnist_filters.schema import invariance_ranges, snapshot_steps
 from mnist_filters.settings import load
 from mnist_filters.sweeps import flatten
-from mnist_filters.transfer import FEW_SHOT_KINDS, TREATMENTS, data_source
+from mnist_filters.transfer_plan import FEW_SHOT_KINDS, TREATMENTS, data_source
 
 SCRIPTS = REPO / "scripts"
 # What each library file parses to, by content: spares every start the parsing.

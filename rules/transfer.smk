@@ -1,4 +1,4 @@
-# The transfer experiment (config `transfer:`, mnist_filters/transfer.py): its networks are
+# The transfer experiment (config `transfer:`, mnist_filters/transfer_plan.py): its networks are
 # trained by the `train` rule, one job each; these rules tabulate and draw them, under
 # results/<data set>/transfer/.
 

@@ -7,7 +7,7 @@ the source settings are read from the config: changing them reruns nothing.
 from mnist_filters.dataset import DATA_SETS, FILES
 from mnist_filters.runlog import run_stage
 from mnist_filters.stages.data import get_mnist
-from mnist_filters.transfer import data_source
+from mnist_filters.transfer_plan import data_source
 
 data_set = DATA_SETS[snakemake.wildcards.data_set]
 source, local_dir_key = data_source(snakemake.config, data_set.name)

@@ -1,12 +1,12 @@
 """Rule `measure_invariance`: see mnist_filters.stages.invariance."""
 
 from mnist_filters.runlog import run_stage
-from mnist_filters.stages.invariance import invariance
+from mnist_filters.stages.invariance import measure_invariance
 
 run_stage(
     "measure_invariance",
     snakemake.log[0],
-    lambda: invariance(
+    lambda: measure_invariance(
         snakemake.input.model,
         snakemake.input.test_images,
         snakemake.input.test_labels,

@@ -1,12 +1,12 @@
 """Rule `occlude`: see mnist_filters.stages.occlusion."""
 
 from mnist_filters.runlog import run_stage
-from mnist_filters.stages.occlusion import occlusion
+from mnist_filters.stages.occlusion import occlude
 
 run_stage(
     "occlude",
     snakemake.log[0],
-    lambda: occlusion(
+    lambda: occlude(
         snakemake.input.model,
         snakemake.input.test_images,
         snakemake.input.test_labels,

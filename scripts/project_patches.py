@@ -1,12 +1,12 @@
 """Rule `project_patches`: see mnist_filters.stages.projections."""
 
 from mnist_filters.runlog import run_stage
-from mnist_filters.stages.projections import project_rankings
+from mnist_filters.stages.projections import project_patches
 
 run_stage(
     "project_patches",
     snakemake.log[0],
-    lambda: project_rankings(
+    lambda: project_patches(
         snakemake.input.model,
         snakemake.input.test_images,
         snakemake.input.rankings,

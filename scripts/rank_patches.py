@@ -1,12 +1,12 @@
 """Rule `rank_patches`: see mnist_filters.stages.rank."""
 
 from mnist_filters.runlog import run_stage
-from mnist_filters.stages.rank import rank_filters
+from mnist_filters.stages.rank import rank_patches
 
 run_stage(
     "rank_patches",
     snakemake.log[0],
-    lambda: rank_filters(
+    lambda: rank_patches(
         snakemake.input.activations,
         snakemake.output.rankings,
         layers=snakemake.params.layers,

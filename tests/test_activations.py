@@ -111,7 +111,7 @@ def test_conv1_matches_an_independent_numpy_convolution(dump, tiny_mnist):
 
 
 def test_ranking_refuses_non_finite_activations_naming_layer_and_filter(dump, tmp_path):
-    from mnist_filters.stages.rank import rank_filters
+    from mnist_filters.stages.rank import rank_patches
 
     diverged = tmp_path / "activations.h5"
     diverged.write_bytes(dump.read_bytes())
@@ -120,7 +120,7 @@ def test_ranking_refuses_non_finite_activations_naming_layer_and_filter(dump, tm
     with pytest.raises(
         ValueError, match=r"layer conv2, filter 17 has activation nan \(test image 321\).*diverged"
     ):
-        rank_filters(
+        rank_patches(
             str(diverged),
             str(tmp_path / "rankings.csv"),
             layers=["conv1", "conv2"],

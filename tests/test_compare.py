@@ -133,8 +133,8 @@ def test_the_curves_show_one_line_per_setting_with_its_seeds_as_a_band(tiny_swee
 
 
 def test_the_curves_show_as_many_lines_as_runs_without_seeds(tmp_path):
+    from mnist_filters.formats.training_log import LogRow, write_training_log
     from mnist_filters.stages.figures.comparison import curves
-    from mnist_filters.training_log import LogRow, write_training_log
 
     logs = []
     for number in range(3):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO
+from mnist_filters.formats.snapshots import read_evolution, read_snapshots
 from mnist_filters.schema import load_yaml, snapshot_steps
-from mnist_filters.snapshots import read_evolution, read_snapshots
 
 
 def test_default_kept_steps_end_with_the_last_step():

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ANALYSES_ON, default_settings, resolved_model, snakemake, tiny_config
 from mnist_filters.dataset import FILES
-from mnist_filters.features_file import read_features
+from mnist_filters.formats.features import read_features
 from mnist_filters.stages.feature_visualisation import (
     Visualisation,
     trace_steps,
@@ -218,7 +218,7 @@ def test_diversity_gives_each_unit_distinct_images(tiny_run, tiny_mnist, tmp_pat
 
     assert (similarity(5.0) < similarity(0.0) - 0.05).all()
     # the figure shows each unit's three images side by side
-    from mnist_filters.features_file import read_features
+    from mnist_filters.formats.features import read_features
     from mnist_filters.stages.figures.feature_visualisation import strip
 
     entry = read_features(str(tmp_path / "features-5.0.h5"))["conv2"]

@@ -198,7 +198,7 @@ def test_crop_is_the_test_images_box(tiny_mnist, tmp_path):
 
 
 def test_training_curve(tmp_path):
-    from mnist_filters.training_log import LogRow, write_training_log
+    from mnist_filters.formats.training_log import LogRow, write_training_log
 
     log = tmp_path / "training_log.csv"
     write_training_log(

@@ -12,7 +12,7 @@ from mnist_filters.dataset import FILES, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.stages.invariance import (
     TRANSFORMATIONS,
-    invariance,
+    measure_invariance,
     relative_distance,
     sampled_images,
     transform_values,
@@ -107,7 +107,7 @@ def test_the_stage_on_the_workflows_model(tiny_run, tiny_mnist, tmp_path):
 
     run = tiny_run / "results" / "mnist" / "tiny"
     out, examples = tmp_path / "invariance.csv", tmp_path / "examples.h5"
-    invariance(
+    measure_invariance(
         str(run / "model.keras"),
         str(tiny_mnist / FILES["test_images"]),
         str(tiny_mnist / FILES["test_labels"]),

@@ -11,7 +11,7 @@ from mnist_filters.dataset import FILES, background_value, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.network.table import LayerTable  # noqa: E402
 from mnist_filters.stages.mistakes import read_mistakes
-from mnist_filters.stages.occlusion import chosen_images, occluded, occluder_origins, occlusion
+from mnist_filters.stages.occlusion import chosen_images, occlude, occluded, occluder_origins
 
 NOTEBOOK = default_settings()["model"]
 
@@ -78,7 +78,7 @@ def test_the_stage_on_the_workflows_model(tiny_run, tiny_mnist, tmp_path):
     test_images, test_labels = (
         str(tiny_mnist / FILES[key]) for key in ("test_images", "test_labels")
     )
-    occlusion(
+    occlude(
         str(run / "model.keras"),
         test_images,
         test_labels,
@@ -132,7 +132,7 @@ def test_an_occluder_over_pixels_already_its_fill_changes_nothing(tiny_run, tiny
     cornered = tmp_path / "t10k-images-idx3-ubyte"
     write_idx(cornered, images)
     out = tmp_path / "occlusion.h5"
-    occlusion(
+    occlude(
         str(run / "model.keras"),
         str(cornered),
         str(tiny_mnist / FILES["test_labels"]),

@@ -156,7 +156,7 @@ def test_a_long_projection_prints_patches_done_and_total(
     monkeypatch.setattr(progress, "PROGRESS_AFTER_SECONDS", 0.0)
     monkeypatch.setattr(progress, "PROGRESS_EVERY_SECONDS", 0.0)
     results = tiny_run / "results" / "mnist" / "tiny"
-    projections.project_rankings(
+    projections.project_patches(
         str(results / "model.keras"),
         str(tiny_mnist / FILES["test_images"]),
         str(results / "rankings.csv"),

@@ -7,6 +7,7 @@ import yaml
 
 from conftest import REPO
 from mnist_filters.errors import ConfigError
+from mnist_filters.formats.training_log import LogRow, write_training_log
 from mnist_filters.schema import check_config
 from mnist_filters.settings import SAFE_RUN_NAME, resolve_runs, sweep_runs
 from mnist_filters.stages.compare import MEASURES, aligned_table, compare_runs, read_table
@@ -17,7 +18,6 @@ from mnist_filters.sweeps import (
     short_keys,
     value_token,
 )
-from mnist_filters.training_log import LogRow, write_training_log
 
 RUN_SCHEMA = yaml.safe_load((REPO / "schemas" / "run.schema.yaml").read_text())
 CONFIG_SCHEMA = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())

@@ -12,8 +12,8 @@ from mnist_filters.idx import read_idx, write_idx
 from mnist_filters.network.build import build_model
 from mnist_filters.stages.evolution import trace_evolution
 from mnist_filters.stages.feature_visualisation import visualise_features
-from mnist_filters.stages.invariance import invariance
-from mnist_filters.stages.occlusion import occlusion
+from mnist_filters.stages.invariance import measure_invariance
+from mnist_filters.stages.occlusion import occlude
 
 SETTINGS = default_settings()
 
@@ -50,7 +50,7 @@ STAGES = {
         test_labels=str(labels),
         class_names=[str(c) for c in range(10)],
     ),
-    "measure_invariance": lambda m, images, labels, out: invariance(
+    "measure_invariance": lambda m, images, labels, out: measure_invariance(
         str(m),
         str(images),
         str(labels),
@@ -62,7 +62,7 @@ STAGES = {
         layers=["conv1"],
         batch_size=100,
     ),
-    "occlude": lambda m, images, labels, out: occlusion(
+    "occlude": lambda m, images, labels, out: occlude(
         str(m),
         str(images),
         str(labels),

@@ -11,7 +11,7 @@ from helpers import model_weights, same_weights
 from mnist_filters.dataset import local_files
 from mnist_filters.errors import Diverged, Interrupted
 from mnist_filters.interrupts import STOP_SIGNALS, StopSignals
-from mnist_filters.trainer import Trainer, TrainingHistory
+from mnist_filters.network.training_loop import Trainer, TrainingHistory
 
 pytestmark = pytest.mark.slow
 DEFAULTS = default_settings()

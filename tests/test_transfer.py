@@ -26,7 +26,7 @@ from mnist_filters.idx import read_idx
 from mnist_filters.network.table import LayerTable
 from mnist_filters.settings import load
 from mnist_filters.stages.transfer import read_table
-from mnist_filters.transfer import halves
+from mnist_filters.transfer_plan import halves
 
 pytestmark = pytest.mark.slow
 # depth 0 (nothing copied) and 2 (conv1, conv2), one seed: the base networks' own, so that

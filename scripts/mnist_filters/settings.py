@@ -41,7 +41,14 @@ from mnist_filters.sweeps import (
     nested,
     setting_schema,
 )
-from mnist_filters.transfer import FEW_SHOT_KINDS, FOLDER, Training, data_source, fit_batch, plan
+from mnist_filters.transfer_plan import (
+    FEW_SHOT_KINDS,
+    FOLDER,
+    Training,
+    data_source,
+    fit_batch,
+    plan,
+)
 
 SAFE_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+~-]{0,127}$")
 # results/<data set>/sweeps/ holds the comparisons of sweeps and of the `runs:` map.
@@ -62,7 +69,7 @@ class Settings:
     ]  # comparison -> its runs: each sweep's, and `runs:` with two or more
     swept: dict[str, list[str]]  # comparison -> the settings that differ among its runs
     data_set: DataSet
-    # every network trained: the runs, and the transfer experiment's (mnist_filters/transfer.py)
+    # every network trained: the runs, and the transfer experiment's (transfer_plan.py)
     trainings: dict[str, dict]
     transfer: dict[str, Training]
     train_count: (

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from mnist_filters.training_log import LogRow, examples_per_second
+from mnist_filters.formats.training_log import LogRow, examples_per_second
 
 # Tags: the training_log.csv columns they come from, and the speed derived from two of them.
 SCALARS = ("train_batch_accuracy", "train_loss", "validation_accuracy")

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from mnist_filters.atomic import write_text_atomic
+from mnist_filters.formats.training_log import read_training_log
 from mnist_filters.sweeps import short_keys
-from mnist_filters.training_log import read_training_log
 
 # Column titles of the terminal table (runs.csv keeps the full names).
 SHORT_TITLES = {

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 
 from mnist_filters.atomic import write_text_atomic
 from mnist_filters.dataset import load_split, of_classes, to_model_input
+from mnist_filters.formats.snapshots import EVOLUTION_COLUMNS, read_snapshots
 from mnist_filters.network.load import input_size, load_trained_model, table_of
 from mnist_filters.network.probe import Probe
 from mnist_filters.ranking import TopK
-from mnist_filters.snapshots import EVOLUTION_COLUMNS, read_snapshots
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)

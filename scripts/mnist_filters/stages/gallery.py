@@ -206,7 +206,7 @@ def _mistakes(path: str, classes: Sequence[str], used: set[int]) -> list[dict]:
 
 
 def _evolution(path: str, used: set[int]) -> dict:
-    from mnist_filters.snapshots import read_evolution
+    from mnist_filters.formats.snapshots import read_evolution
 
     layers: dict[str, dict] = {}
     for row in read_evolution(path):
@@ -233,7 +233,7 @@ def _evolution(path: str, used: set[int]) -> dict:
 
 
 def _features(path: str, used: set[int]) -> dict:
-    from mnist_filters.features_file import read_features
+    from mnist_filters.formats.features import read_features
 
     layers = {}
     for layer, entry in read_features(path).items():

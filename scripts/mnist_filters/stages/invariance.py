@@ -122,7 +122,7 @@ def sampled_images(test_count: int, count: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(test_count, count, replace=False))
 
 
-def invariance(
+def measure_invariance(
     model_path: str,
     test_images: str,
     test_labels: str,

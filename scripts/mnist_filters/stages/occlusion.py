@@ -96,7 +96,7 @@ def chosen_images(
     return mistakes[:DEFAULT_MISTAKES] + correct
 
 
-def occlusion(
+def occlude(
     model_path: str,
     test_images: str,
     test_labels: str,

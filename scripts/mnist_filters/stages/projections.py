@@ -49,7 +49,7 @@ def ranked_units(rankings: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.nd
     }
 
 
-def project_rankings(
+def project_patches(
     model_path: str,
     test_images: str,
     rankings: str,

@@ -104,7 +104,7 @@ def blocks(dataset: h5py.Dataset):
         yield dataset[start : start + step]
 
 
-def rank_filters(
+def rank_patches(
     activations: str,
     output: str,
     *,

@@ -7,7 +7,7 @@ results/<data set>/{run}/model.keras
     (N, H, W, 1) float32 pixels in [0, 1]; output (N, classes) logits, unit j for the label
     classes[j] of metrics.json.
 results/<data set>/{run}/training_log.csv
-    One row every `training.log_every` steps: see mnist_filters/training_log.py.
+    One row every `training.log_every` steps: see mnist_filters/formats/training_log.py.
 results/<data set>/{run}/metrics.json
     test_accuracy, test_loss, test_accuracy_per_class (by label), test_images (those of
     `classes`): measured on model.keras itself; classes (the label of each output unit,
@@ -21,7 +21,7 @@ results/<data set>/{run}/metrics.json
     settings (the run's seed, model and training settings); for a transfer network,
     transfer {depth, frozen, layers, source_sha256} (the layers copied and the sha256 of
     the model.keras they came from).
-results/<data set>/{run}/snapshots.h5 and tensorboard/: see mnist_filters/snapshots.py
+results/<data set>/{run}/snapshots.h5 and tensorboard/: see mnist_filters/formats/snapshots.py
 and mnist_filters/tensorboard_events.py.
 """
 
@@ -49,13 +49,13 @@ from mnist_filters.dataset import (
     units_of,
 )
 from mnist_filters.errors import DiskFull, Diverged, Interrupted
+from mnist_filters.formats.snapshots import write_snapshots
+from mnist_filters.formats.training_log import LogRow, examples_per_second, write_training_log
 from mnist_filters.interrupts import StopSignals
 from mnist_filters.network.table import WEIGHT_PARTS, LayerTable
 from mnist_filters.progress import Progress
 from mnist_filters.runlog import provenance, terminal
-from mnist_filters.snapshots import write_snapshots
 from mnist_filters.tensorflow_setup import configure_tensorflow
-from mnist_filters.training_log import LogRow, examples_per_second, write_training_log
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def train_run(
 ) -> dict:
     """Train one run, resuming from its latest matching checkpoint; stop cleanly on a signal.
 
-    `transfer` ({depth, frozen, layers}; mnist_filters/transfer.py): start the named layers
+    `transfer` ({depth, frozen, layers}; mnist_filters/transfer_plan.py): start the named layers
     from those of inputs["source"], a trained model.keras, and freeze them where asked.
 
     `checkpoint_dir` is the run's own folder; checkpointing never changes the weights, and
@@ -135,8 +135,8 @@ def train_run(
         import tensorflow as tf
 
         from mnist_filters.network.build import build_model
+        from mnist_filters.network.training_loop import Trainer
         from mnist_filters.optimizers import make_optimizer
-        from mnist_filters.trainer import Trainer
 
         snapshot_steps = sorted(set(snapshot_steps))
         data = training_data(inputs, training, image_shape, seed)
@@ -245,7 +245,7 @@ def resumed(store: CheckpointStore, trainer, steps: int, snapshot_steps: list[in
     """(the training history so far, the step to go on from): the newest checkpoint that
     verifies and holds every kept step up to its own, its state set into `trainer`; else
     nothing done, step 0."""
-    from mnist_filters.trainer import TrainingHistory
+    from mnist_filters.network.training_loop import TrainingHistory
 
     checkpoint = store.latest(steps)
     if checkpoint:
@@ -390,8 +390,8 @@ def write_outputs(outputs, trainer, history, data, model_settings, training, ima
 
     from mnist_filters.network.build import portable, weights_sha256
     from mnist_filters.network.probe import Probe
+    from mnist_filters.network.training_loop import evaluation
     from mnist_filters.tensorboard_events import write_events
-    from mnist_filters.trainer import evaluation
 
     classes = run_classes(training["classes"])
     saved = portable(trainer.model, model_settings, image_shape)

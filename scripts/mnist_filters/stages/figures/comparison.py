@@ -15,9 +15,9 @@ from collections import defaultdict
 import h5py
 import numpy as np
 
+from mnist_filters.formats.training_log import read_training_log
 from mnist_filters.stages.figures.style import GREY, bare, grid, plt, save
 from mnist_filters.sweeps import short_keys, value_token
-from mnist_filters.training_log import read_training_log
 
 SEED = "seed"
 # The zoomed panel of curves.png shows the groups whose final accuracy is this close to the best.

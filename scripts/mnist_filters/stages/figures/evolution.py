@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from mnist_filters.atomic import atomic_directory
+from mnist_filters.formats.snapshots import read_evolution, read_snapshots
 from mnist_filters.idx import read_idx
-from mnist_filters.snapshots import read_evolution, read_snapshots
 from mnist_filters.stages.figures.style import GREY, bare, plt, save
 
 FILTERS_PER_COLUMN = 16

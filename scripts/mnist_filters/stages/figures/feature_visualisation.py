@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from mnist_filters.atomic import atomic_directory
-from mnist_filters.features_file import read_features
+from mnist_filters.formats.features import read_features
 from mnist_filters.stages.figures.style import GREY, bare, grid, plt, save
 
 OBJECTIVES = {

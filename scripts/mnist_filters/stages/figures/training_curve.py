@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mnist_filters.formats.training_log import read_training_log
 from mnist_filters.stages.figures.style import plt, save
-from mnist_filters.training_log import read_training_log
 
 
 def training_curve(training_log: str, metrics: str, output: str, *, dpi: int) -> None:

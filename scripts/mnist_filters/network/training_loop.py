@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from mnist_filters.batches import step_batches
 from mnist_filters.errors import Diverged
+from mnist_filters.formats.training_log import LogRow
 from mnist_filters.network.probe import Probe
-from mnist_filters.training_log import LogRow
 
 log = logging.getLogger(__name__)
 
