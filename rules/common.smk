@@ -217,10 +217,11 @@ def of_compared_runs(pattern):
 
 
 def swept_settings(wildcards):
-    """A params function: run -> {setting: value} of the settings that differ in the comparison."""
+    """A params function: run -> {setting: value} of the settings that differ in the comparison
+    (None where a run has no such setting: a layer another run's network lacks)."""
     runs = COMPARISONS[wildcards.comparison]
     return {
-        run: {key: flatten(RUNS[run])[key] for key in SETTINGS.swept[wildcards.comparison]}
+        run: {key: flatten(RUNS[run]).get(key) for key in SETTINGS.swept[wildcards.comparison]}
         for run in runs
     }
 

@@ -31,7 +31,9 @@ def deeper(tiny_mnist, tmp_path_factory):
     run["invariance"]["images"] = 20
     run["feature_visualisation"] = {"enabled": True, "steps": 8}
     workdir = tmp_path_factory.mktemp("deeper")
-    result = snakemake(workdir, tiny_config(tiny_mnist, runs={"deeper": run}))
+    # beside the notebook's network, as the example runs beside `seed`: the two are compared
+    notebook = {"training": run["training"]}
+    result = snakemake(workdir, tiny_config(tiny_mnist, runs={"deeper": run, "notebook": notebook}))
     (workdir / TERMINAL).write_text(result.stderr)
     return workdir / "results" / "mnist" / "deeper", example
 
@@ -76,6 +78,18 @@ def test_every_analysis_takes_the_deeper_network(deeper):
     assert overviews == {f"{name}_overview.png" for name in CONVOLUTIONS}
     assert (folder / "figures" / "evolution" / "conv1_filters_through_training.png").is_file()
     assert (folder / "figures" / "features" / "conv3.png").is_file()
+
+
+def test_runs_of_two_networks_are_compared(deeper):
+    folder, _example = deeper
+    comparison = folder.parent / "sweeps" / "runs"
+    with open(comparison / "runs.csv", newline="") as handle:
+        rows = {row["run"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == {"deeper", "notebook"}
+    # a layer one network lacks is an empty cell of the other's row
+    assert rows["deeper"]["model.conv3.filters"] == "128"
+    assert rows["notebook"]["model.conv3.filters"] == ""
+    assert (comparison / "filters.png").is_file()
 
 
 def test_the_gallery_has_a_section_per_ranked_layer(deeper, tmp_path):
