@@ -234,28 +234,54 @@ def train_runtime(wildcards, attempt):
     return max(10, math.ceil(minutes)) * attempt
 
 
-# What `all` asks of each run: the rules whose outputs are a run's results, and for an
-# analysis turned on by its block's `enabled`, that block. The paths are the rules' own.
-RUN_RULES = {
-    "train": None,
-    "rank_patches": None,
-    "plot_samples": None,
-    "plot_filters": None,
-    "plot_training_curve": None,
-    "plot_top_patches": None,
-    "plot_projections": None,
-    "gallery": None,
-    "tally_mistakes": None,
-    "plot_confusion": None,
-    "plot_mistakes": None,
-    "trace_evolution": "evolution",
-    "plot_evolution": "evolution",
-    "occlude": "occlusion",
-    "plot_occlusion": "occlusion",
-    "measure_invariance": "invariance",
-    "plot_invariance": "invariance",
-    "visualise_features": "feature_visualisation",
-    "plot_feature_visualisation": "feature_visualisation",
+# What each run makes, one row per rule whose outputs are a run's results (`all` asks for every
+# output the rule declares): `enabled_by`, the settings block whose `enabled` turns it on
+# (absent: every run makes it), and `gallery`, what the gallery shows of it (absent: nothing):
+# the rule's output that holds it, its kind (evolution, features or figures: how
+# stages/gallery.py reads it) and, for figures, the section's title and note. A section is
+# named by its block.
+RUN_STAGES = {
+    "train": {},
+    "rank_patches": {},
+    "plot_samples": {},
+    "plot_filters": {},
+    "plot_training_curve": {},
+    "plot_top_patches": {},
+    "plot_projections": {},
+    "gallery": {},
+    "tally_mistakes": {},
+    "plot_confusion": {},
+    "plot_mistakes": {},
+    "trace_evolution": {
+        "enabled_by": "evolution",
+        "gallery": {"output": "evolution", "kind": "evolution"},
+    },
+    "plot_evolution": {"enabled_by": "evolution"},
+    "occlude": {"enabled_by": "occlusion"},
+    "plot_occlusion": {
+        "enabled_by": "occlusion",
+        "gallery": {
+            "output": "figures",
+            "kind": "figures",
+            "title": "Occlusion sensitivity",
+            "note": "Zeiler & Fergus, Fig. 7: one figure per occluded test image",
+        },
+    },
+    "measure_invariance": {"enabled_by": "invariance"},
+    "plot_invariance": {
+        "enabled_by": "invariance",
+        "gallery": {
+            "output": "figures",
+            "kind": "figures",
+            "title": "Invariance",
+            "note": "Zeiler & Fergus, Fig. 5: one figure per transformation",
+        },
+    },
+    "visualise_features": {
+        "enabled_by": "feature_visualisation",
+        "gallery": {"output": "features", "kind": "features"},
+    },
+    "plot_feature_visualisation": {"enabled_by": "feature_visualisation"},
 }
 # ... and of each comparison.
 COMPARISON_RULES = [
@@ -271,39 +297,48 @@ TRANSFER_RULES = {
     "tabulate_few_shot": "few_shot",
     "plot_few_shot": "few_shot",
 }
-# What the gallery shows of each analysis the run makes: (rule, output).
-GALLERY_SECTIONS = {
-    "evolution": ("trace_evolution", "evolution"),
-    "occlusion": ("plot_occlusion", "figures"),
-    "invariance": ("plot_invariance", "figures"),
-    "feature_visualisation": ("visualise_features", "features"),
-}
 
 
 def makes(settings, rule):
-    """Whether a run with `settings` makes `rule`'s outputs (RUN_RULES)."""
-    block = RUN_RULES[rule]
+    """Whether a run with `settings` makes `rule`'s outputs (RUN_STAGES)."""
+    block = RUN_STAGES[rule].get("enabled_by")
     return block is None or settings[block]["enabled"]
 
 
-def gallery_sections(wildcards):
-    """An input function: what the gallery shows beyond the projections, for the analyses the
-    job's run makes."""
+def shown_stages(wildcards):
+    """The stages of RUN_STAGES the job's run makes that the gallery shows: block -> (rule,
+    its gallery entry)."""
     settings = RUNS[wildcards.run]
     return {
-        block: getattr(rules, rule).output[name].format(run=wildcards.run)
-        for block, (rule, name) in GALLERY_SECTIONS.items()
-        if makes(settings, rule)
+        stage["enabled_by"]: (rule, stage["gallery"])
+        for rule, stage in RUN_STAGES.items()
+        if "gallery" in stage and makes(settings, rule)
+    }
+
+
+def gallery_sections(wildcards):
+    """An input function: what the gallery shows beyond the projections, by section."""
+    return {
+        block: getattr(rules, rule).output[shown["output"]].format(run=wildcards.run)
+        for block, (rule, shown) in shown_stages(wildcards).items()
+    }
+
+
+def gallery_section_kinds(wildcards):
+    """A params function: each section's kind, title and note (RUN_STAGES), by section."""
+    return {
+        block: {key: value for key, value in shown.items() if key != "output"}
+        for block, (_rule, shown) in shown_stages(wildcards).items()
     }
 
 
 def all_outputs():
-    """Every output of every rule of RUN_RULES that each run makes, of each comparison, and
+    """Every output of every rule of RUN_STAGES that each run makes, of each comparison, and
     of the transfer experiment."""
     outputs = [
         path.format(run=run)
         for run, settings in RUNS.items()
-        for rule in RUN_RULES
+        for rule in RUN_STAGES
         if makes(settings, rule)
         for path in getattr(rules, rule).output
     ]

@@ -192,6 +192,7 @@ rule gallery:
         runtime=10,
     params:
         classes=DATA_SET.classes,
+        sections=gallery_section_kinds,
         code=code_of("make_gallery.py"),
         page=file_content("mnist_filters/stages/gallery.html"),
     message:

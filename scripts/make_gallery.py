@@ -14,12 +14,9 @@ run_stage(
         run=snakemake.wildcards.run,
         classes=snakemake.params.classes,
         mistakes=snakemake.input.mistakes,
-        evolution=snakemake.input.get("evolution"),
-        features=snakemake.input.get("feature_visualisation"),
-        figures={
-            name: snakemake.input[name]
-            for name in ("occlusion", "invariance")
-            if name in snakemake.input.keys()
+        sections={
+            name: {**shown, "path": snakemake.input[name]}
+            for name, shown in snakemake.params.sections.items()
         },
     ),
     snakemake.output.provenance,

@@ -31,8 +31,15 @@ def test_the_data_hold_every_ranked_unit_with_its_projections(tiny_run):
         str(run / "projections.h5"),
         classes=DIGITS,
         mistakes=str(run / "mistakes.csv"),
-        evolution=str(run / "evolution.csv"),
-        figures={"occlusion": str(run / "figures" / "occlusion")},
+        sections={
+            "evolution": {"kind": "evolution", "path": str(run / "evolution.csv")},
+            "occlusion": {
+                "kind": "figures",
+                "path": str(run / "figures" / "occlusion"),
+                "title": "Occlusion sensitivity",
+                "note": "one figure per occluded test image",
+            },
+        },
     )
     ranked = read_rankings(str(run / "rankings.csv"))
     with h5py.File(run / "projections.h5") as h5:

@@ -5,10 +5,10 @@ that cannot be (a window that does not fit, a convolution after a dense layer, t
 one name) is refused there. Then every setting that names layers (LAYER_SETTINGS) is resolved
 against the table, its selectors (`first_convolution`, ...) replaced by the layers' names in
 the run's settings, so that each stage gets names. Then one function per block of run
-settings, listed in BLOCK_CHECKS, each raising a ConfigError that names the run and the key.
-They run as the workflow starts (settings.load), before any job, so they live here rather
-than in the stage modules: those import NumPy and h5py, which would add about 0.17 s to
-every Snakemake start, no-op reruns included.
+settings, registered in BLOCK_CHECKS by its decorator, each raising a ConfigError that names
+the run and the key. They run as the workflow starts (settings.load), before any job, so
+they live here rather than in the stage modules: those import NumPy and h5py, which would
+add about 0.17 s to every Snakemake start, no-op reruns included.
 """
 
 from __future__ import annotations
@@ -38,6 +38,23 @@ class Context:
     train_labels: Any = None
 
 
+# Block of run settings -> its check, in the order they are defined here (the run schema's);
+# a check joins it by its decorator. The network's (every layer's window fits its input) runs
+# first, as the context's table is made.
+BLOCK_CHECKS: dict[str, Callable[[dict, Context], None]] = {}
+
+
+def checks(block: str):
+    """Register the decorated function as the check of settings block `block`."""
+
+    def register(check: Callable[[dict, Context], None]):
+        BLOCK_CHECKS[block] = check
+        return check
+
+    return register
+
+
+@checks("training")
 def check_training(settings: dict, data: Context) -> None:
     training = settings["training"]
     held_out = training["validation_size"]
@@ -74,6 +91,7 @@ def check_training(settings: dict, data: Context) -> None:
             )
 
 
+@checks("ranking")
 def check_ranking(settings: dict, data: Context) -> None:
     ranking = settings["ranking"]
     for layer in settings["activations"]["layers"]:
@@ -95,6 +113,7 @@ def check_ranking(settings: dict, data: Context) -> None:
             )
 
 
+@checks("projections")
 def check_projections(settings: dict, data: Context) -> None:
     dumped = settings["activations"]["layers"]
     not_dumped = [layer for layer in settings["projections"]["layers"] or [] if layer not in dumped]
@@ -106,6 +125,7 @@ def check_projections(settings: dict, data: Context) -> None:
         )
 
 
+@checks("evolution")
 def check_evolution(settings: dict, data: Context) -> None:
     steps = settings["training"]["steps"]
     late = [step for step in data.kept_steps if step > steps]
@@ -117,6 +137,7 @@ def check_evolution(settings: dict, data: Context) -> None:
         )
 
 
+@checks("occlusion")
 def check_occlusion(settings: dict, data: Context) -> None:
     occlusion = settings["occlusion"]
     if occlusion["size"] > min(data.image_shape):
@@ -133,6 +154,7 @@ def check_occlusion(settings: dict, data: Context) -> None:
         )
 
 
+@checks("invariance")
 def check_invariance(settings: dict, data: Context) -> None:
     invariance = settings["invariance"]
     if invariance["images"] > data.test_count:
@@ -151,6 +173,7 @@ def check_invariance(settings: dict, data: Context) -> None:
         )
 
 
+@checks("feature_visualisation")
 def check_feature_visualisation(settings: dict, data: Context) -> None:
     visualisation = settings["feature_visualisation"]
     units = {layer: data.table[layer].units for layer in visualisation["layers"]}
@@ -204,19 +227,6 @@ def run_table(settings: dict, image_shape: tuple[int, ...], classes: int) -> Lay
     """The layer table of the network a run's settings declare; `classes`: the data set's."""
     units = len(settings["training"]["classes"] or range(classes))
     return LayerTable.declared(settings["model"]["layers"], tuple(image_shape), units)
-
-
-# Block of run settings -> its check, in the order of the run schema. The network's (every
-# layer's window fits its input) runs first, as the context's table is made.
-BLOCK_CHECKS: dict[str, Callable[[dict, Context], None]] = {
-    "training": check_training,
-    "ranking": check_ranking,
-    "projections": check_projections,
-    "evolution": check_evolution,
-    "occlusion": check_occlusion,
-    "invariance": check_invariance,
-    "feature_visualisation": check_feature_visualisation,
-}
 
 
 def check_run(

@@ -37,14 +37,10 @@ def _b64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
 
 
-# The other analyses' figures a gallery shows (section id, title, note), when the run made them.
-FIGURE_SECTIONS = {
-    "occlusion": (
-        "Occlusion sensitivity",
-        "Zeiler & Fergus, Fig. 7: one figure per occluded test image",
-    ),
-    "invariance": ("Invariance", "Zeiler & Fergus, Fig. 5: one figure per transformation"),
-}
+# The kinds of section the page shows beyond the projections, by how each is read: a strip
+# through training per filter (evolution.csv), optimised inputs (features.h5), or a folder of
+# figures under a title.
+SECTION_KINDS = ("evolution", "features", "figures")
 
 
 def gallery(
@@ -56,20 +52,11 @@ def gallery(
     run: str,
     classes: Sequence[str],
     mistakes: str | None = None,
-    evolution: str | None = None,
-    features: str | None = None,
-    figures: dict[str, str] | None = None,
+    sections: dict[str, dict] | None = None,
 ) -> None:
     """Write `output`/index.html: see page_data for what it shows."""
     data = page_data(
-        rankings,
-        test_images,
-        projections,
-        classes=classes,
-        mistakes=mistakes,
-        evolution=evolution,
-        features=features,
-        figures=figures,
+        rankings, test_images, projections, classes=classes, mistakes=mistakes, sections=sections
     )
     page = render(data, run)
     with atomic_directory(output) as folder:
@@ -83,16 +70,24 @@ def page_data(
     *,
     classes: Sequence[str],
     mistakes: str | None = None,
-    evolution: str | None = None,
-    features: str | None = None,
-    figures: dict[str, str] | None = None,
+    sections: dict[str, dict] | None = None,
 ) -> dict:
     """What the page shows, as JSON-ready data: the projected filters of rankings.csv
-    (`classes`: the class name of each label), and, where given, every mistake (mistakes.csv),
-    each filter's strip through training (evolution.csv), each unit's optimised input(s) and
-    best test image (features.h5), and the figure folders of
-    FIGURE_SECTIONS (`figures`: section -> folder). Every test image it shows is in `images`,
-    once, as base64 bytes."""
+    (`classes`: the class name of each label), every mistake (mistakes.csv) where given, and
+    `sections`: name -> {kind, path, and for figures title and note} (rules/common.smk's
+    RUN_STAGES), of the SECTION_KINDS: each filter's strip through training (evolution.csv),
+    each unit's optimised input(s) and best test image (features.h5), a folder of figures.
+    Every test image it shows is in `images`, once, as base64 bytes."""
+    sections = sections or {}
+    unknown = {entry["kind"] for entry in sections.values()} - set(SECTION_KINDS)
+    if unknown:
+        raise ValueError(f"unknown gallery section kind {sorted(unknown)}; known: {SECTION_KINDS}")
+    by_kind = {
+        kind: [(name, entry) for name, entry in sections.items() if entry["kind"] == kind]
+        for kind in SECTION_KINDS
+    }
+    evolution = next((entry["path"] for _name, entry in by_kind["evolution"]), None)
+    features = next((entry["path"] for _name, entry in by_kind["features"]), None)
     images = read_idx(test_images)
     ranked = {unit.number: unit for units in read_rankings(rankings).values() for unit in units}
     layers, used = {}, set()
@@ -136,7 +131,7 @@ def page_data(
         "mistakes": _mistakes(mistakes, classes, used) if mistakes else None,
         "evolution": _evolution(evolution, used) if evolution else None,
         "features": _features(features, used) if features else None,
-        "figures": [_figure_group(name, folder) for name, folder in (figures or {}).items()],
+        "figures": [_figure_group(name, entry) for name, entry in by_kind["figures"]],
     }
     data["images"] = {str(i): _b64(images[i].astype(np.uint8)) for i in sorted(used)}
     return data
@@ -257,13 +252,12 @@ def _features(path: str, used: set[int]) -> dict:
     return layers
 
 
-def _figure_group(name: str, folder: str) -> dict:
-    title, note = FIGURE_SECTIONS[name]
-    files = sorted(Path(folder).glob("*.png"))
+def _figure_group(name: str, entry: dict) -> dict:
+    files = sorted(Path(entry["path"]).glob("*.png"))
     return {
         "id": name,
-        "title": title,
-        "note": note,
+        "title": entry["title"],
+        "note": entry["note"],
         "figures": [
             {"name": path.stem, "png": base64.b64encode(path.read_bytes()).decode("ascii")}
             for path in files
