@@ -46,8 +46,8 @@ def default_settings() -> dict:
 def resolved_model(model: dict) -> dict:
     """A `model:` block (layers, and changes by layer name) as settings.load resolves it:
     every layer with its kind's defaults."""
+    from mnist_filters.network.declaration import resolve_model
     from mnist_filters.schema import load_yaml
-    from mnist_filters.settings import resolve_model
 
     schema = load_yaml(REPO / "schemas" / "run.schema.yaml")
     return resolve_model({"init_stddev": 0.05, "bias_init": 0.1, **model}, schema, "test")

@@ -13,11 +13,8 @@ import pytest
 from conftest import ANALYSES_ON, default_settings, resolved_model, snakemake, tiny_config
 from mnist_filters.dataset import FILES
 from mnist_filters.formats.features import read_features
-from mnist_filters.stages.feature_visualisation import (
-    Visualisation,
-    trace_steps,
-    visualise_features,
-)
+from mnist_filters.network.optimised_inputs import Visualisation, trace_steps
+from mnist_filters.stages.feature_visualisation import visualise_features
 
 MNIST_CLASSES = [str(label) for label in range(10)]
 # Nothing but the objective: no penalty, no transformation.
@@ -175,7 +172,7 @@ def test_the_gradient_equals_central_differences_in_float64(layer, parameterisat
 def test_the_random_transforms_are_the_invariance_stages():
     """warp, whose gradient is exact, reads each image as keras.ops.image.affine_transform does
     (the invariance stage's transform), fill included, for shifts, rotations and scales."""
-    from mnist_filters.stages.feature_visualisation import random_transforms, warp
+    from mnist_filters.image_transforms import random_transforms, warp
     from mnist_filters.stages.invariance import affine
 
     rng = np.random.default_rng(2)

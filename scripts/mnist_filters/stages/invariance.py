@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import math
 from collections.abc import Sequence
 
 import h5py
@@ -42,12 +41,12 @@ from mnist_filters.dataset import (
     to_model_input,
     units_of,
 )
+from mnist_filters.image_transforms import TRANSFORMATIONS, inverse_matrix
 from mnist_filters.network.load import input_size, load_trained_model
 from mnist_filters.network.probe import Probe
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
-TRANSFORMATIONS = ("vertical_shift", "horizontal_shift", "rotation", "scale")
 
 
 def transform_values(setting: dict) -> np.ndarray:
@@ -56,29 +55,6 @@ def transform_values(setting: dict) -> np.ndarray:
     return np.array(
         [float(f"{v:.10g}") for v in np.linspace(setting["min"], setting["max"], setting["count"])]
     )
-
-
-def inverse_matrix(transformation: str, value: float, shape: tuple[int, int]) -> np.ndarray:
-    """3x3 map from output pixel (x, y, 1) to the input pixel it is read from."""
-    if transformation == "vertical_shift":
-        return np.array([[1, 0, 0], [0, 1, -value], [0, 0, 1]], np.float64)
-    if transformation == "horizontal_shift":
-        return np.array([[1, 0, -value], [0, 1, 0], [0, 0, 1]], np.float64)
-    cy, cx = (shape[0] - 1) / 2, (shape[1] - 1) / 2
-    to_centre = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]], np.float64)
-    back = np.array([[1, 0, cx], [0, 1, cy], [0, 0, 1]], np.float64)
-    if transformation == "rotation":
-        # anticlockwise as seen (rows grow downwards): the pixel above the centre is read from the
-        # right
-        t = math.radians(value)
-        core = np.array([[math.cos(t), -math.sin(t), 0], [math.sin(t), math.cos(t), 0], [0, 0, 1]])
-    elif transformation == "scale":
-        core = np.diag([1 / value, 1 / value, 1.0])
-    else:
-        raise ValueError(
-            f"unknown transformation {transformation!r}; choose from {', '.join(TRANSFORMATIONS)}"
-        )
-    return back @ core @ to_centre
 
 
 def affine(images, transforms, fill: float):
