@@ -76,6 +76,7 @@ def test_every_analysis_takes_the_deeper_network(deeper):
     ]
     overviews = {p.name for p in (folder / "figures" / "top_patches").glob("*_overview.png")}
     assert overviews == {f"{name}_overview.png" for name in CONVOLUTIONS}
+    assert (folder / "figures" / "top_patches" / "progression.png").is_file()
     assert (folder / "figures" / "evolution" / "conv1_filters_through_training.png").is_file()
     assert (folder / "figures" / "features" / "conv3.png").is_file()
 

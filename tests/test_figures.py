@@ -154,6 +154,7 @@ def test_top_patches_one_per_filter_and_an_overview(tiny_mnist, tmp_path):
         "conv1_overview.png",
         "conv2_filter01.png",
         "conv2_overview.png",
+        "progression.png",  # two layers ranked: the first to the last
     ]
     for name in names:
         assert_figure(out / name)
@@ -180,7 +181,7 @@ def test_top_patches_are_the_same_drawn_by_one_or_three_processes(tiny_mnist, tm
             workers=workers,
         )
     names = sorted(p.name for p in (tmp_path / "by1").iterdir())
-    assert len(names) == 8 and names == sorted(p.name for p in (tmp_path / "by3").iterdir())
+    assert len(names) == 9 and names == sorted(p.name for p in (tmp_path / "by3").iterdir())
     for name in names:
         np.testing.assert_array_equal(
             read_png(tmp_path / "by1" / name), read_png(tmp_path / "by3" / name)

@@ -1,4 +1,6 @@
-"""Each ranked filter's top patches, cut from the test images, and one overview per layer."""
+"""Each ranked filter's top patches, cut from the test images, one overview per layer, and
+where two or more layers are ranked, the progression from the first to the last (Zeiler &
+Fergus, Fig. 2): a few filters of each layer side by side, with their top patches."""
 
 from __future__ import annotations
 
@@ -103,6 +105,8 @@ def top_patches(
             workers=workers,
             meanwhile=lambda: draw_overviews(folder, dpi, images, by_filter),
         )
+        if len({layer for layer, _ in by_filter}) > 1:
+            draw_progression(Path(folder) / "progression.png", dpi, images, by_filter)
 
 
 def draw_overviews(
@@ -126,3 +130,41 @@ def draw_overviews(
         axes.set_xlabel("rank (strongest first)")
         axes.set_title(f"{layer}: top test-set patches per filter")
         save(figure, folder / f"{layer}_overview.png", dpi)
+
+
+# How much of each layer the progression shows: filters evenly spread over those ranked, and
+# each one's strongest patches.
+PROGRESSION_FILTERS = 8
+PROGRESSION_RANKS = 4
+
+
+def draw_progression(
+    path: Path, dpi: int, images: np.ndarray, by_filter: dict[tuple[str, int], list[RankedUnit]]
+) -> None:
+    """A row per ranked layer, in the table's order: PROGRESSION_FILTERS of its filters side by
+    side (evenly spread over those ranked), each a column of its PROGRESSION_RANKS strongest
+    test-set patches, each patch its unit's whole receptive field within the image."""
+    layers = list(dict.fromkeys(layer for layer, _ in by_filter))
+    figure, rows = plt.subplots(len(layers), 1, figsize=(8.0, 2.3 * len(layers)), squeeze=False)
+    for axes, layer in zip(rows[:, 0], layers):
+        keys = [key for key in by_filter if key[0] == layer]
+        chosen = [keys[int(i)] for i in np.linspace(0, len(keys) - 1, PROGRESSION_FILTERS)]
+        chosen = list(dict.fromkeys(chosen))
+        ranks = min(PROGRESSION_RANKS, min(len(by_filter[key]) for key in chosen))
+        patches = [[crop(images, by_filter[key][r]) for key in chosen] for r in range(ranks)]
+        canvas = mosaic(patches, gap=3)
+        axes.imshow(canvas, cmap=GREY, vmin=0, vmax=255, interpolation="nearest")
+        step = canvas.shape[1] / len(chosen)
+        axes.set_xticks(
+            [step * (i + 0.5) for i in range(len(chosen))], [f"{f}" for _, f in chosen], fontsize=7
+        )
+        axes.set_yticks(())
+        field = max(p.shape[0] for row in patches for p in row)
+        axes.set_title(
+            f"{layer}: filters (columns) and their top {ranks} test-set patches; "
+            f"fields up to {field} pixels",
+            fontsize=9,
+        )
+    figure.suptitle("From the first layer to the last: what each layer's filters respond to")
+    figure.tight_layout()
+    save(figure, path, dpi)
