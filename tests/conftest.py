@@ -43,6 +43,19 @@ def default_settings() -> dict:
     ]
 
 
+# The notebook's first convolution as the resolved settings hold it.
+NOTEBOOK_CONV1 = {
+    "name": "conv1",
+    "kind": "conv",
+    "filters": 25,
+    "kernel_size": 12,
+    "strides": 2,
+    "padding": "valid",
+    "dilation": 1,
+    "activation": "relu",
+}
+
+
 def resolved_model(model: dict) -> dict:
     """A `model:` block (layers, and changes by layer name) as settings.load resolves it:
     every layer with its kind's defaults."""

@@ -10,7 +10,7 @@ import shutil
 import pytest
 import yaml
 
-from conftest import REPO, snakemake, tiny_config
+from conftest import NOTEBOOK_CONV1, REPO, snakemake, tiny_config
 from helpers import make_run
 from mnist_filters.errors import ConfigError
 from mnist_filters.schema import coerce_scalars
@@ -49,18 +49,6 @@ def test_unknown_keys_get_a_suggestion():
 def test_unsafe_run_names_are_rejected(name):
     with pytest.raises(ConfigError, match="not a usable run name"):
         resolve_runs({"defaults": {}, "runs": {name: {}}}, RUN_SCHEMA)
-
-
-NOTEBOOK_CONV1 = {
-    "name": "conv1",
-    "kind": "conv",
-    "filters": 25,
-    "kernel_size": 12,
-    "strides": 2,
-    "padding": "valid",
-    "dilation": 1,
-    "activation": "relu",
-}
 
 
 def test_shipped_config_reproduces_the_notebook():

@@ -4,7 +4,7 @@ their Snakefile, their config, their folder; our files found from the module's o
 import pytest
 import yaml
 
-from conftest import copy_of_the_workflow, planned, snakemake, tiny_config
+from conftest import NOTEBOOK_CONV1, copy_of_the_workflow, planned, snakemake, tiny_config
 from helpers import edited
 
 pytestmark = pytest.mark.slow
@@ -81,16 +81,7 @@ def test_every_output_lands_in_the_users_folder(project, workflow):
         if (workflow / name).exists()
     ]
     settings = yaml.safe_load((run / "metrics.json").read_text())["settings"]
-    assert settings["model"]["layers"][0] == {
-        "name": "conv1",
-        "kind": "conv",
-        "filters": 25,
-        "kernel_size": 12,
-        "strides": 2,
-        "padding": "valid",
-        "dilation": 1,
-        "activation": "relu",
-    }
+    assert settings["model"]["layers"][0] == NOTEBOOK_CONV1
 
 
 def test_a_finished_project_plans_nothing(project):

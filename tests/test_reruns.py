@@ -172,6 +172,26 @@ def test_changing_one_runs_learning_rate_reruns_that_run_from_training_on(
     )
 
 
+def test_changing_the_third_layer_retrains_that_run_only(done, base_config, workflow):
+    """pool2, the third layer of the notebook's list, changed by its name: that run retrains,
+    and everything after; the other run, nothing."""
+    config = changed(base_config, other={"seed": 1, "model": {"pool2": {"padding": "valid"}}})
+    assert (
+        planned(done, config, workflow) == {(rule, "other") for rule in AFTER_TRAINING} | COMPARED
+    )
+
+
+def test_a_layer_named_as_its_selector_resolves_to_plans_nothing(done, base_config, workflow):
+    """The defaults name layers by place (last_convolution, convolutions); naming the same
+    layers, or writing the notebook's list out whole, changes no params."""
+    config = changed(
+        base_config,
+        tiny={"occlusion": {"layer": "conv2"}, "evolution": {"layers": ["conv1", "conv2"]}},
+        other={"seed": 1, "model": {"conv1": {"filters": 25, "strides": 2}}},
+    )
+    assert planned(done, config, workflow) == set()
+
+
 def test_adding_a_run_makes_only_the_new_run(done, base_config, workflow):
     config = changed(base_config, third={"seed": 2})
     assert (
