@@ -54,6 +54,11 @@ def numpy_conv1(images, kernel, bias, stride=2):
 
 def test_schema_and_attributes(dump, model_file, tiny_mnist):
     with h5py.File(dump) as h5:
+        datasets = []
+        h5.visititems(
+            lambda name, obj: datasets.append(name) if isinstance(obj, h5py.Dataset) else None
+        )
+        assert [name for name in datasets if not h5[name].attrs.get("description")] == []
         assert h5["conv1"].shape == (500, 9, 9, 25) and h5["conv1"].dtype == np.float32
         assert h5["conv2"].shape == (500, 9, 9, 64)
         assert h5["conv1"].chunks[1:] == (9, 9, 25) and h5["conv1"].chunks[0] == 64 * 1024 // (

@@ -1,12 +1,13 @@
 """The fused Adam update is the notebook's Adam: TF1's formula, Keras's state."""
 
+# keras and tensorflow are pinned in requirements.txt: a failed import is a broken install,
+# so a failure, not a skip
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
-
-from mnist_filters.optimizers import FusedAdam, make_optimizer  # noqa: E402
+from mnist_filters.optimizers import FusedAdam, make_optimizer
 
 SETTINGS = {"optimizer": "adam", "learning_rate": 1e-2, "adam_epsilon": 1e-8}
 

@@ -63,6 +63,12 @@ def get_json(url: str, deadline: float):
             time.sleep(0.5)
 
 
+def tensorboard_version() -> str:
+    from tensorboard import version
+
+    return version.VERSION
+
+
 def test_make_tensorboard_serves_every_run_on_localhost(tiny_run):
     port = free_port()
     server = subprocess.Popen(
@@ -105,4 +111,7 @@ def test_make_tensorboard_serves_every_run_on_localhost(tiny_run):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
-    assert f"127.0.0.1:{port}" in output or "TensorBoard" in output, output[-2000:]
+    # TensorBoard's own serving line: on this machine's loopback address only
+    assert f"TensorBoard {tensorboard_version()} at http://127.0.0.1:{port}/" in output, output[
+        -2000:
+    ]

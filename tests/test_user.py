@@ -10,11 +10,21 @@ from conftest import snakemake, tiny_config
 pytestmark = pytest.mark.slow
 
 
-def test_the_suite_runs_unprivileged_in_ci():
+def test_the_suite_runs_unprivileged_in_ci(tmp_path):
     if os.geteuid() == 0:
         if os.environ.get("CI"):
             pytest.fail(".ci/run must run the suite as an ordinary user, not as root")
         pytest.skip("running as root: permission checks that users meet are not exercised")
+    # as a user, a folder without write permission refuses a file, as it does not for root
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert not os.access(locked, os.W_OK)
+        with pytest.raises(PermissionError):
+            (locked / "file").write_text("x")
+    finally:
+        locked.chmod(0o700)
 
 
 def test_an_existing_model_is_retrained_by_a_settings_change_and_by_forcerun(tiny_mnist, tmp_path):

@@ -4,8 +4,9 @@ It retrains the run in a scratch directory with the workflow's own rules, redoes
 activation dump and ranking there, and compares with the cached results:
 
   weights      every tensor of model.keras, bitwise
-  activations  every dataset of activations.h5, bitwise (its attributes record where and
-               when, so they are not compared)
+  activations  every dataset of activations.h5, bitwise (its attributes record what made
+               it, the model's and the test images' sha256 among them, so they are not
+               compared)
   rankings     rankings.csv, line by line
 
 For each it prints `identical` and a sha256 of the content, or where it first differs

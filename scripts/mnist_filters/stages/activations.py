@@ -1,8 +1,15 @@
 """The activation dump: test-set activations of chosen layers, streamed to one HDF5 file.
 
 Layout of results/<data set>/{run}/activations.h5:
-  /<layer>                 float32 (N, H, W, C), chunked by whole images; attributes give
-                           the layer's receptive-field geometry in input pixels
+  /<layer>                 float32 (N, H, W, C): the layer's output (after its ReLU), chunked
+                           by whole images, compressed as activations.compression says (lzf or
+                           gzip level 1, with HDF5's shuffle filter; none: uncompressed).
+                           Attributes: layer (its name), description, and its receptive field
+                           in input pixels, per axis (rows, cols): receptive_field_size (the
+                           pixels a unit sees), jump (pixels between neighbouring units),
+                           start (first pixel of unit 0's field, negative under SAME padding),
+                           output_shape (units), padding (the layer's own). Unit (r, c) sees
+                           rows start[0] + r * jump[0] onwards, receptive_field_size[0] of them.
   /labels                  uint8 (N,) test labels, as the test file gives them
   /logits                  float32 (N, units) the model's outputs; unit j stands for the label
                            classes[j] (the file attribute), so classes[argmax] is the prediction
@@ -11,9 +18,10 @@ Layout of results/<data set>/{run}/activations.h5:
   /weights/<layer>/kernel  a convolution's weights (the first convolution's always, for the
   /weights/<layer>/bias    filters figure; any dumped one's), so later stages never need
                            TensorFlow
-File attributes: classes (the label of each output unit: training.classes, or every label),
-model_sha256, test_images_sha256, settings (JSON), tool_version, image_shape,
-threads (the logits' last bits depend on it; `make verify` reuses it).
+Every dataset has a `description` attribute. File attributes: classes (the label of each
+output unit: training.classes, or every label), model_sha256, test_images_sha256, settings
+(JSON), tool_version, image_shape, threads (the logits' last bits depend on it; `make verify`
+reuses it).
 """
 
 from __future__ import annotations
@@ -110,6 +118,10 @@ def dump_activations(
             )
             datasets[name].attrs.update(geometry[name].attributes())
             datasets[name].attrs["layer"] = name
+            datasets[name].attrs["description"] = (
+                f"test-set activations of layer {name} (image, row, col, filter); row r, col c "
+                "sees the input pixels given by receptive_field_size, jump and start"
+            )
         logits = h5.create_dataset(
             "logits", shape=(count, *probe.output_shapes[-1]), dtype="float32"
         )
@@ -135,8 +147,12 @@ def dump_activations(
             done += len(rows)
             require_room_to_finish(temporary, output, done, count)
             progress.count(done, "images")
-        h5.create_dataset("labels", data=labels[index])
-        h5.create_dataset("image_index", data=index.astype(np.int64))
+        h5.create_dataset("labels", data=labels[index]).attrs["description"] = (
+            "the test label of each row"
+        )
+        h5.create_dataset("image_index", data=index.astype(np.int64)).attrs["description"] = (
+            "the row of the test file each row of the activations belongs to"
+        )
         table = table_of(model)
         for name in dict.fromkeys([table.first_convolution, *layers]):
             if name is None:
@@ -145,10 +161,10 @@ def dump_activations(
             if table[name].kind == "conv":
                 h5.create_dataset(
                     f"weights/{name}/kernel", data=layer.kernel.numpy().astype(np.float32)
-                )
+                ).attrs["description"] = f"{name}'s kernel (rows, cols, in channels, filters)"
                 h5.create_dataset(
                     f"weights/{name}/bias", data=layer.bias.numpy().astype(np.float32)
-                )
+                ).attrs["description"] = f"{name}'s bias (filters)"
         h5.attrs["classes"] = run_classes(classes)
         h5.attrs["model_sha256"] = sha256_file(model_path)
         h5.attrs["test_images_sha256"] = sha256_file(test_images)
