@@ -234,8 +234,8 @@ def train_runtime(wildcards, attempt):
     return max(10, math.ceil(minutes)) * attempt
 
 
-# What each run makes, one row per rule whose outputs are a run's results (`all` asks for every
-# output the rule declares): `enabled_by`, the settings block whose `enabled` turns it on
+# What each run makes, one row per rule whose outputs are a run's results (`all` asks for each
+# of its declared outputs). `enabled_by`: the settings block whose `enabled` turns it on
 # (absent: every run makes it), and `gallery`, what the gallery shows of it (absent: nothing):
 # the rule's output that holds it, its kind (evolution, features or figures: how
 # stages/gallery.py reads it) and, for figures, the section's title and note. A section is
