@@ -646,6 +646,10 @@ def conv(name, **options):
             {"layers": [conv("logits")]},
             "model.layers: 'logits' is the name of a layer the workflow adds",
         ),
+        (
+            {"layers": [conv("weights")]},
+            "model.layers: 'weights' names a dataset of activations.h5 that is no layer",
+        ),
     ],
     ids=[
         "unknown-kind",
@@ -660,6 +664,7 @@ def conv(name, **options):
         "unknown-layer-changed",
         "old-form",
         "reserved-name",
+        "a-name-of-the-dump",
     ],
 )
 def test_a_bad_network_is_refused_in_one_line_naming_the_layer(tiny_mnist, model, message):

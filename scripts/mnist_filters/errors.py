@@ -9,6 +9,14 @@ from __future__ import annotations
 import os
 
 
+def did_you_mean(word: str, known) -> str:
+    """ "did you mean 'x'? " for the closest of `known` to a mistyped `word`, or nothing."""
+    import difflib
+
+    guess = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"did you mean {guess[0]!r}? " if guess else ""
+
+
 class ConfigError(ValueError):
     """A setting in the config is unusable; the message names it."""
 

@@ -256,11 +256,7 @@ def unknown_keys(data: Any, schema: dict, where: str, definitions: dict | None =
         elif isinstance(extra, dict) and isinstance(value, dict):
             entry = definitions.get(extra.get("$ref", "").split("/")[-1], extra)
             messages += unknown_keys(value, entry, f"{where}.{key}", definitions)
-        elif isinstance(extra, dict):  # open to mappings only (model: a layer's changes)
-            guess = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
-            hint = f"; did you mean '{guess[0]}'?" if guess else f"; known keys: {', '.join(known)}"
-            messages.append(f"{where}: unknown key '{key}'{hint}")
-        elif extra is False:
+        elif extra is False or isinstance(extra, dict):  # open to mappings only (model's layers)
             guess = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
             hint = f"; did you mean '{guess[0]}'?" if guess else f"; known keys: {', '.join(known)}"
             messages.append(f"{where}: unknown key '{key}'{hint}")

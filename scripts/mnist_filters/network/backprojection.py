@@ -140,8 +140,7 @@ def project(
 ) -> np.ndarray:
     """For each (image, row, col, filter) in `units`, d unit / d image: (N, H, W) float32 maps.
 
-    `images` are the model's inputs, one per unit (N, H, W, C), float32 in [0, 1]; the maps sum
-    the gradient over the channels. Each
+    `images` are the model's inputs, one per unit (N, H, W, 1), float32 in [0, 1]. Each
     batch element is its own image, so the gradient of the batch's sum is each unit's own.
     `on_batch(done)` hears how many units are done after each batch.
     """
@@ -157,10 +156,7 @@ def project(
             tape.watch(batch)
             selected = tf.gather_nd(forward(network, batch, layer, relu), index)
             total = tf.reduce_sum(selected)
-        gradient = tape.gradient(total, batch).numpy()
-        maps[start : start + len(chosen)] = (
-            gradient[..., 0] if gradient.shape[-1] == 1 else gradient.sum(axis=-1)
-        )
+        maps[start : start + len(chosen)] = tape.gradient(total, batch).numpy()[..., 0]
         on_batch(start + len(chosen))
     return maps
 

@@ -5,11 +5,9 @@ defaults (the run schema's $defs/layer_kinds) and the changes given by a layer's
 
 from __future__ import annotations
 
-import difflib
-
 import jsonschema
 
-from mnist_filters.errors import ConfigError
+from mnist_filters.errors import ConfigError, did_you_mean
 from mnist_filters.schema import schema_problem, validate
 
 # What `model:` holds besides changes to a layer, named by the layer.
@@ -38,8 +36,7 @@ def resolve_model(model: dict, run_schema: dict, where: str) -> dict:
         if name in MODEL_KEYS:
             continue
         if name not in by_name:
-            guess = difflib.get_close_matches(name, [*by_name, *MODEL_KEYS], n=1, cutoff=0.6)
-            hint = f"did you mean '{guess[0]}'? " if guess else ""
+            hint = did_you_mean(name, [*by_name, *MODEL_KEYS])
             raise ConfigError(
                 f"{where}: model.{name}: the network has no layer {name!r}; {hint}its layers: "
                 f"{', '.join(by_name)} (and the settings {', '.join(MODEL_KEYS)})"
@@ -53,8 +50,7 @@ def resolve_model(model: dict, run_schema: dict, where: str) -> dict:
         for key in body:
             if key not in schema["properties"]:
                 known = list(schema["properties"])
-                guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-                hint = f"did you mean '{guess[0]}'? " if guess else ""
+                hint = did_you_mean(key, known)
                 raise ConfigError(
                     f"{where}: model.layers: layer {name} ({kind}) has no setting '{key}'; "
                     f"{hint}a {kind} layer's settings: {', '.join(known)}"

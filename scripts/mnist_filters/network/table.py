@@ -16,10 +16,10 @@ the table ("the first convolution"), so that a default means the same in every n
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from mnist_filters.errors import did_you_mean
 from mnist_filters.network.geometry import Geometry, input_geometry, windowed
 
 # The kinds a network may declare; `flatten` is implied before the first dense layer.
@@ -37,6 +37,8 @@ WEIGHT_PARTS = {
 }
 OUTPUT = "logits"  # the declared network's output layer, a dense layer of one unit per class
 FLATTEN = "flatten"
+# activations.h5's datasets beside the layers' (stages/activations.py): no layer takes a name
+FILE_NAMES = ("labels", "image_index", "weights")
 
 # Keras class -> kind, for a model read from its file.
 KERAS_KINDS = {
@@ -88,14 +90,6 @@ class Layer:
     @property
     def weighted(self) -> bool:
         return self.kind in WEIGHTED
-
-    def record(self) -> dict:
-        """The row as plain data (metrics.json, HDF5 attributes)."""
-        row = {"name": self.name, "kind": self.kind, "output_shape": list(self.output_shape)}
-        row.update({key: list(v) if isinstance(v, tuple) else v for key, v in self.options.items()})
-        if self.geometry is not None:
-            row.update(self.geometry.attributes())
-        return row
 
 
 class LayerError(ValueError):
@@ -168,9 +162,6 @@ class LayerTable:
         """The spatial layers with weights, kept through training (features through training)."""
         return [layer.name for layer in self.layers if layer.weighted and layer.spatial]
 
-    def records(self) -> list[dict]:
-        return [layer.record() for layer in self.layers]
-
     # -- naming layers in settings ----------------------------------------------------------
     def resolve(
         self, chosen: Iterable[str], key: str, among: Sequence[str], what: str
@@ -190,9 +181,7 @@ class LayerTable:
                     )
                 found = [entry]
             else:
-                known = [*among, *SELECTORS]
-                guess = difflib.get_close_matches(entry, known, n=1, cutoff=0.6)
-                hint = f"did you mean {guess[0]!r}? " if guess else ""
+                hint = did_you_mean(entry, [*among, *SELECTORS])
                 raise LayerError(
                     f"{key}: the network has no layer {entry!r}; {hint}{what}: "
                     f"{', '.join(among) or 'none'} (or {', '.join(SELECTORS)})"
@@ -220,6 +209,11 @@ class LayerTable:
                 raise LayerError(
                     f"model.layers: {name!r} is the name of a layer the workflow adds "
                     f"({FLATTEN} before the first dense layer, {OUTPUT} at the end); rename it"
+                )
+            if name in FILE_NAMES:
+                raise LayerError(
+                    f"model.layers: {name!r} names a dataset of activations.h5 that is no "
+                    f"layer ({', '.join(FILE_NAMES)}); rename the layer"
                 )
             if kind == "dense" and not any(row["kind"] in ("dense", FLATTEN) for row in rows):
                 rows.append({"name": FLATTEN, "kind": FLATTEN})
@@ -284,11 +278,6 @@ class LayerTable:
                 if len(shape) != 1:
                     raise LayerError(f"{where} comes after {previous}, whose output is not flat")
                 shape = (options["units"],)
-            elif kind == "global_avg_pool":
-                if len(shape) != 3:
-                    raise LayerError(f"{where} comes after {previous}, whose output is flat")
-                shape = (shape[2],)
-                geometry = None
             else:
                 raise LayerError(
                     f"{where}: unknown kind {kind!r}; the kinds are {', '.join(DECLARED_KINDS)}"

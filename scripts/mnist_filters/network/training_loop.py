@@ -71,12 +71,13 @@ class Trainer:
         batch_size: int,
         kernels: str,
         eval_batch_size: int = 1000,
-        snapshot_layers: Sequence[str] = (),
+        snapshot_layers: dict[str, tuple[str, ...]] | None = None,
     ):
         self.model = model
-        # whose weights snapshot() keeps: every spatial layer with weights (the layer table's
-        # snapshot_layers), all that features through training needs, a few hundred KB
-        self.snapshot_layers = tuple(snapshot_layers)
+        # whose weights snapshot() keeps, each with its weights' names: every spatial layer with
+        # weights (the layer table's snapshot_layers), all that features through training
+        # needs, a few hundred KB
+        self.snapshot_layers = dict(snapshot_layers or {})
         self.optimizer = optimizer
         self.seed = seed
         self.batch_size = batch_size

@@ -25,6 +25,7 @@ import numpy as np
 
 from mnist_filters.atomic import write_text_atomic
 from mnist_filters.network.geometry import Axis, Geometry
+from mnist_filters.network.table import FILE_NAMES, OUTPUT
 from mnist_filters.ranking import NonFiniteActivation, TopK
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ COLUMNS = (
     "y1",
     "x1",
 )
-NOT_LAYERS = ("labels", "logits", "image_index", "weights")
+# the datasets of activations.h5 beside the layers'
+NOT_LAYERS = (*FILE_NAMES, OUTPUT)
 READ_BYTES = 16 << 20  # read whole chunks, about this many bytes at a time
 
 

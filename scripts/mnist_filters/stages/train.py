@@ -173,9 +173,9 @@ def train_run(
             batch_size=training["batch_size"],
             eval_batch_size=training["eval_batch_size"],
             kernels=kernels,
-            snapshot_layers=LayerTable.declared(
-                model_settings["layers"], image_shape, len(classes)
-            ).snapshot_layers,
+            snapshot_layers=snapshot_parts(
+                LayerTable.declared(model_settings["layers"], image_shape, len(classes))
+            ),
         )
         input_sha256 = {FILES[k]: sha256_file(inputs[k]) for k in FILES}
         # The optimiser's class too: two implementations of one update round differently.
@@ -382,6 +382,11 @@ def trained(
     return history
 
 
+def snapshot_parts(table: LayerTable) -> dict[str, tuple[str, ...]]:
+    """The layers whose weights training keeps, each with its weights' names in order."""
+    return {name: WEIGHT_PARTS[table[name].kind] for name in table.snapshot_layers}
+
+
 def write_outputs(outputs, trainer, history, data, model_settings, training, image_shape) -> dict:
     """model.keras (the model any Keras opens, measured on the test set), training_log.csv,
     snapshots.h5 and the TensorBoard events; the metrics they give."""
@@ -405,12 +410,7 @@ def write_outputs(outputs, trainer, history, data, model_settings, training, ima
     with atomic_output(outputs["model"]) as temporary:
         saved.save(temporary)
     write_training_log(outputs["training_log"], history.rows)
-    table = LayerTable.declared(model_settings["layers"], image_shape, len(classes))
-    write_snapshots(
-        outputs["snapshots"],
-        history.snapshots,
-        {name: WEIGHT_PARTS[table[name].kind] for name in table.snapshot_layers},
-    )
+    write_snapshots(outputs["snapshots"], history.snapshots, trainer.snapshot_layers)
     with atomic_directory(outputs["tensorboard"]) as folder:
         write_events(folder, history.rows, training["batch_size"])
     examples = training["steps"] * training["batch_size"]
