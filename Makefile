@@ -37,7 +37,7 @@ RUN ?=
 PORT ?= 6006
 RESULTS ?= results
 
-.PHONY: help run test lint docs report compare verify tensorboard
+.PHONY: help demo run test lint docs report compare verify tensorboard
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z]+:.*## / {printf "make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,6 +55,17 @@ $(SLURM_VENV)/.installed: $(BIN)/.installed requirements-slurm.txt constraints.t
 	  > "$$($(SLURM_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/mnist-filters-base.pth"
 	$(SLURM_VENV)/bin/python -m pip install --quiet -r requirements-slurm.txt -c constraints.txt
 	touch $@
+
+# examples/demo.yaml replaces config.yaml: the demo is the same whatever config.yaml holds.
+DEMO_CONFIG := --configfile examples/demo.yaml --replace-workflow-config
+DEMO_REPORT := results/synthetic/report.html
+demo: $(BIN)/.installed ## every default output on generated digits, no download (results/synthetic/demo/)
+	MNIST_FILTERS_REPORT="$(DEMO_REPORT), written next" \
+	  $(BIN)/python -m snakemake --profile profiles/default $(DEMO_CONFIG) $(ARGS)
+	@mkdir -p logs/synthetic && echo "Writing $(DEMO_REPORT) (log: logs/synthetic/report.log)"
+	@$(BIN)/python -m snakemake --profile profiles/default $(DEMO_CONFIG) --report $(DEMO_REPORT) \
+	  > logs/synthetic/report.log 2>&1 || { cat logs/synthetic/report.log; exit 1; }
+	@echo "Done: open results/synthetic/demo/gallery/index.html, and $(DEMO_REPORT)."
 
 run: $(SNAKEMAKE_ENV) ## the workflow (DATA=, SET=, CONFIG=, ARGS=, PROFILE=slurm)
 	$(WRITE_DATA_CONFIG) $(SNAKEMAKE_PYTHON) -m snakemake --profile profiles/$(PROFILE) $(CONFIG_ARGS) $(ARGS)

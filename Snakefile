@@ -28,6 +28,10 @@ include: "rules/compare.smk"
 include: "rules/transfer.smk"
 
 
+onsuccess:
+    closing_message()
+
+
 rule all:
     default_target: True
     input:

@@ -23,6 +23,7 @@ if not isinstance(workflow.current_basedir, os.PathLike):
 REPO = Path(workflow.current_basedir).parent
 sys.path.insert(0, str(REPO / "scripts"))
 
+from mnist_filters.closing_message import where_to_look
 from mnist_filters.code_digest import code_digest
 from mnist_filters.dataset import DATA_SETS, FILES, local_files, md5_file
 from mnist_filters.schema import invariance_ranges, snapshot_steps
@@ -69,12 +70,17 @@ def training_data(wildcards):
 
 def data_content(wildcards):
     """A params function: the md5 of each file the data stage will write, the data set's
-    canonical sums when downloading, the local copy's own when copying. As a params entry it
+    canonical sums when downloading, the local copy's own when copying (a generated set's:
+    its counts and seed). As a params entry it
     reruns the data stage (and so everything) when the bytes change, and nothing when only
     their source does: a mirror, a timeout, or a byte-identical copy in another folder."""
     local = DATA_SOURCES[wildcards.data_set]
+    data_set = DATA_SETS[wildcards.data_set]
+    if not local and data_set.generated is not None:
+        # the generator's code is in the rule's code digest
+        return {"generated": {"counts": list(data_set.counts), **data_set.generated}}
     if not local:
-        canonical = DATA_SETS[wildcards.data_set].canonical
+        canonical = data_set.canonical
         return {name: md5 for name, (_size, md5) in canonical.items()}
     return {path.name: md5_file(path) for path in local_files(local).values()}
 
@@ -358,3 +364,19 @@ def all_outputs():
         ]
         + [path for rule in transfer_rules for path in getattr(rules, rule).output]
     )
+
+
+def closing_message():
+    """onsuccess: where each run's gallery is, and the report (mnist_filters/closing_message)."""
+    galleries = {
+        run: f"{rules.gallery.output.gallery.format(run=run)}/index.html"
+        for run, settings in RUNS.items()
+        if makes(settings, "gallery")
+    }
+    folders = [
+        os.path.dirname(rules.compare_runs.output.table.format(comparison=name))
+        for name in COMPARISONS
+    ]
+    if TRANSFER:
+        folders.append(os.path.dirname(rules.tabulate_transfer.output.table))
+    print(where_to_look(galleries, folders), file=sys.stderr)

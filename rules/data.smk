@@ -18,6 +18,6 @@ rule get_mnist:
         content=data_content,
         code=code_of("get_mnist.py"),
     message:
-        "{wildcards.data_set}: copy from its local folder or download from the mirrors, then check"
+        "{wildcards.data_set}: copy from its local folder, download from the mirrors or generate, then check"
     script:
         "../scripts/get_mnist.py"

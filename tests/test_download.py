@@ -144,7 +144,10 @@ def served_as(name: str, **changes) -> DataSet:
     return dataclasses.replace(DATA_SETS[name], canonical={**canonical, **changes})
 
 
-@pytest.mark.parametrize("name", sorted(DATA_SETS))
+DOWNLOADED = sorted(name for name, data_set in DATA_SETS.items() if data_set.generated is None)
+
+
+@pytest.mark.parametrize("name", DOWNLOADED)
 def test_data_stage_downloads_checks_and_writes_all_four(server, tmp_path, name):
     from mnist_filters.stages.data import get_mnist
 
@@ -165,7 +168,7 @@ def test_data_stage_downloads_checks_and_writes_all_four(server, tmp_path, name)
         assert digests[file] == hashlib.sha256(body).hexdigest()
 
 
-@pytest.mark.parametrize("name", sorted(DATA_SETS))
+@pytest.mark.parametrize("name", DOWNLOADED)
 def test_each_data_set_checks_its_own_canonical_sums(server, tmp_path, name):
     """The generated files are served where the real ones would be: each set's own md5 refuses
     them."""
@@ -213,10 +216,11 @@ def test_a_wrong_checksum_is_refused_with_both_sums(server, tmp_path):
 
 
 def test_data_sets_are_drop_ins_with_their_own_sums_and_names():
-    assert sorted(DATA_SETS) == ["fashion-mnist", "kmnist", "mnist"]
+    assert sorted(DATA_SETS) == ["fashion-mnist", "kmnist", "mnist", "synthetic"]
     sums = [md5 for data_set in DATA_SETS.values() for _size, md5 in data_set.canonical.values()]
     assert len(set(sums)) == 12 and all(len(md5) == 32 for md5 in sums)
-    for data_set in DATA_SETS.values():
+    assert DOWNLOADED == ["fashion-mnist", "kmnist", "mnist"]
+    for data_set in map(DATA_SETS.get, DOWNLOADED):
         assert set(data_set.canonical) == set(FILES.values()) and len(data_set.classes) == 10
         assert data_set.mirrors and all(
             url.startswith(("http://", "https://")) for url in data_set.mirrors
@@ -285,3 +289,30 @@ def test_another_data_set_is_made_apart_with_its_own_sums(tiny_mnist, tiny_run, 
     assert not (workdir / "resources" / "fashion-mnist" / FILES["train_images"]).exists()
 
     assert "Nothing to be done" in snakemake(workdir, mnist, "-n").stdout
+
+
+def test_the_generated_set_is_made_here_the_same_bytes_each_time(tmp_path):
+    """`synthetic` needs no mirror: the data stage draws it, checks it, and draws the same
+    bytes again (its params are the generator's arguments, not the files' sums)."""
+    from mnist_filters.dataset import load_split, sha256_file
+    from mnist_filters.stages.data import get_mnist
+
+    data_set = DATA_SETS["synthetic"]
+    sums = []
+    for attempt in ("a", "b"):
+        outputs = {key: str(tmp_path / attempt / name) for key, name in FILES.items()}
+        digests = get_mnist(
+            outputs,
+            data_set=data_set,
+            local_dir=None,
+            mirrors=[],
+            timeout=1,
+            retries=1,
+            retry_wait=0,
+            image_shape=(28, 28),
+        )
+        assert digests == {name: sha256_file(tmp_path / attempt / name) for name in FILES.values()}
+        sums.append(digests)
+    assert sums[0] == sums[1]
+    test = load_split(tmp_path / "a" / FILES["test_images"], tmp_path / "a" / FILES["test_labels"])
+    assert len(test) == data_set.counts[1] and set(test.labels.tolist()) == set(range(10))

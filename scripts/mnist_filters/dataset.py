@@ -1,5 +1,6 @@
-"""The 28x28 data sets in MNIST's format: which files make one up, where each comes from,
-its class names, and the structural checks every copy must pass."""
+"""The 28x28 data sets in MNIST's format: which files make one up, where each comes from
+(mirrors, or generated here), its class names, and the structural checks every copy must
+pass."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ class DataSet:
     mirrors: tuple[str, ...]  # base URLs serving the four files, tried in order
     counts: tuple[int, int]  # training and test images in the official files
     image_shape: tuple[int, int] = (28, 28)  # rows, columns of the official files' images
+    # Not downloaded but drawn by mnist_filters.synthetic.write_digits with these arguments
+    # (seed, max_shift, noise; counts: how many).
+    generated: dict | None = None
 
 
 def label_text(label: int, classes: Sequence[str]) -> str:
@@ -110,6 +114,17 @@ DATA_SETS = {
             },
             ("http://codh.rois.ac.jp/kmnist/dataset/kmnist",),
             (60000, 10000),
+        ),
+        # `make demo`'s: font-drawn digits, shifted and noisy, made where the workflow runs
+        # (no download); noisy enough that a few hundred steps leave some mistakes to show.
+        DataSet(
+            "synthetic",
+            "Generated digits",
+            tuple(str(digit) for digit in range(10)),
+            {},
+            (),
+            (10000, 2000),
+            generated={"seed": 0, "max_shift": 4, "noise": 0.15},
         ),
     )
 }

@@ -44,9 +44,10 @@ def digit_glyphs(size: int = 28) -> np.ndarray:
 
 
 def make_digits(
-    count: int, seed: int, size: int = 28, max_shift: int = 3
+    count: int, seed: int, size: int = 28, max_shift: int = 3, noise: float = 0.05
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`count` images (uint8, (count, size, size)) and their labels (uint8)."""
+    """`count` images (uint8, (count, size, size)) and their labels (uint8); `noise`: the
+    standard deviation of the Gaussian noise, on the [0, 1] scale."""
     rng = np.random.default_rng(seed)
     glyphs = digit_glyphs(size)
     labels = rng.integers(0, 10, count).astype(np.uint8)
@@ -55,8 +56,25 @@ def make_digits(
     images = np.empty((count, size, size), np.float32)
     for i in range(count):
         images[i] = np.roll(glyphs[labels[i]], tuple(shifts[i]), axis=(0, 1))
-    images = images * intensity + rng.normal(0, 0.05, images.shape).astype(np.float32)
+    images = images * intensity + rng.normal(0, noise, images.shape).astype(np.float32)
     return (np.clip(images, 0, 1) * 255).round().astype(np.uint8), labels
+
+
+def write_digits(
+    paths: dict[str, str | Path], train_count: int, test_count: int, seed: int = 0, **looks
+) -> None:
+    """The four IDX files (paths by FILES's keys) of `train_count` training and `test_count`
+    test images of generated digits (`looks`: make_digits's max_shift and noise), the same
+    bytes for the same arguments."""
+    train_images, train_labels = make_digits(train_count, seed, **looks)
+    test_images, test_labels = make_digits(test_count, seed + 1, **looks)
+    for key, array in {
+        "train_images": train_images,
+        "train_labels": train_labels,
+        "test_images": test_images,
+        "test_labels": test_labels,
+    }.items():
+        write_idx(paths[key], array)
 
 
 def write_mnist_folder(
@@ -64,13 +82,5 @@ def write_mnist_folder(
 ) -> Path:
     """A folder with the four MNIST-named IDX files holding synthetic digits."""
     folder = Path(folder)
-    train_images, train_labels = make_digits(train_count, seed)
-    test_images, test_labels = make_digits(test_count, seed + 1)
-    for key, array in {
-        "train_images": train_images,
-        "train_labels": train_labels,
-        "test_images": test_images,
-        "test_labels": test_labels,
-    }.items():
-        write_idx(folder / FILES[key], array)
+    write_digits({key: folder / name for key, name in FILES.items()}, train_count, test_count, seed)
     return folder

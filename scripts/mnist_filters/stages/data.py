@@ -1,10 +1,12 @@
-"""The data stage: a data set's four files in resources/<set>/, downloaded or copied, always
-checked.
+"""The data stage: a data set's four files in resources/<set>/, downloaded, copied or
+generated, always checked.
 
 resources/<data set>/train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
 t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz: the set's files, byte for byte as
 downloaded (size and md5 checked against the canonical files) or copied from
-`data.local_dir` (checked structurally: gzip, IDX magic, counts, image size, labels).
+`data.local_dir` (checked structurally: gzip, IDX magic, counts, image size, labels), or,
+for `synthetic`, drawn by mnist_filters/synthetic.py (the same bytes on every machine with
+the pinned packages).
 resources/<data set>/provenance.json: where and when the stage ran (mnist_filters/runlog.py).
 """
 
@@ -24,6 +26,7 @@ from mnist_filters.dataset import (
 )
 from mnist_filters.download import Expected, download
 from mnist_filters.errors import IdxFormatError
+from mnist_filters.synthetic import write_digits
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,10 @@ def get_mnist(
             for key, source in sources.items():
                 log.info("copying %s", source)
                 shutil.copyfile(source, staged[key])
+        elif data_set.generated is not None:
+            log.info("generating %d training and %d test images", *data_set.counts)
+            write_digits(staged, *data_set.counts, **data_set.generated)
+            counts = check_mnist_files(staged, image_shape)
         else:
             for key in keys:
                 size, md5 = data_set.canonical[FILES[key]]

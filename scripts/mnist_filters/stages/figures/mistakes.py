@@ -64,7 +64,9 @@ def mistakes_figure(
     images = read_idx(test_images)
     shown = max(1, len(mistakes))
     rows, columns = grid(shown, math.ceil(math.sqrt(shown)))
-    figure = plt.figure(figsize=(columns * 1.9, rows * 2.25 + 0.5))
+    # no mistake: one line of text, which needs a page wider than one image's
+    width = columns * 1.9 if mistakes else 4.0
+    figure = plt.figure(figsize=(width, rows * 2.25 + 0.5))
     for i, mistake in enumerate(mistakes):
         axes = figure.add_subplot(rows, columns, i + 1)
         bare(axes)
@@ -81,7 +83,9 @@ def mistakes_figure(
         figure.text(0.5, 0.5, "no test image is misclassified", ha="center", va="center")
     total = len(read_mistakes(mistakes_csv))
     figure.suptitle(
-        f"The {len(mistakes)} most confident of {total} mistakes (p: softmax probability)",
+        f"The {len(mistakes)} most confident of {total} mistakes (p: softmax probability)"
+        if mistakes
+        else "Mistakes",
         fontsize=10,
     )
     figure.tight_layout()
