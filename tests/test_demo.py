@@ -46,7 +46,10 @@ def demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     shares this repository's environment; `-o` keeps make from rebuilding it."""
     clone = copy_of_the_workflow(tmp_path_factory.mktemp("clone") / "mnist-filters")
     (clone / ".venv").symlink_to(REPO / ".venv")
-    environment = {key: value for key, value in os.environ.items() if key != "MNIST_SUBSET_DIR"}
+    # as from a user's shell: no real data, and not a make inside `make test` (whose
+    # MAKELEVEL would add make's "Leaving directory" after the demo's last line)
+    inherited = {"MNIST_SUBSET_DIR", "MAKELEVEL", "MAKEFLAGS", "MFLAGS"}
+    environment = {key: value for key, value in os.environ.items() if key not in inherited}
     result = subprocess.run(
         ["make", "-o", ".venv/bin/.installed", "demo"],
         cwd=clone,
