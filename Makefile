@@ -59,12 +59,14 @@ $(SLURM_VENV)/.installed: $(BIN)/.installed requirements-slurm.txt constraints.t
 # examples/demo.yaml replaces config.yaml: the demo is the same whatever config.yaml holds.
 DEMO_CONFIG := --configfile examples/demo.yaml --replace-workflow-config
 DEMO_REPORT := results/synthetic/report.html
+DEMO_REPORT_LOG := logs/synthetic/report.log
 demo: $(BIN)/.installed ## every default output on generated digits, no download (results/synthetic/demo/)
+	@# the closing lines name the report the next command writes (mnist_filters/closing_message.py)
 	MNIST_FILTERS_REPORT="$(DEMO_REPORT), written next" \
 	  $(BIN)/python -m snakemake --profile profiles/default $(DEMO_CONFIG) $(ARGS)
-	@mkdir -p logs/synthetic && echo "Writing $(DEMO_REPORT) (log: logs/synthetic/report.log)"
+	@mkdir -p $(dir $(DEMO_REPORT_LOG)) && echo "Writing $(DEMO_REPORT) (log: $(DEMO_REPORT_LOG))"
 	@$(BIN)/python -m snakemake --profile profiles/default $(DEMO_CONFIG) --report $(DEMO_REPORT) \
-	  > logs/synthetic/report.log 2>&1 || { cat logs/synthetic/report.log; exit 1; }
+	  > $(DEMO_REPORT_LOG) 2>&1 || { cat $(DEMO_REPORT_LOG); exit 1; }
 	@echo "Done: open results/synthetic/demo/gallery/index.html, and $(DEMO_REPORT)."
 
 run: $(SNAKEMAKE_ENV) ## the workflow (DATA=, SET=, CONFIG=, ARGS=, PROFILE=slurm)
