@@ -37,7 +37,7 @@ RUN ?=
 PORT ?= 6006
 RESULTS ?= results
 
-.PHONY: help demo run test lint docs report compare verify tensorboard
+.PHONY: help demo run notebook test lint docs measure report compare verify tensorboard
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z]+:.*## / {printf "make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,6 +72,9 @@ demo: $(BIN)/.installed ## every default output on generated digits, no download
 run: $(SNAKEMAKE_ENV) ## the workflow (DATA=, SET=, CONFIG=, ARGS=, PROFILE=slurm)
 	$(WRITE_DATA_CONFIG) $(SNAKEMAKE_PYTHON) -m snakemake --profile profiles/$(PROFILE) $(CONFIG_ARGS) $(ARGS)
 
+notebook: $(SNAKEMAKE_ENV) ## only what the notebook made: metrics, samples, filters, top patches
+	$(WRITE_DATA_CONFIG) $(SNAKEMAKE_PYTHON) -m snakemake --profile profiles/$(PROFILE) $(CONFIG_ARGS) notebook $(ARGS)
+
 # The SLURM tests run the cluster environment (MNIST_FILTERS_SLURM_PYTHON); the rest .venv.
 test: $(BIN)/.installed $(SLURM_VENV)/.installed ## the test suite (PYTEST_ARGS=)
 	MNIST_FILTERS_SLURM_PYTHON=$(SLURM_VENV)/bin/python $(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -82,7 +85,14 @@ lint: $(BIN)/.installed ## ruff (lint and format) on the Python, snakemake --lin
 	$(WRITE_DATA_CONFIG) $(BIN)/snakemake --lint $(CONFIG_ARGS)
 	$(BIN)/snakefmt --check Snakefile rules
 
-docs: $(BIN)/.installed ## write the generated docs: settings page, file layouts
+docs: $(BIN)/.installed ## write the generated docs: settings page, file layouts, measured figures
+	$(BIN)/python docs/generate.py
+
+# The runs whose results docs/measured.json holds (docs/development.md, "Measured figures").
+MEASURED_RUNS := examples/sweep-optimizers.yaml examples/transfer.yaml examples/zeiler-fergus.yaml examples/deeper.yaml
+measure: $(SNAKEMAKE_ENV) ## remeasure the docs' figures on real data (DATA=): docs/measured.json
+	$(MAKE) --no-print-directory run CONFIG="$(MEASURED_RUNS)"
+	$(BIN)/python docs/measured.py results/$(or $(SET),mnist)
 	$(BIN)/python docs/generate.py
 
 report: $(BIN)/.installed ## report.html of what make run made, with the same settings

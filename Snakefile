@@ -36,3 +36,9 @@ rule all:
     default_target: True
     input:
         all_outputs(),
+
+
+# Only what the notebook itself made (`make notebook`; docs/speed.md, "The notebook's job").
+rule notebook:
+    input:
+        notebook_outputs(),

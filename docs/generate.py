@@ -5,6 +5,9 @@
 - docs/output.md, between its `<!-- docstring: PATH -->` and `<!-- end docstring -->`
   markers: the docstring of the module at PATH, the one that writes the file described
   there, so that a file's layout is written once, beside the code that writes it.
+- in README.md and the prose pages, between `<!-- measured: KEY -->` and `<!-- /measured -->`:
+  a figure of a run on real data, from docs/measured.json (docs/measured.py writes it from a
+  results folder), so that each measured figure has one source that no hand edits.
 
 `python docs/generate.py --check` exits 1 and names each page that differs from what it
 would write; the test suite runs the same comparison.
@@ -21,10 +24,24 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import measured  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "schemas"
 SETTINGS_PAGE = REPO / "docs" / "settings.md"
 OUTPUT_PAGE = REPO / "docs" / "output.md"
+MEASURED_BLOCK = re.compile(
+    r"(<!-- measured: (?P<key>[^ ]+) -->)(?P<body>.*?)(<!-- /measured -->)", re.DOTALL
+)
+# The pages whose measured figures are filled in (docs/measured.py).
+PROSE_PAGES = (
+    "README.md",
+    "docs/usage.md",
+    "docs/output.md",
+    "docs/speed.md",
+    "docs/development.md",
+)
 DOCSTRING_BLOCK = re.compile(
     r"(<!-- docstring: (?P<path>[^ ]+) -->\n)(?P<body>.*?)(<!-- end docstring -->)", re.DOTALL
 )
@@ -250,12 +267,30 @@ def fill_docstrings(page: str, repo: Path = REPO) -> str:
     return DOCSTRING_BLOCK.sub(fill, page)
 
 
+def fill_measured(page: str, figures: dict[str, str], name: str = "the page") -> str:
+    """`page` with each measured block holding its figure (a table on lines of its own)."""
+
+    def fill(match: re.Match) -> str:
+        if match["key"] not in figures:
+            raise KeyError(
+                f"{name} quotes a measured figure `{match['key']}` that docs/measured.py does "
+                f"not make"
+            )
+        figure = figures[match["key"]]
+        body = f"\n{figure}\n" if "\n" in figure or figure.startswith("|") else figure
+        return f"{match[1]}{body}{match[4]}"
+
+    return MEASURED_BLOCK.sub(fill, page)
+
+
 def pages(repo: Path = REPO) -> dict[Path, str]:
     """Each generated page, by path, as `make docs` writes it."""
-    return {
-        SETTINGS_PAGE: settings_page(repo / "schemas"),
-        OUTPUT_PAGE: fill_docstrings(OUTPUT_PAGE.read_text(), repo),
-    }
+    figures = measured.figures(measured.load(repo / "docs" / "measured.json"))
+    texts = {repo / name: (repo / name).read_text() for name in PROSE_PAGES}
+    output_page = repo / OUTPUT_PAGE.relative_to(REPO)
+    texts[output_page] = fill_docstrings(texts[output_page], repo)
+    texts = {path: fill_measured(text, figures, path.name) for path, text in texts.items()}
+    return {SETTINGS_PAGE: settings_page(repo / "schemas"), **texts}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,8 +299,13 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="change nothing; exit 1 if a page is out of date"
     )
     args = parser.parse_args(argv)
+    try:
+        generated = pages()
+    except (measured.MeasuredError, KeyError) as error:
+        print(error.args[0], file=sys.stderr)
+        return 1
     stale = []
-    for path, text in pages().items():
+    for path, text in generated.items():
         if path.exists() and path.read_text() == text:
             continue
         stale.append(path.relative_to(REPO))

@@ -366,6 +366,25 @@ def all_outputs():
     )
 
 
+# What the notebook made, per run (a rule's named output): `make notebook`'s target.
+NOTEBOOK_OUTPUTS = {
+    "train": "metrics",
+    "plot_samples": "figure",
+    "plot_filters": "figure",
+    "plot_top_patches": "figures",
+}
+
+
+def notebook_outputs():
+    """The notebook's own outputs, for each run: test accuracy (metrics.json), the training
+    samples, conv1's filters, and each filter's top test patches."""
+    return [
+        getattr(getattr(rules, rule).output, name).format(run=run)
+        for run in RUNS
+        for rule, name in NOTEBOOK_OUTPUTS.items()
+    ]
+
+
 def closing_message():
     """onsuccess: where each run's gallery is, and the report (mnist_filters/closing_message)."""
     galleries = {

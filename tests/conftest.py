@@ -174,11 +174,13 @@ def tiny_sweep(tiny_mnist, tmp_path_factory) -> Path:
     return workdir
 
 
-def planned(workdir: Path, config: dict, workflow: Path = REPO) -> set[tuple[str, str | None]]:
-    """{(rule, run)} of the jobs Snakemake would run, from its --summary table; a comparison's
-    jobs have the run `sweeps/<comparison>`, the data stage's None (paths: results/<data
-    set>/...)."""
-    result = snakemake(workdir, config, "--summary", snakefile=workflow / "Snakefile")
+def planned(
+    workdir: Path, config: dict, workflow: Path = REPO, *targets: str
+) -> set[tuple[str, str | None]]:
+    """{(rule, run)} of the jobs Snakemake would run for `targets` (default: all), from its
+    --summary table; a comparison's jobs have the run `sweeps/<comparison>`, the data stage's
+    None (paths: results/<data set>/...)."""
+    result = snakemake(workdir, config, *targets, "--summary", snakefile=workflow / "Snakefile")
     jobs = set()
     for line in result.stdout.splitlines()[1:]:
         fields = line.split("\t")

@@ -200,6 +200,18 @@ def test_adding_a_run_makes_only_the_new_run(done, base_config, workflow):
     )
 
 
+def test_the_notebook_target_makes_the_notebooks_outputs_only(done, base_config, workflow):
+    """`make notebook`: metrics.json, samples.png, filters.png and the top patches, with the
+    stages they need, and nothing of the analyses, the gallery or the comparison."""
+    assert planned(done, base_config, workflow, "notebook") == set()
+    config = changed(base_config, third={"seed": 2})
+    needed = {"train", "dump_activations", "rank_patches"}
+    drawn = {"plot_samples", "plot_filters", "plot_top_patches"}
+    assert planned(done, config, workflow, "notebook") == {
+        (rule, "third") for rule in needed | drawn
+    }
+
+
 def test_touching_a_plotting_script_redraws_without_retraining(done, base_config, workflow):
     """Snakemake reruns a `script:` rule when its script is newer than the outputs (mtime)."""
     script = workflow / "scripts" / "plot_training_curve.py"

@@ -68,3 +68,16 @@ def examples_per_second(earlier: LogRow, later: LogRow, batch_size: int) -> floa
     """The examples trained between two log rows over the training seconds they took."""
     seconds = later.train_seconds - earlier.train_seconds
     return (later.step - earlier.step) * batch_size / seconds if seconds > 0 else None
+
+
+def progress_fields(row: LogRow, steps: int, speed: float | None, validation: bool) -> list[str]:
+    """What training's progress line on the terminal says of a log row (mnist_filters.progress
+    adds the time left)."""
+    return [
+        f"step {row.step}/{steps}",
+        f"batch accuracy {row.train_batch_accuracy:.3f}",
+        f"validation accuracy {row.validation_accuracy:.4f}"
+        if validation
+        else "validation accuracy -",
+        f"{speed:.0f} examples/s" if speed else "-- examples/s",
+    ]

@@ -50,7 +50,12 @@ from mnist_filters.dataset import (
 )
 from mnist_filters.errors import DiskFull, Diverged, Interrupted
 from mnist_filters.formats.snapshots import write_snapshots
-from mnist_filters.formats.training_log import LogRow, examples_per_second, write_training_log
+from mnist_filters.formats.training_log import (
+    LogRow,
+    examples_per_second,
+    progress_fields,
+    write_training_log,
+)
 from mnist_filters.interrupts import StopSignals
 from mnist_filters.network.table import WEIGHT_PARTS, LayerTable
 from mnist_filters.progress import Progress
@@ -300,15 +305,7 @@ def trained(
             if len(so_far.rows) > 1
             else None
         )
-        progress.update(
-            row.step,
-            f"step {row.step}/{training['steps']}",
-            f"batch accuracy {row.train_batch_accuracy:.3f}",
-            f"validation accuracy {row.validation_accuracy:.4f}"
-            if held_out
-            else "validation accuracy -",
-            f"{speed:.0f} examples/s" if speed else "-- examples/s",
-        )
+        progress.update(row.step, *progress_fields(row, training["steps"], speed, bool(held_out)))
 
     unsaved = []  # the steps whose checkpoint the disk could not take
 
