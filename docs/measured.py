@@ -1,20 +1,19 @@
 """The documentation's measured figures: one file, docs/measured.json, and the figures it names.
 
-Every figure in the pages that describes a run on real data (the `seed` run's test
-accuracy, its mistakes and training curve, the deeper network's accuracy, the optimiser
-sweep, the transfer and few-shot tables) is a `<!-- measured: KEY -->...<!-- /measured -->`
-block, which `make docs` fills from docs/measured.json and `make docs`'s check keeps
-filled. docs/measured.json is written from a results folder only, never by hand:
+Every figure in the pages that describes a run on real data (the `seed` run's accuracy,
+mistakes, curve and analyses, the deeper network's accuracy, the optimiser sweep, the
+transfer and few-shot tables) is a `<!-- measured: KEY -->...<!-- /measured -->` block,
+which `make docs` (docs/generate.py) fills from docs/measured.json; its check, which the
+suite runs, fails when a block differs. docs/measured.json is written from a results folder
+only, never by hand, by `make measure DATA=../shared/data/mnist-subset`, which makes the
+runs of `examples/sweep-optimizers.yaml`, `examples/transfer.yaml`,
+`examples/zeiler-fergus.yaml` and `examples/deeper.yaml` and then calls
 
-    .venv/bin/python docs/measured.py results/mnist     # after the runs below
+    .venv/bin/python docs/measured.py results/mnist
 
-It carries a seal, the sha256 of the rest of its content, so that a hand edit of a figure
-there fails the check as a hand edit of a page does. The real-data test compares a fresh
-`seed` run with it. The results it reads are those of
-
-    make run CONFIG="examples/sweep-optimizers.yaml examples/transfer.yaml
-                     examples/zeiler-fergus.yaml examples/deeper.yaml"
-             DATA=../shared/data/mnist-subset
+The file carries a seal, the sha256 of the rest of its content, so that a hand edit of a
+figure there fails the check as a hand edit of a page does. The real-data test compares a
+fresh `seed` run with it.
 """
 
 from __future__ import annotations
@@ -44,8 +43,7 @@ from mnist_filters.stages.compare import aligned_table  # noqa: E402
 CURVE_STEPS = (100, 500, 1000, 2000)
 MISTAKE = ("image_index", "label", "predicted", "probability_predicted")
 SWEEP = "optimizers"
-# What each source holds, and the command that makes it, for the error when it is missing.
-MAKES = "make run CONFIG=... (see this module's docstring)"
+MAKES = "`make measure DATA=...` (docs/development.md, Measured figures)"
 
 
 class MeasuredError(Exception):
