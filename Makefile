@@ -73,7 +73,7 @@ run: $(SNAKEMAKE_ENV) ## the workflow (DATA=, SET=, CONFIG=, ARGS=, PROFILE=slur
 	$(WRITE_DATA_CONFIG) $(SNAKEMAKE_PYTHON) -m snakemake --profile profiles/$(PROFILE) $(CONFIG_ARGS) $(ARGS)
 
 notebook: $(SNAKEMAKE_ENV) ## only what the notebook made: metrics, samples, filters, top patches
-	$(WRITE_DATA_CONFIG) $(SNAKEMAKE_PYTHON) -m snakemake --profile profiles/$(PROFILE) $(CONFIG_ARGS) notebook $(ARGS)
+	$(WRITE_DATA_CONFIG) $(SNAKEMAKE_PYTHON) -m snakemake notebook --profile profiles/$(PROFILE) $(CONFIG_ARGS) $(ARGS)
 
 # The SLURM tests run the cluster environment (MNIST_FILTERS_SLURM_PYTHON); the rest .venv.
 test: $(BIN)/.installed $(SLURM_VENV)/.installed ## the test suite (PYTEST_ARGS=)

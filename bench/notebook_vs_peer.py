@@ -64,7 +64,8 @@ def main() -> None:
                 for folder in OUTPUT_FOLDERS:
                     shutil.rmtree(work / folder, ignore_errors=True)
                 started = time.time()
-                samples[name].append(timed([*snakemake, *targets], work))
+                # targets before the options: `--config` takes every word after it
+                samples[name].append(timed([snakemake[0], *targets, *snakemake[1:]], work))
                 if targets:
                     for rule, measured in rule_times(work, started).items():
                         per_rule.setdefault(rule, []).append(measured)

@@ -113,10 +113,13 @@ def same_series(events: list[tuple[int, float]], logged: list[tuple[int, float]]
     )
 
 
-def make_run(*arguments: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`make -s run` of this repository with `arguments` (DATA=, ARGS=, ...), as a user types it."""
+def make_run(
+    *arguments: str, env: dict | None = None, target: str = "run"
+) -> subprocess.CompletedProcess:
+    """`make -s run` (or `target`) of this repository with `arguments` (DATA=, ARGS=, ...), as a
+    user types it."""
     return subprocess.run(
-        ["make", "-s", "-C", str(REPO), "run", *arguments],
+        ["make", "-s", "-C", str(REPO), target, *arguments],
         capture_output=True,
         text=True,
         env=env,

@@ -5,6 +5,7 @@ Most cases call settings.load, the one entry the workflow itself calls as it par
 """
 
 import copy
+import re
 import shutil
 
 import pytest
@@ -589,6 +590,23 @@ def test_make_keeps_data_beside_a_config_in_args(tiny_mnist, tmp_path):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "the training set holds only 2000 images" in output, output[-3000:]
+
+
+def test_make_notebook_plans_the_notebooks_outputs_with_config_and_data(tiny_mnist, tmp_path):
+    """`make notebook` passes CONFIG=, DATA= and ARGS= as `make run` does, and asks Snakemake for
+    the notebook target only."""
+    shutil.copy(REPO / "config.yaml", tmp_path)
+    result = make_run(
+        f"DATA={tiny_mnist}",
+        "CONFIG=examples/deeper.yaml",
+        "ARGS=--config 'defaults={training: {validation_size: 100}}' -n --directory "
+        + str(tmp_path),
+        target="notebook",
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    jobs = dict(re.findall(r"^(\w+) +(\d+)$", result.stdout, re.M))
+    assert jobs["plot_top_patches"] == jobs["train"] == "2", jobs  # seed and deeper
+    assert "gallery" not in jobs and "visualise_features" not in jobs, jobs
 
 
 def conv(name, **options):
