@@ -36,7 +36,7 @@ def stage_seconds(model_path: Path, test_images: Path, repeats: int) -> dict[str
     """layer -> seconds of each repeat (a fresh Visualisation each time: tracing included)."""
     from mnist_filters.dataset import background_value, to_model_input
     from mnist_filters.idx import read_idx
-    from mnist_filters.network.load import load_trained_model
+    from mnist_filters.network.model_file import load_trained_model
     from mnist_filters.network.optimised_inputs import visualise_layer
     from mnist_filters.schema import load_yaml
     from mnist_filters.settings import resolve_runs

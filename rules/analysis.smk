@@ -28,6 +28,7 @@ rule dump_activations:
         image_shape=config["data"]["image_shape"],
         settings=dumped_settings,
         classes=run_setting("training", "classes"),
+        num_classes=len(DATA_SET.classes),
         code=code_of("dump_activations.py"),
     message:
         "Dump the test-set activations of {params.layers} for run {wildcards.run}"
@@ -151,6 +152,7 @@ rule occlude:
         layer=run_setting("occlusion", "layer"),
         batch_size=run_setting("occlusion", "batch_size"),
         classes=run_setting("training", "classes"),
+        num_classes=len(DATA_SET.classes),
         code=code_of("occlude.py"),
     message:
         "Occlusion sensitivity of {params.layer} for run {wildcards.run}"
@@ -190,6 +192,7 @@ rule measure_invariance:
         ranges=transformations,
         batch_size=run_setting("invariance", "batch_size"),
         classes=run_setting("training", "classes"),
+        num_classes=len(DATA_SET.classes),
         code=code_of("measure_invariance.py"),
     message:
         "Invariance to shifts, rotation and scale for run {wildcards.run}"
@@ -226,6 +229,7 @@ rule trace_evolution:
         layers=run_setting("evolution", "layers"),
         batch_size=run_setting("evolution", "batch_size"),
         classes=run_setting("training", "classes"),
+        num_classes=len(DATA_SET.classes),
         code=code_of("trace_evolution.py"),
     message:
         "Each filter's strongest test patch at each kept training step of run {wildcards.run}"
@@ -257,6 +261,7 @@ rule visualise_features:
         settings=visualisation_settings,
         class_names=DATA_SET.classes,
         classes=run_setting("training", "classes"),
+        num_classes=len(DATA_SET.classes),
         code=code_of("visualise_features.py"),
     message:
         "The input each unit of {params.settings[layers]} responds to most, for run {wildcards.run}"

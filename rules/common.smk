@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from mnist_filters.closing_message import where_to_look
 from mnist_filters.code_digest import code_digest
+from mnist_filters import own_images
 from mnist_filters.dataset import DATA_SETS, FILES, local_files, md5_file
 from mnist_filters.schema import invariance_ranges, snapshot_steps
 from mnist_filters.settings import load
@@ -34,6 +35,8 @@ from mnist_filters.transfer_plan import FEW_SHOT_KINDS, TREATMENTS, data_source
 SCRIPTS = REPO / "scripts"
 # What each library file parses to, by content: spares every start the parsing.
 CODE_DIGEST_CACHE = Path(".snakemake") / "mnist-filters" / "code-digests.json"
+# The sha256 of each of your own image files, by size and time: spares hashing a folder again.
+OWN_IMAGES_CACHE = Path(".snakemake") / "mnist-filters" / "own-images.json"
 # Every check of the config, before any job: the schemas' types, ranges and defaults, run
 # names, sweeps, and each run's settings against the data and the model.
 SETTINGS = load(config, workflow.configfiles, REPO / "schemas")
@@ -68,12 +71,25 @@ def training_data(wildcards):
     return data_files(planned.data_set if planned else None)
 
 
+def class_count(wildcards):
+    """A params function: the number of labels of the data set a training trains on."""
+    planned = TRANSFER.get(wildcards.run)
+    if planned and planned.data_set:
+        return len(DATA_SETS[planned.data_set].classes)
+    return len(DATA_SET.classes)
+
+
 def data_content(wildcards):
     """A params function: the md5 of each file the data stage will write, the data set's
     canonical sums when downloading, the local copy's own when copying (a generated set's:
     its counts and seed). As a params entry it
     reruns the data stage (and so everything) when the bytes change, and nothing when only
     their source does: a mirror, a timeout, or a byte-identical copy in another folder."""
+    source = data_source(config, wildcards.data_set)[0]
+    if source["format"] != "idx":
+        # your own images: what they hold, whatever their file or folder is called
+        digest = own_images.content_digest(source["format"], source["path"], OWN_IMAGES_CACHE)
+        return {"format": source["format"], "sha256": digest}
     local = DATA_SOURCES[wildcards.data_set]
     data_set = DATA_SETS[wildcards.data_set]
     if not local and data_set.generated is not None:

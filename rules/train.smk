@@ -36,6 +36,7 @@ rule train:
         transfer=copied_layers,
         snapshot_steps=training_snapshots,
         image_shape=config["data"]["image_shape"],
+        num_classes=class_count,
         code=code_of("train.py"),
     message:
         "Train run {wildcards.run}"

@@ -18,6 +18,7 @@ run_stage(
         image_shape=tuple(snakemake.params.image_shape),
         settings=snakemake.params.settings,
         classes=snakemake.params.classes,
+        num_classes=snakemake.params.num_classes,
         threads=snakemake.threads,
         run=snakemake.wildcards.run,
     ),

@@ -18,6 +18,7 @@ run_stage(
         layers=snakemake.params.layers,
         batch_size=snakemake.params.batch_size,
         classes=snakemake.params.classes,
+        num_classes=snakemake.params.num_classes,
         threads=snakemake.threads,
     ),
     snakemake.output.provenance,

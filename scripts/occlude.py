@@ -19,6 +19,7 @@ run_stage(
         layer=snakemake.params.layer,
         batch_size=snakemake.params.batch_size,
         classes=snakemake.params.classes,
+        num_classes=snakemake.params.num_classes,
         threads=snakemake.threads,
     ),
     snakemake.output.provenance,

@@ -27,6 +27,7 @@ run_stage(
         keep_checkpoints=checkpoints["keep"],
         snapshot_steps=snakemake.params.snapshot_steps,
         image_shape=tuple(snakemake.params.image_shape),
+        num_classes=snakemake.params.num_classes,
         threads=snakemake.threads,
         transfer=snakemake.params.transfer,
     ),

@@ -14,6 +14,7 @@ run_stage(
         test_labels=snakemake.input.test_labels,
         class_names=snakemake.params.class_names,
         classes=snakemake.params.classes,
+        num_classes=snakemake.params.num_classes,
         threads=snakemake.threads,
     ),
     snakemake.output.provenance,

@@ -104,7 +104,7 @@ def test_the_dump_and_the_projections_share_model_loading_but_not_each_others_co
     assert after["project_patches.py"] == before["project_patches.py"]
     edited(
         tree,
-        "mnist_filters/network/load.py",
+        "mnist_filters/network/model_file.py",
         "except (LayerError, KeyError) as error:",
         "except LayerError as error:",
     )

@@ -453,7 +453,7 @@ def test_schema_defaults_fill_each_run_with_its_own_copies():
     "overrides, message",
     [
         (
-            {"invariance": {"images": 501}},
+            {"invariance": {"enabled": True, "images": 501}},
             "invariance.images is 501 but the test set has 500 images",
         ),
         (

@@ -11,7 +11,7 @@ edit that can change behaviour changes the digest.
 What a stage's digest covers is therefore decided by the imports: its rule script, its stage
 module, and every library module reachable from them. Moving a function between modules moves
 which rules rerun when it is edited: put a function where only the stages that run it import
-it (model loading has a module of its own, network/load.py, for that reason), and check with
+it (model loading has a module of its own, network/model_file.py, for that reason), and check with
 `closure()` which files a rule's digest covers. A module that can change no output (the log
 filter, the progress lines, the transfer experiment's plan) says so with a top-level
 `CHANGES_NO_OUTPUT = True`: the digests leave it out, and what only it imports, so that an

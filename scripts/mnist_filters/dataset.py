@@ -1,6 +1,6 @@
-"""The 28x28 data sets in MNIST's format: which files make one up, where each comes from
+"""The data sets in MNIST's format: which files make one up, where each comes from
 (mirrors, or generated here), its class names, and the structural checks every copy must
-pass."""
+pass. Your own images (mnist_filters/own_images.py) become such files too."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
-NUM_CLASSES = 10
+NUM_CLASSES = 10  # of the drop-ins below
 
 
 @dataclass(frozen=True)
@@ -158,30 +158,36 @@ def check_images(path: str | os.PathLike, images: np.ndarray, image_shape: tuple
         raise IdxFormatError(path, "holds no images")
 
 
-def check_labels(path: str | os.PathLike, labels: np.ndarray) -> None:
+def check_labels(
+    path: str | os.PathLike, labels: np.ndarray, num_classes: int = NUM_CLASSES
+) -> None:
     if labels.dtype != np.uint8:
         raise IdxFormatError(
             path, f"labels must be unsigned bytes (IDX type 0x08), found {labels.dtype}"
         )
     if labels.ndim != 1:
         raise IdxFormatError(path, f"labels must have 1 dimension, found {labels.ndim}")
-    bad = np.flatnonzero(labels >= NUM_CLASSES)
+    bad = np.flatnonzero(labels >= num_classes)
     if bad.size:
         raise IdxFormatError(
             path,
-            f"{bad.size} labels are outside 0..{NUM_CLASSES - 1} (first: label {labels[bad[0]]} at "
+            f"{bad.size} labels are outside 0..{num_classes - 1} (first: label {labels[bad[0]]} at "
             f"item {bad[0]})",
         )
 
 
 def load_split(
-    images_path: str | os.PathLike, labels_path: str | os.PathLike, image_shape=(28, 28)
+    images_path: str | os.PathLike,
+    labels_path: str | os.PathLike,
+    image_shape=(28, 28),
+    num_classes: int = NUM_CLASSES,
 ) -> Split:
-    """Read and check one split: well-formed files, matching counts, labels in range."""
+    """Read and check one split: well-formed files, matching counts, labels in range
+    (0..num_classes-1)."""
     images = read_idx(images_path)
     check_images(images_path, images, image_shape)
     labels = read_idx(labels_path)
-    check_labels(labels_path, labels)
+    check_labels(labels_path, labels, num_classes)
     if len(images) != len(labels):
         raise IdxFormatError(
             labels_path, f"holds {len(labels)} labels but {images_path} holds {len(images)} images"
@@ -189,10 +195,11 @@ def load_split(
     return Split(images, labels)
 
 
-def run_classes(classes: Sequence[int] | None) -> list[int]:
+def run_classes(classes: Sequence[int] | None, num_classes: int) -> list[int]:
     """The labels a run's output units stand for, in unit order: `training.classes`, or every
-    label of the data set where it is null."""
-    return list(range(NUM_CLASSES)) if classes is None else [int(c) for c in classes]
+    label of the data set (0..num_classes-1) where it is null. A trained model has one
+    output unit per label it stands for, so a stage with the model passes its output count."""
+    return list(range(num_classes)) if classes is None else [int(c) for c in classes]
 
 
 def of_classes(labels: np.ndarray, classes: Sequence[int] | None) -> np.ndarray:
@@ -208,7 +215,7 @@ def units_of(labels: np.ndarray, classes: Sequence[int] | None) -> np.ndarray:
     labels = labels.astype(np.int64)
     if classes is None:
         return labels
-    unit = np.full(NUM_CLASSES, -1, np.int64)
+    unit = np.full(max(int(labels.max(initial=0)), *classes) + 1, -1, np.int64)
     unit[list(classes)] = np.arange(len(classes))
     units = unit[labels]
     if (units < 0).any():
@@ -235,9 +242,10 @@ def load_test_set(
     labels_path: str | os.PathLike,
     classes: Sequence[int] | None,
     image_shape=(28, 28),
+    num_classes: int = NUM_CLASSES,
 ) -> TestSet:
     """The test split, checked, restricted to `classes` (training.classes; None: all)."""
-    test = load_split(images_path, labels_path, image_shape)
+    test = load_split(images_path, labels_path, image_shape, num_classes)
     index = of_classes(test.labels, classes)
     if not len(index):
         raise ValueError(f"{labels_path} holds no test image of the classes {list(classes)}")
@@ -245,10 +253,12 @@ def load_test_set(
     return TestSet(test.images[index], labels, index, units_of(labels, classes))
 
 
-def check_mnist_files(paths: dict[str, str | os.PathLike], image_shape=(28, 28)) -> dict[str, int]:
+def check_mnist_files(
+    paths: dict[str, str | os.PathLike], image_shape=(28, 28), num_classes: int = NUM_CLASSES
+) -> dict[str, int]:
     """Check all four files; return the item count of each split."""
-    train = load_split(paths["train_images"], paths["train_labels"], image_shape)
-    test = load_split(paths["test_images"], paths["test_labels"], image_shape)
+    train = load_split(paths["train_images"], paths["train_labels"], image_shape, num_classes)
+    test = load_split(paths["test_images"], paths["test_labels"], image_shape, num_classes)
     return {"train": len(train), "test": len(test)}
 
 
@@ -273,8 +283,8 @@ def check_examples_per_class(
     """ValueError unless every label of `classes` (None: every label up to the largest of
     `labels`) has at least `per_class` images in `labels` (the training images left after the
     first `held_out`, which validate)."""
-    counts = np.bincount(labels, minlength=NUM_CLASSES)
     wanted = range(int(labels.max(initial=0)) + 1) if classes is None else classes
+    counts = np.bincount(labels, minlength=max(wanted, default=0) + 1)
     short = {label: int(counts[label]) for label in wanted if counts[label] < per_class}
     if short:
         listed = ", ".join(f"label {label} has {n}" for label, n in short.items())

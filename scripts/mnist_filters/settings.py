@@ -21,8 +21,9 @@ from typing import Any
 
 import jsonschema
 
+from mnist_filters import own_images
 from mnist_filters.dataset import DATA_SETS, FILES, DataSet, local_files
-from mnist_filters.errors import ConfigError, IdxFormatError
+from mnist_filters.errors import ConfigError, IdxFormatError, did_you_mean
 from mnist_filters.idx import read_idx, read_idx_dims
 from mnist_filters.network.declaration import check_old_model_form, resolve_model
 from mnist_filters.network.table import LayerError, LayerTable
@@ -55,6 +56,10 @@ SAFE_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+~-]{0,127}$")
 # results/<data set>/sweeps/ holds the comparisons of sweeps and of the `runs:` map.
 # and results/<data set>/transfer/ the transfer experiment's networks.
 RESERVED_RUN_NAMES = {"sweeps", FOLDER}
+OWN_PATHS = {
+    "npz": ".npz file of x_train, y_train, x_test and y_test",
+    "folder": "folder holding train/ and test/",
+}
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,7 @@ def load(config: dict, config_files: Iterable[str | Path], schemas: Path) -> Set
         )
         for name, members in comparisons.items()
     }
-    data_set = DATA_SETS[config["data"]["set"]]
-    train_count, test_count = image_counts(config["data"], data_set)
+    data_set, (train_count, test_count) = workflow_data_set(config["data"])
     transfer = transfer_trainings(config, run_schema, len(data_set.classes), list(runs))
     trainings = {**runs, **{name: settings for name, (_t, settings) in transfer.items()}}
     on_own_set = {name: s for name, s in trainings.items() if not data_set_of(transfer, name)}
@@ -197,6 +201,53 @@ def drawn_labels(data: dict, runs: dict[str, dict]) -> Any:
         return read_idx(local_files(data["local_dir"])["train_labels"])
     except IdxFormatError:
         return None
+
+
+def workflow_data_set(data: dict) -> tuple[DataSet, tuple[int, int]]:
+    """The data set `data:` names, and its training and test image counts. Your own images
+    (data.format npz or folder) are checked as far as their headers, labels and listing go
+    (mnist_filters/own_images.py), and set data.image_shape to theirs."""
+    name, fmt = data["set"], data["format"]
+    if fmt == "idx":
+        if name not in DATA_SETS:
+            raise ConfigError(
+                f"data.set: {name!r} is not a data set the workflow fetches "
+                f"({', '.join(DATA_SETS)}); {did_you_mean(name, DATA_SETS)}for your own images "
+                "set data.format: npz or folder, and data.path"
+            )
+        if data["path"]:
+            raise ConfigError(
+                "data.path is for data.format npz or folder; IDX files are copied from "
+                "data.local_dir"
+            )
+        return DATA_SETS[name], image_counts(data, DATA_SETS[name])
+    if not data["path"]:
+        raise ConfigError(f"data.format is {fmt}: set data.path to the {OWN_PATHS[fmt]}")
+    if data["local_dir"]:
+        raise ConfigError(
+            f"data.local_dir is for IDX files; with data.format: {fmt} the images come from "
+            "data.path alone"
+        )
+    found = own_images.layout(fmt, data["path"])
+    if len(found.image_shape) != 2:
+        raise ConfigError(
+            f"data.path {data['path']}: colour images ({'x'.join(map(str, found.image_shape))}); "
+            "this version analyses greyscale images only (convert them, e.g. with Pillow's "
+            "Image.convert('L'))"
+        )
+    known = DATA_SETS.get(name)
+    classes = found.classes
+    if (
+        known
+        and len(known.classes) == len(classes)
+        and classes == tuple(map(str, range(len(classes))))
+    ):
+        classes = known.classes  # mnist.npz holds no class names: MNIST's are its digits anyway
+    data["image_shape"] = list(found.image_shape)
+    own = DataSet(
+        name, known.title if known else name, classes, {}, (), found.counts, found.image_shape
+    )
+    return own, found.counts
 
 
 def image_counts(

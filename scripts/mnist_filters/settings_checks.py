@@ -157,7 +157,8 @@ def check_occlusion(settings: dict, data: Context) -> None:
 @checks("invariance")
 def check_invariance(settings: dict, data: Context) -> None:
     invariance = settings["invariance"]
-    if invariance["images"] > data.test_count:
+    # a small test set (your own images) must not need a setting for an analysis left off
+    if invariance["enabled"] and invariance["images"] > data.test_count:
         raise ConfigError(
             f"invariance.images is {invariance['images']} but the test set has {data.test_count} "
             f"images"

@@ -94,7 +94,13 @@ def data_source(config: dict, data_set: str) -> tuple[dict, str]:
     if data_set == config["data"]["set"]:
         return config["data"], "data.local_dir"
     target = config["transfer"]["few_shot"]["target"]
-    return {**config["data"], "set": data_set, "local_dir": target["local_dir"]}, TARGET_LOCAL_DIR
+    target_source = {
+        "set": data_set,
+        "local_dir": target["local_dir"],
+        "format": "idx",
+        "path": None,
+    }
+    return {**config["data"], **target_source}, TARGET_LOCAL_DIR
 
 
 def halves(block: dict, labels: int) -> tuple[list[int], list[int]]:

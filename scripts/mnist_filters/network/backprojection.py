@@ -42,7 +42,7 @@ class Network:
 
     @classmethod
     def of(cls, model) -> Network:
-        from mnist_filters.network.load import table_of
+        from mnist_filters.network.model_file import table_of
 
         table = table_of(model)
         weights = {

@@ -36,6 +36,7 @@ import numpy as np
 from mnist_filters import __version__
 from mnist_filters.atomic import atomic_output, require_room_to_finish, require_space
 from mnist_filters.dataset import (
+    NUM_CLASSES,
     check_images,
     check_labels,
     of_classes,
@@ -45,7 +46,7 @@ from mnist_filters.dataset import (
 )
 from mnist_filters.errors import IdxFormatError
 from mnist_filters.idx import iter_idx, read_idx
-from mnist_filters.network.load import load_trained_model, table_of
+from mnist_filters.network.model_file import load_trained_model, table_of
 from mnist_filters.network.probe import Probe
 from mnist_filters.progress import stage_progress
 from mnist_filters.runlog import terminal
@@ -69,6 +70,7 @@ def dump_activations(
     compression: str,
     chunk_bytes: int,
     classes: Sequence[int] | None = None,
+    num_classes: int = NUM_CLASSES,
     image_shape=(28, 28),
     settings: dict | None = None,
     threads: int = 1,
@@ -83,7 +85,7 @@ def dump_activations(
     probe = Probe(model, layers)
     # Labels are small; images are streamed a batch at a time, so memory stays flat.
     labels = read_idx(test_labels)
-    check_labels(test_labels, labels)
+    check_labels(test_labels, labels, num_classes)
     image_batches = iter_idx(test_images, batch_size)
     dtype, dims = next(image_batches)
     check_images(test_images, np.empty((1, *dims[1:]), dtype), image_shape)
@@ -165,7 +167,7 @@ def dump_activations(
                 h5.create_dataset(
                     f"weights/{name}/bias", data=layer.bias.numpy().astype(np.float32)
                 ).attrs["description"] = f"{name}'s bias (filters)"
-        h5.attrs["classes"] = run_classes(classes)
+        h5.attrs["classes"] = run_classes(classes, num_classes)
         h5.attrs["model_sha256"] = sha256_file(model_path)
         h5.attrs["test_images_sha256"] = sha256_file(test_images)
         h5.attrs["settings"] = json.dumps(settings or {}, sort_keys=True)

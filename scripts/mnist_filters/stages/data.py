@@ -1,5 +1,5 @@
-"""The data stage: a data set's four files in resources/<set>/, downloaded, copied or
-generated, always checked.
+"""The data stage: a data set's four files in resources/<set>/, downloaded, copied,
+generated or made from your own images, always checked.
 
 resources/<data set>/train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
 t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz: the set's files, byte for byte as
@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import shutil
 
+from mnist_filters import own_images
 from mnist_filters.atomic import atomic_outputs
 from mnist_filters.dataset import (
     FILES,
@@ -25,7 +26,8 @@ from mnist_filters.dataset import (
     sha256_file,
 )
 from mnist_filters.download import Expected, download
-from mnist_filters.errors import IdxFormatError
+from mnist_filters.errors import ConfigError, IdxFormatError
+from mnist_filters.idx import write_idx
 from mnist_filters.synthetic import write_digits
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ def get_mnist(
     image_shape: tuple[int, int],
     content_md5: dict[str, str] | None = None,
     local_dir_key: str = "data.local_dir",
+    own: tuple[str, str, str] | None = None,
 ) -> dict[str, str]:
     """Fill `outputs` (key -> path, keys as in FILES) with `data_set`'s files; return each one's
     sha256.
@@ -52,12 +55,28 @@ def get_mnist(
     Files are written under temporary names and renamed into place only after all four
     pass the structural checks (and, given `content_md5` (file name -> md5), hold exactly
     those bytes), so a bad copy leaves nothing behind. `local_dir_key` names the setting
-    `local_dir` comes from, for the errors.
+    `local_dir` comes from, for the errors. `own`: (data.format, data.path, the sha256 of
+    their content planned with) of your own images (mnist_filters/own_images.py), read and
+    written as IDX files instead.
     """
     keys = list(FILES)
     with atomic_outputs([outputs[k] for k in keys]) as temporaries:
         staged = dict(zip(keys, temporaries))
-        if local_dir:
+        if own is not None:
+            fmt, path, planned = own
+            log.info("reading your own images from %s (data.format: %s)", path, fmt)
+            layout, arrays = own_images.read(fmt, path)
+            if own_images.content_digest(fmt, path, None) != planned:
+                raise ConfigError(
+                    f"data.path {path}: changed while the workflow ran (its sha256 is not the "
+                    "one planned with); run the workflow again"
+                )
+            for key, array in arrays.items():
+                write_idx(staged[key], array)
+            counts = check_mnist_files(staged, layout.image_shape, len(layout.classes))
+            title = path
+        elif local_dir:
+            title = data_set.title
             sources = local_files(local_dir)
             for source in sources.values():
                 if not source.is_file():
@@ -71,10 +90,12 @@ def get_mnist(
                 log.info("copying %s", source)
                 shutil.copyfile(source, staged[key])
         elif data_set.generated is not None:
+            title = data_set.title
             log.info("generating %d training and %d test images", *data_set.counts)
             write_digits(staged, *data_set.counts, **data_set.generated)
             counts = check_mnist_files(staged, image_shape)
         else:
+            title = data_set.title
             for key in keys:
                 size, md5 = data_set.canonical[FILES[key]]
                 download(
@@ -90,7 +111,7 @@ def get_mnist(
             counts = check_mnist_files(staged, image_shape)
         log.info(
             "%s checked: %d training and %d test images",
-            data_set.title,
+            title,
             counts["train"],
             counts["test"],
         )

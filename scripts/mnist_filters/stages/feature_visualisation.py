@@ -62,13 +62,14 @@ import numpy as np
 
 from mnist_filters.atomic import atomic_output
 from mnist_filters.dataset import (
+    NUM_CLASSES,
     background_value,
     load_split,
     of_classes,
     run_classes,
     to_model_input,
 )
-from mnist_filters.network.load import input_size, load_trained_model
+from mnist_filters.network.model_file import input_size, load_trained_model
 from mnist_filters.network.optimised_inputs import trace_steps, visualise_layer
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
@@ -84,6 +85,7 @@ def visualise_features(
     test_labels: str,
     class_names: Sequence[str],
     classes: Sequence[int] | None = None,
+    num_classes: int = NUM_CLASSES,
     threads: int = 1,
 ) -> None:
     """Write features.h5 (see the module's docstring) for `settings`, a run's
@@ -92,13 +94,13 @@ def visualise_features(
     (None: all)."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
-    split = load_split(test_images, test_labels, input_size(model))
+    split = load_split(test_images, test_labels, input_size(model), num_classes)
     test = split.images
     background = background_value(test)
     members = of_classes(split.labels, classes)
     test = test[members]
     inputs = to_model_input(test)
-    names = [class_names[label] for label in run_classes(classes)]
+    names = [class_names[label] for label in run_classes(classes, num_classes)]
     results = {}
     for layer in settings["layers"]:
         started = time.perf_counter()

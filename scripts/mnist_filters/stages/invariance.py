@@ -34,6 +34,7 @@ import numpy as np
 from mnist_filters.atomic import atomic_output, write_text_atomic
 from mnist_filters.classification import softmax
 from mnist_filters.dataset import (
+    NUM_CLASSES,
     background_value,
     load_split,
     of_classes,
@@ -42,7 +43,7 @@ from mnist_filters.dataset import (
     units_of,
 )
 from mnist_filters.image_transforms import TRANSFORMATIONS, inverse_matrix
-from mnist_filters.network.load import input_size, load_trained_model
+from mnist_filters.network.model_file import input_size, load_trained_model
 from mnist_filters.network.probe import Probe
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
@@ -111,6 +112,7 @@ def measure_invariance(
     layers: Sequence[str],
     batch_size: int,
     classes: Sequence[int] | None = None,
+    num_classes: int = NUM_CLASSES,
     threads: int = 1,
 ) -> None:
     """Write invariance.csv and its examples (see the module's docstring). `ranges`: transformation
@@ -119,12 +121,12 @@ def measure_invariance(
     drawn from (None: all)."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
-    split = load_split(test_images, test_labels, input_size(model))
+    split = load_split(test_images, test_labels, input_size(model), num_classes)
     test, labels = split.images, split.labels.astype(np.int64)
     members = of_classes(labels, classes)
     chosen = members[sampled_images(len(members), images, seed)]
     units = units_of(labels[chosen], classes)
-    unit_labels = np.array(run_classes(classes))
+    unit_labels = np.array(run_classes(classes, num_classes))
     fill = background_value(test) / 255.0
     originals = to_model_input(test[chosen])
     probe = Probe(model, list(layers))

@@ -34,6 +34,7 @@ from mnist_filters import __version__
 from mnist_filters.atomic import atomic_output
 from mnist_filters.classification import softmax
 from mnist_filters.dataset import (
+    NUM_CLASSES,
     background_value,
     load_split,
     of_classes,
@@ -42,7 +43,7 @@ from mnist_filters.dataset import (
     to_model_input,
     units_of,
 )
-from mnist_filters.network.load import input_size, load_trained_model
+from mnist_filters.network.model_file import input_size, load_trained_model
 from mnist_filters.network.probe import Probe
 from mnist_filters.stages.mistakes import read_mistakes
 from mnist_filters.tensorflow_setup import configure_tensorflow
@@ -110,6 +111,7 @@ def occlude(
     layer: str,
     batch_size: int,
     classes: Sequence[int] | None = None,
+    num_classes: int = NUM_CLASSES,
     threads: int = 1,
 ) -> None:
     """Write occlusion.h5 (see the module's docstring). `fill`: None for the data set's
@@ -118,11 +120,11 @@ def occlude(
     from mnist_filters.network.backprojection import Network, project
 
     model = load_trained_model(model_path)
-    split = load_split(test_images, test_labels, input_size(model))
+    split = load_split(test_images, test_labels, input_size(model), num_classes)
     test, labels = split.images, split.labels.astype(np.int64)
     chosen = chosen_images(mistakes_csv, of_classes(labels, classes), images, len(test))
     units = units_of(labels[chosen], classes)  # each chosen image's true label's unit
-    unit_labels = np.array(run_classes(classes))
+    unit_labels = np.array(run_classes(classes, num_classes))
     fill = background_value(test) if fill is None else fill
     height, width = test.shape[1:]
     rows, cols = occluder_origins(height, size, stride), occluder_origins(width, size, stride)

@@ -21,7 +21,7 @@ from mnist_filters.atomic import atomic_output
 from mnist_filters.dataset import sha256_file, to_model_input
 from mnist_filters.idx import read_idx
 from mnist_filters.network.backprojection import Network, crop_to_field, project
-from mnist_filters.network.load import load_trained_model, table_of
+from mnist_filters.network.model_file import load_trained_model, table_of
 from mnist_filters.progress import stage_progress
 from mnist_filters.runlog import terminal
 from mnist_filters.stages.rank import read_rankings

@@ -38,6 +38,7 @@ from mnist_filters.classification import accuracy_per_class, confusion_matrix
 from mnist_filters.cpu import choose_kernels, cpu_info, describe, features
 from mnist_filters.dataset import (
     FILES,
+    NUM_CLASSES,
     TestSet,
     class_balanced,
     load_split,
@@ -78,10 +79,12 @@ class TrainingData:
     test: TestSet
 
 
-def training_data(inputs: dict[str, str], training: dict, image_shape, seed: int) -> TrainingData:
-    train = load_split(inputs["train_images"], inputs["train_labels"], image_shape)
+def training_data(
+    inputs: dict[str, str], training: dict, image_shape, seed: int, num_classes: int = NUM_CLASSES
+) -> TrainingData:
+    train = load_split(inputs["train_images"], inputs["train_labels"], image_shape, num_classes)
     test = load_test_set(
-        inputs["test_images"], inputs["test_labels"], training["classes"], image_shape
+        inputs["test_images"], inputs["test_labels"], training["classes"], image_shape, num_classes
     )
     classes = training["classes"]
     held_out = training["validation_size"]
@@ -120,6 +123,7 @@ def train_run(
     keep_checkpoints: bool = False,
     snapshot_steps: list[int] = (0,),
     image_shape=(28, 28),
+    num_classes: int = NUM_CLASSES,
     threads: int = 1,
     transfer: dict | None = None,
 ) -> dict:
@@ -144,7 +148,7 @@ def train_run(
         from mnist_filters.optimizers import make_optimizer
 
         snapshot_steps = sorted(set(snapshot_steps))
-        data = training_data(inputs, training, image_shape, seed)
+        data = training_data(inputs, training, image_shape, seed, num_classes)
         cpu_model, cpu_flags = cpu_info()
         kernels = choose_kernels(training["kernels"])
         log.info(
@@ -161,7 +165,7 @@ def train_run(
         )
         keras.utils.set_random_seed(seed)
         # XLA cannot compile MaxPool's gradient under op determinism: its model pools by reshaping.
-        classes = run_classes(training["classes"])
+        classes = run_classes(training["classes"], num_classes)
         model = build_model(
             model_settings, seed, image_shape, len(classes), portable=kernels != "xla"
         )
@@ -231,7 +235,7 @@ def train_run(
 def copy_layers(model, source: str, layers, frozen: bool) -> None:
     """Set `layers` of `model` to the weights of those of the model.keras `source`; freeze
     them (out of model.trainable_variables, so that no step changes them) if `frozen`."""
-    from mnist_filters.network.load import load_trained_model
+    from mnist_filters.network.model_file import load_trained_model
 
     trained = load_trained_model(source)
     for name in layers:
@@ -391,11 +395,12 @@ def write_outputs(outputs, trainer, history, data, model_settings, training, ima
     import tensorflow as tf
 
     from mnist_filters.network.build import portable, weights_sha256
+    from mnist_filters.network.model_file import save_model
     from mnist_filters.network.probe import Probe
     from mnist_filters.network.training_loop import evaluation
     from mnist_filters.tensorboard_events import write_events
 
-    classes = run_classes(training["classes"])
+    classes = run_classes(training["classes"], trainer.model.outputs[0].shape[-1])
     saved = portable(trainer.model, model_settings, image_shape)
     test = data.test
     test_logits = Probe(saved, []).logits(to_model_input(test.images), training["eval_batch_size"])
@@ -405,7 +410,7 @@ def write_outputs(outputs, trainer, history, data, model_settings, training, ima
     # output is, and the checkpoints stay for the next run.
     require_space(outputs["model"], sum(w.nbytes for w in saved.get_weights()))
     with atomic_output(outputs["model"]) as temporary:
-        saved.save(temporary)
+        save_model(saved, temporary)
     write_training_log(outputs["training_log"], history.rows)
     write_snapshots(outputs["snapshots"], history.snapshots, trainer.snapshot_layers)
     with atomic_directory(outputs["tensorboard"]) as folder:

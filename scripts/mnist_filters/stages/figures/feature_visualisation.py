@@ -45,9 +45,9 @@ def layer_figure(layer: str, entry: dict):
     # fc1's 1,024 units in smaller cells
     cell, fontsize = (1.7, 8) if count <= 100 else (1.1, 5)
     copies = entry["diverse_images"].shape[1] if "diverse_images" in entry else 1
-    figure = plt.figure(
-        figsize=(columns * cell * copies + 0.4, rows * (cell + 0.45) + 1.0), layout="constrained"
-    )
+    # at least the width of the three-line title
+    width = max(columns * cell * copies + 0.4, 7.5)
+    figure = plt.figure(figsize=(width, rows * (cell + 0.45) + 1.0), layout="constrained")
     for i, unit in enumerate(units):
         axes = figure.add_subplot(rows, columns, i + 1)
         bare(axes)

@@ -45,8 +45,11 @@ def confusion_figure(confusion_csv: str, output: str, *, dpi: int) -> None:
     axes.set_xlabel("predicted label")
     axes.set_ylabel("true label (its accuracy)")
     total, right = int(matrix.sum()), int(np.trace(matrix))
+    # a matrix of few classes is too narrow for the title on one line
     axes.set_title(
-        f"{total} test images, {total - right} misclassified (accuracy {right / total:.4f})",
+        f"{total} test images, {total - right} misclassified"
+        + ("\n" if count < 6 else " ")
+        + f"(accuracy {right / total:.4f})",
         fontsize=10,
     )
     bar = figure.colorbar(image, ax=axes, shrink=0.8)
