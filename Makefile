@@ -89,8 +89,9 @@ docs: $(BIN)/.installed ## write the generated docs: settings page, file layouts
 	$(BIN)/python docs/generate.py
 
 # The runs whose results docs/measured.json holds (docs/development.md, "Measured figures").
-MEASURED_RUNS := examples/sweep-optimizers.yaml examples/transfer.yaml examples/zeiler-fergus.yaml examples/deeper.yaml
+MEASURED_RUNS := examples/sweep-optimizers.yaml examples/transfer.yaml examples/zeiler-fergus.yaml examples/deeper.yaml examples/own-model.yaml
 measure: $(SNAKEMAKE_ENV) ## remeasure the docs' figures on real data (DATA=): docs/measured.json
+	$(BIN)/python examples/own_model.py $(DATA) resources/own-model/model.keras
 	$(MAKE) --no-print-directory run CONFIG="$(MEASURED_RUNS)"
 	$(BIN)/python docs/measured.py results/$(or $(SET),mnist)
 	$(BIN)/python docs/generate.py

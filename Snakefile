@@ -28,6 +28,9 @@ include: "rules/compare.smk"
 include: "rules/transfer.smk"
 
 
+skipped_for_imported_runs()
+
+
 onsuccess:
     closing_message()
 

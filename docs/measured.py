@@ -1,13 +1,15 @@
 """The documentation's measured figures: one file, docs/measured.json, and the figures it names.
 
 Every figure in the pages that describes a run on real data (the `seed` run's accuracy,
-mistakes, curve and analyses, the deeper network's accuracy, the optimiser sweep, the
-transfer and few-shot tables) is a `<!-- measured: KEY -->...<!-- /measured -->` block,
-which `make docs` (docs/generate.py) fills from docs/measured.json; its check, which the
-suite runs, fails when a block differs. docs/measured.json is written from a results folder
-only, never by hand, by `make measure DATA=../shared/data/mnist-subset`, which makes the
-runs of `examples/sweep-optimizers.yaml`, `examples/transfer.yaml`,
-`examples/zeiler-fergus.yaml` and `examples/deeper.yaml` and then calls
+mistakes, curve and analyses, the deeper network's accuracy, the imported keras-io model's,
+the optimiser sweep, the transfer and few-shot tables) is a
+`<!-- measured: KEY -->...<!-- /measured -->` block, which `make docs` (docs/generate.py)
+fills from docs/measured.json; its check, which the suite runs, fails when a block differs.
+docs/measured.json is written from a results folder only, never by hand, by
+`make measure DATA=../shared/data/mnist-subset`, which makes the runs of
+`examples/sweep-optimizers.yaml`, `examples/transfer.yaml`, `examples/zeiler-fergus.yaml`,
+`examples/deeper.yaml` and `examples/own-model.yaml` (after `examples/own_model.py` has
+trained its model) and then calls
 
     .venv/bin/python docs/measured.py results/mnist
 
@@ -43,6 +45,8 @@ from mnist_filters.stages.compare import aligned_table  # noqa: E402
 CURVE_STEPS = (100, 500, 1000, 2000)
 MISTAKE = ("image_index", "label", "predicted", "probability_predicted")
 SWEEP = "optimizers"
+# The run of examples/own-model.yaml: keras-io's convnet, trained by examples/own_model.py.
+OWN_MODEL = "keras-io-convnet"
 MAKES = "`make measure DATA=...` (docs/development.md, Measured figures)"
 
 
@@ -95,6 +99,15 @@ def _run(folder: Path) -> dict:
         "late_batch_accuracy": [min(late), max(late)],
         "terminal": _terminal_lines(folder, folder.name, metrics),
     }
+
+
+def _imported(folder: Path) -> dict:
+    """What the pages quote of a run whose model came from a file (examples/own-model.yaml)."""
+    metrics = json.loads(_required(folder / "metrics.json").read_text())
+    return {
+        key: metrics[key]
+        for key in ("test_accuracy", "test_images", "weights_sha256", "model_file_sha256")
+    } | {"probability_difference": metrics["largest_probability_difference"]}
 
 
 def _terminal_lines(folder: Path, name: str, metrics: dict) -> list[str]:
@@ -235,6 +248,7 @@ def measure(results: Path) -> dict:
         "tensorflow_version": seed_metrics["tensorflow_version"],
         "input_sha256": seed_metrics["input_sha256"],
         "runs": {name: _run(results / name) for name in ("seed", "deeper")},
+        "own_model": _imported(results / OWN_MODEL),
         "sweep": {"name": SWEEP, "columns": sweep_columns, "rows": sweep_rows},
         "transfer": _rows(_required(results / "transfer" / "transfer.csv")),
         "few_shot": _rows(_required(results / "transfer" / "few_shot.csv")),
@@ -373,6 +387,9 @@ def few_shot_table(rows: list[dict]) -> str:
 def figures(measured: dict) -> dict[str, str]:
     """Every figure the pages may quote, by the key of its `<!-- measured: KEY -->` block."""
     out = {"cpu": _cpu(measured["cpu"])}
+    own = measured["own_model"]
+    out["own_model.test_accuracy"] = _acc(own["test_accuracy"], 4)
+    out["own_model.probability_difference"] = f"{own['probability_difference']:.0e}"
     for name, run in measured["runs"].items():
         out[f"{name}.test_accuracy"] = _acc(run["test_accuracy"], 4)
         out[f"{name}.test_images"] = f"{run['test_images']:,}"

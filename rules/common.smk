@@ -52,6 +52,16 @@ FETCHED = [DATA_SET.name, *{planned.data_set for planned in TRANSFER.values()} -
 DATA_SOURCES = {name: data_source(config, name)[0]["local_dir"] for name in FETCHED}
 
 
+# Runs whose model comes from a file (model.file) rather than from training.
+IMPORTED = [run for run, settings in RUNS.items() if settings["model"].get("file")]
+TRAINED = [run for run in TRAININGS if run not in IMPORTED]
+
+
+def runs_pattern(runs):
+    """A wildcard pattern matching exactly `runs` (none: a pattern no name matches)."""
+    return "|".join(map(re.escape, runs)) or "(?!)"
+
+
 wildcard_constraints:
     run="|".join(map(re.escape, TRAININGS)),
     data_set="|".join(map(re.escape, DATA_SOURCES)),
@@ -263,11 +273,12 @@ def train_runtime(wildcards, attempt):
 # stages/gallery.py reads it) and, for figures, the section's title and note. A section is
 # named by its block.
 RUN_STAGES = {
-    "train": {},
+    "train": {"trained": True},
+    "import_model": {"imported": True},
     "rank_patches": {},
     "plot_samples": {},
     "plot_filters": {},
-    "plot_training_curve": {},
+    "plot_training_curve": {"trained": True},
     "plot_top_patches": {},
     "plot_projections": {},
     "gallery": {},
@@ -276,9 +287,10 @@ RUN_STAGES = {
     "plot_mistakes": {},
     "trace_evolution": {
         "enabled_by": "evolution",
+        "trained": True,
         "gallery": {"output": "evolution", "kind": "evolution"},
     },
-    "plot_evolution": {"enabled_by": "evolution"},
+    "plot_evolution": {"enabled_by": "evolution", "trained": True},
     "occlude": {"enabled_by": "occlusion"},
     "plot_occlusion": {
         "enabled_by": "occlusion",
@@ -322,8 +334,12 @@ TRANSFER_RULES = {
 
 
 def makes(settings, rule):
-    """Whether a run with `settings` makes `rule`'s outputs (RUN_STAGES)."""
-    block = RUN_STAGES[rule].get("enabled_by")
+    """Whether a run with `settings` makes `rule`'s outputs (RUN_STAGES): a rule marked
+    `trained` needs a training (no model.file), one marked `imported` a model.file."""
+    stage = RUN_STAGES[rule]
+    if stage.get("imported" if not settings["model"].get("file") else "trained"):
+        return False
+    block = stage.get("enabled_by")
     return block is None or settings[block]["enabled"]
 
 
@@ -396,9 +412,23 @@ def notebook_outputs():
     samples, conv1's filters, and each filter's top test patches."""
     return [
         getattr(getattr(rules, rule).output, name).format(run=run)
-        for run in RUNS
+        for run, settings in RUNS.items()
         for rule, name in NOTEBOOK_OUTPUTS.items()
-    ]
+        if makes(settings, rule)
+    ] + [rules.import_model.output.metrics.format(run=run) for run in IMPORTED]
+
+
+def skipped_for_imported_runs():
+    """One line per run with a model.file: what it skips, and why."""
+    for run in IMPORTED:
+        skipped = ["training curve", "TensorBoard events", "retraining by make verify"]
+        if RUNS[run]["evolution"]["enabled"]:
+            skipped.insert(1, "features through training (evolution.enabled)")
+        print(
+            f"runs.{run}: its model is read from {RUNS[run]['model']['file']} (model.file) "
+            f"and was not trained here, so it has no {', '.join(skipped)}",
+            file=sys.stderr,
+        )
 
 
 def closing_message():

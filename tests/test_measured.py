@@ -85,6 +85,7 @@ def test_run_figures_are_quoted_only_from_measured_json():
     speed page's per-CPU figures are measurements of its own, with their CPUs)."""
     content = measured.load()
     quoted = [measured.figures(content)[f"{run}.test_accuracy"] for run in content["runs"]]
+    quoted.append(measured.figures(content)["own_model.test_accuracy"])
     pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
     for page in pages:
         if page.name in ("speed.md", "settings.md"):
@@ -228,6 +229,19 @@ def results_folder(root: Path) -> Path:
         ],
     )
     analyses(root / "seed")
+    imported = root / "keras-io-convnet"
+    imported.mkdir()
+    (imported / "metrics.json").write_text(
+        json.dumps(
+            {
+                "test_accuracy": 0.9461,
+                "test_images": 10000,
+                "weights_sha256": "c" * 64,
+                "model_file_sha256": "d" * 64,
+                "largest_probability_difference": 1.98e-7,
+            }
+        )
+    )
     return root
 
 
@@ -287,6 +301,8 @@ def test_the_figures_are_what_the_results_say(tmp_path):
     figures = measured.figures(content)
     assert figures["seed.test_accuracy"] == "0.9700" and figures["deeper.test_accuracy"] == "0.9800"
     assert figures["seed.mistakes"] == "7" and figures["deeper.mistakes"] == "8"
+    assert figures["own_model.test_accuracy"] == "0.9461"
+    assert figures["own_model.probability_difference"] == "2e-07"
     assert figures["seed.validation_accuracy@500"] == "0.200"
     assert figures["seed.weakest_classes"] == "1 (96.0 %) and 0 (97.0 %)"
     assert figures["seed.commonest_confusions"] == "1 read as 0 (3), 0 as 2 (2) and 2 as 1 (2)"

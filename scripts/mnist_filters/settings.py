@@ -98,9 +98,23 @@ def load(config: dict, config_files: Iterable[str | Path], schemas: Path) -> Set
     run_schema = load_yaml(schemas / "run.schema.yaml")
     sweeps = sweep_runs(config, run_schema)
     runs = resolve_runs(config, run_schema, sweeps)
-    comparisons = {PLAIN_RUNS: list(config["runs"])} if len(config["runs"]) > 1 else {}
+    # a model read from a file has no training to compare (its runs are analysed alone)
+    imported = [run for run, settings in runs.items() if settings["model"].get("file")]
+    compared = [run for run in config["runs"] if run not in imported]
+    comparisons = {PLAIN_RUNS: compared} if len(compared) > 1 else {}
     for run, (sweep, _base, _point) in sweeps.items():
+        if run in imported:
+            raise ConfigError(
+                f"sweeps.{sweep}: model.file is set; a sweep compares trainings, so analyse a "
+                "model file as a run of `runs:`"
+            )
         comparisons.setdefault(sweep, []).append(run)
+    source = config["transfer"]["few_shot"]["source"]
+    if config["transfer"]["enabled"] and source in imported:
+        raise ConfigError(
+            f"transfer.few_shot.source: run {source} reads its model from model.file; the "
+            "transfer experiment copies layers of a network it trained"
+        )
     swept = {
         name: compared_settings(
             {run: runs[run] for run in members}, config["sweeps"].get(name, {}).get("grid", ())

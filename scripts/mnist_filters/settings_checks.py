@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from mnist_filters.dataset import check_examples_per_class
+from mnist_filters.dataset import check_examples_per_class, sha256_file
 from mnist_filters.errors import ConfigError
+from mnist_filters.network import from_keras
 from mnist_filters.network.table import LayerError, LayerTable
 from mnist_filters.schema import invariance_ranges, snapshot_steps
 
@@ -57,6 +59,15 @@ def checks(block: str):
 @checks("training")
 def check_training(settings: dict, data: Context) -> None:
     training = settings["training"]
+    classes = training["classes"]
+    unknown = [label for label in classes or () if label >= data.classes]
+    if unknown:
+        raise ConfigError(
+            f"training.classes: {unknown} are not labels of the data set, whose labels are "
+            f"0..{data.classes - 1}"
+        )
+    if settings["model"].get("file"):
+        return  # nothing is trained: of `training`, only the classes apply
     held_out = training["validation_size"]
     if held_out >= data.train_count:
         raise ConfigError(
@@ -70,13 +81,6 @@ def check_training(settings: dict, data: Context) -> None:
             f"training.batch_size is {training['batch_size']}, larger than the {remaining} "
             f"training images left "
             f"after holding out {held_out} for validation"
-        )
-    classes = training["classes"]
-    unknown = [label for label in classes or () if label >= data.classes]
-    if unknown:
-        raise ConfigError(
-            f"training.classes: {unknown} are not labels of the data set, whose labels are "
-            f"0..{data.classes - 1}"
         )
     per_class = training["examples_per_class"]
     if per_class is not None:
@@ -225,9 +229,19 @@ def resolve_layer_settings(settings: dict, table: LayerTable) -> None:
 
 
 def run_table(settings: dict, image_shape: tuple[int, ...], classes: int) -> LayerTable:
-    """The layer table of the network a run's settings declare; `classes`: the data set's."""
+    """The layer table of the network a run's settings declare; `classes`: the data set's.
+    A model read from a file (model.file) is checked against the data, and its layers and
+    the file's sha256 (what reruns the run when the file changes) enter the settings."""
     units = len(settings["training"]["classes"] or range(classes))
-    return LayerTable.declared(settings["model"]["layers"], tuple(image_shape), units)
+    model = settings["model"]
+    if not model.get("file"):
+        return LayerTable.declared(model["layers"], tuple(image_shape), units)
+    path = Path(model["file"]).expanduser()
+    table = from_keras.planned_table(path, model["input_range"])
+    from_keras.check_fits(table, path, tuple(image_shape), units)
+    model["layers"] = [{"name": layer.name, "kind": layer.kind} for layer in table]
+    model["sha256"] = sha256_file(path)
+    return table
 
 
 def check_run(

@@ -318,6 +318,14 @@ def main(argv: list[str] | None = None) -> int:
     data_set, run = locate(workdir, args.run)
     where = f"results/{data_set}/{run}"
     cached = workdir / where
+    if (cached / "metrics.json").is_file():
+        model_file = json.loads((cached / "metrics.json").read_text()).get("model_file")
+        if model_file:
+            print(
+                f"verify: run {run} reads its model from {model_file} (model.file) and was not "
+                "trained here, so there is no training to repeat: skipped"
+            )
+            return 0
     missing = [
         name for name in (*COMPARED.values(), "metrics.json") if not (cached / name).is_file()
     ]

@@ -15,8 +15,10 @@ Fergus's "switches"), which is the ordinary gradient of a max; average pooling s
 evenly over its window. Convolutions, of any strides and dilation, pass it back through
 their transposed filters (the gradient again), as a deconvnet does. Batch normalisation is
 the affine map of its moving statistics (inference mode), dropout the identity: both pass
-the signal back as their gradient. A layer without a ReLU (activation none) passes it as it
-is, for every method.
+the signal back as their gradient, as does an input's rescaling; global average pooling
+spreads it evenly over the positions. A ReLU layer of its own (a model trained elsewhere)
+follows the method as a convolution's ReLU does. A layer without a ReLU (activation none)
+passes it as it is, for every method.
 """
 
 from __future__ import annotations
@@ -108,6 +110,12 @@ def apply(layer: Layer, weights: tuple, hidden, relu):
         return hidden
     elif kind == "flatten":
         return tf.reshape(hidden, (-1, int(np.prod(hidden.shape[1:]))))
+    elif kind == "global_avg_pool":
+        return tf.reduce_mean(hidden, axis=(1, 2))
+    elif kind == "rescaling":
+        return hidden * options["scale"] + options["offset"]
+    elif kind == "relu":
+        return relu(hidden)
     elif kind == "dense":
         kernel, bias = weights
         hidden = tf.matmul(hidden, kernel) + bias

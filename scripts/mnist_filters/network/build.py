@@ -91,6 +91,12 @@ def build_model(
     wherever a pooling's strides equal its window.
     """
     table = LayerTable.declared(settings["layers"], tuple(image_shape), num_classes)
+    return model_of_table(table, settings, seed, portable)
+
+
+def model_of_table(table: LayerTable, settings: dict, seed: int, portable: bool) -> keras.Model:
+    """The Keras model of a layer table, its weights drawn as `settings` (init_stddev,
+    bias_init) and `seed` say (see build_model)."""
     seeds = iter(layer_seeds(seed, len(table.of_kind("conv", "dense"))))
     drop_seeds = iter(dropout_seeds(seed, len(table.of_kind("dropout"))))
     first_convolution = table.first_convolution
@@ -138,6 +144,12 @@ def build_model(
             return layers.Dropout(options["rate"], seed=next(drop_seeds), name=name)
         if layer.kind == "flatten":
             return layers.Flatten(name=name)
+        if layer.kind == "rescaling":
+            return layers.Rescaling(options["scale"], options["offset"], name=name)
+        if layer.kind == "relu":
+            return layers.ReLU(name=name)
+        if layer.kind == "global_avg_pool":
+            return layers.GlobalAveragePooling2D(name=name)
         return layers.Dense(
             options["units"],
             activation=activation,

@@ -11,7 +11,9 @@ from mnist_filters.errors import ConfigError, did_you_mean
 from mnist_filters.schema import schema_problem, validate
 
 # What `model:` holds besides changes to a layer, named by the layer.
-MODEL_KEYS = ("layers", "init_stddev", "bias_init")
+MODEL_KEYS = ("layers", "init_stddev", "bias_init", "file", "input_range")
+# Only a model read from a file has these: a declared network's settings stay as they were.
+FILE_KEYS = ("file", "input_range")
 
 
 def check_old_model_form(model: dict, where: str) -> None:
@@ -62,4 +64,9 @@ def resolve_model(model: dict, run_schema: dict, where: str) -> dict:
                 f"{where}: model.layers: layer {name} ({kind}): {schema_problem(error)}"
             ) from None
         resolved.append({"name": name, "kind": kind, **body})
-    return {"layers": resolved, **{key: model[key] for key in MODEL_KEYS[1:]}}
+    from_file = {"file": model.get("file"), "input_range": model.get("input_range", "auto")}
+    return {
+        "layers": resolved,
+        **{key: model[key] for key in MODEL_KEYS[1:] if key not in FILE_KEYS},
+        **(from_file if model.get("file") else {}),
+    }

@@ -24,10 +24,15 @@ from mnist_filters.network.geometry import Geometry, input_geometry, windowed
 
 # The kinds a network may declare; `flatten` is implied before the first dense layer.
 DECLARED_KINDS = ("conv", "max_pool", "avg_pool", "batch_norm", "dropout", "dense")
+# The kinds a model trained elsewhere may have besides (network/imported.py): pixel scaling
+# at the input, a ReLU of its own (after a batch normalisation, say), and global average
+# pooling, which flattens.
+IMPORTED_KINDS = ("rescaling", "relu", "global_avg_pool")
 WINDOWED = ("conv", "max_pool", "avg_pool")
 POOLINGS = ("max_pool", "avg_pool")
 # Kinds that keep their input's shape and look at one position only.
-POINTWISE = ("batch_norm", "dropout")
+POINTWISE = ("batch_norm", "dropout", "rescaling", "relu")
+FLATTENING = ("flatten", "global_avg_pool")
 WEIGHTED = ("conv", "batch_norm", "dense")
 # Each weighted kind's Keras weights, in the order of layer.get_weights().
 WEIGHT_PARTS = {
@@ -49,7 +54,15 @@ KERAS_KINDS = {
     "Dropout": "dropout",
     "Flatten": "flatten",
     "Dense": "dense",
+    "Rescaling": "rescaling",
+    "Normalization": "rescaling",
+    "ReLU": "relu",
+    "GlobalAveragePooling2D": "global_avg_pool",
+    "SpatialDropout2D": "dropout",
 }
+# What passes a model's logits to a softmax (the last layer's activation, or a layer of its
+# own); the analyses read the logits before it.
+SOFTMAX = "softmax"
 
 
 def _pair(value) -> tuple[int, int]:
@@ -224,8 +237,11 @@ class LayerTable:
         return cls.chain(rows, input_shape)
 
     @classmethod
-    def chain(cls, rows: Sequence[dict], input_shape: tuple[int, ...]) -> LayerTable:
-        """The table of a chain of layers given as {name, kind, options...}, from the input up."""
+    def chain(
+        cls, rows: Sequence[dict], input_shape: tuple[int, ...], imported: bool = False
+    ) -> LayerTable:
+        """The table of a chain of layers given as {name, kind, options...}, from the input up
+        (`imported`: read from a model file, whose kinds may be IMPORTED_KINDS too)."""
         if len(input_shape) == 2:
             input_shape = (*input_shape, 1)
         shape: tuple[int, ...] = tuple(int(d) for d in input_shape)
@@ -271,8 +287,10 @@ class LayerTable:
             elif kind in POINTWISE:
                 if geometry is not None:
                     geometry = Geometry(geometry.rows, geometry.cols, "valid")
-            elif kind == FLATTEN:
-                shape = (_product(shape),)
+            elif kind in FLATTENING:
+                if len(shape) != 3 and kind == "global_avg_pool":
+                    raise LayerError(f"{where} comes after {previous}, whose output is flat")
+                shape = (_product(shape),) if kind == FLATTEN else (shape[2],)
                 geometry = None
             elif kind == "dense":
                 if len(shape) != 1:
@@ -281,6 +299,11 @@ class LayerTable:
             else:
                 raise LayerError(
                     f"{where}: unknown kind {kind!r}; the kinds are {', '.join(DECLARED_KINDS)}"
+                )
+            if kind in IMPORTED_KINDS and not imported:
+                raise LayerError(
+                    f"{where}: kind {kind!r} is read from models trained elsewhere only; the "
+                    f"kinds to declare are {', '.join(DECLARED_KINDS)}"
                 )
             layers.append(Layer(name, kind, options, shape, geometry))
             previous = name
@@ -292,23 +315,121 @@ class LayerTable:
     def from_keras(cls, config: dict) -> LayerTable:
         """The table of a Keras model from its config (`model.get_config()`, or the `config` of
         a .keras file's config.json): a Sequential model, or a functional one whose layers form
-        one chain."""
-        entries = config["layers"]
-        rows, input_shape = [], None
-        for entry in entries:
-            class_name, layer = entry["class_name"], entry["config"]
-            if class_name == "InputLayer":
-                input_shape = tuple(layer["batch_shape"][1:])
-                continue
-            if class_name not in KERAS_KINDS:
-                raise LayerError(
-                    f"layer {layer['name']} is a {class_name}, which the workflow does not read; "
-                    f"it reads {', '.join(KERAS_KINDS)}"
-                )
-            rows.append(_keras_row(KERAS_KINDS[class_name], layer))
+        one chain (keras_chain). A softmax at the end is left out: the table ends at the
+        logits. A LayerError lists every layer it cannot read."""
+        entries = keras_chain(config)
+        input_shape = None
+        if entries and entries[0]["class_name"] == "InputLayer":
+            input_shape = tuple(entries.pop(0)["config"]["batch_shape"][1:])
         if input_shape is None:
             input_shape = tuple(config["build_input_shape"][1:])
-        return cls.chain(rows, input_shape)
+        while entries and _is_softmax(entries[-1]):
+            entries.pop()
+        unread = [
+            f"{entry['config']['name']} ({entry['class_name']})"
+            for entry in entries
+            if _kind_of(entry) is None
+        ]
+        if unread:
+            raise LayerError(
+                f"the workflow does not read layers {', '.join(unread)}; it reads "
+                f"{', '.join(KERAS_KINDS)}, Activation('relu'), and a softmax at the end"
+            )
+        rows = [_keras_row(_kind_of(entry), entry["config"]) for entry in entries]
+        if rows and rows[-1]["kind"] == "dense" and rows[-1].get("activation") == SOFTMAX:
+            rows[-1]["activation"] = "none"
+        for row in rows:
+            if row.get("activation") not in (None, "relu", "none"):
+                raise LayerError(
+                    f"layer {row['name']}'s activation is {row['activation']}; the workflow "
+                    "reads relu or none (linear), and a softmax at the end"
+                )
+        return cls.chain(rows, input_shape, imported=True)
+
+
+def _kind_of(entry: dict) -> str | None:
+    class_name = entry["class_name"]
+    if class_name == "Activation":
+        return "relu" if entry["config"]["activation"] == "relu" else None
+    return KERAS_KINDS.get(class_name)
+
+
+def _is_softmax(entry: dict) -> bool:
+    return entry["class_name"] == "Softmax" or (
+        entry["class_name"] == "Activation" and entry["config"]["activation"] == SOFTMAX
+    )
+
+
+def _tensor_sources(value) -> list[str]:
+    """The layers whose outputs a functional layer's call arguments name."""
+    if isinstance(value, dict):
+        history = value.get("config", {}).get("keras_history") if "config" in value else None
+        if value.get("class_name") == "__keras_tensor__" and history:
+            return [history[0]]
+        return [name for item in value.values() for name in _tensor_sources(item)]
+    if isinstance(value, (list, tuple)):
+        return [name for item in value for name in _tensor_sources(item)]
+    return []
+
+
+def keras_chain(config: dict) -> list[dict]:
+    """A Keras model config's layer entries, from the input up, where they form one chain
+    (every Sequential model; a functional one whose layers each take the previous one's
+    output alone); a LayerError names the first layer that branches or merges."""
+    entries = [dict(entry) for entry in config["layers"]]
+    if "input_layers" not in config:  # Sequential
+        return entries
+    sources = {
+        entry["config"]["name"]: [
+            source for node in entry.get("inbound_nodes", []) for source in _tensor_sources(node)
+        ]
+        for entry in entries
+    }
+    chain = "the workflow reads a chain of layers, not a branching graph"
+    for entry in entries:
+        name = entry["config"]["name"]
+        if len(sources[name]) > 1:
+            raise LayerError(
+                f"layer {name} ({entry['class_name']}) merges {', '.join(sources[name])}: {chain}"
+            )
+    for entry in entries:
+        name = entry["config"]["name"]
+        fed = [other for other, inputs in sources.items() if name in inputs]
+        if len(fed) > 1:
+            raise LayerError(f"the output of layer {name} feeds {', '.join(fed)}: {chain}")
+    previous = None
+    for entry in entries:
+        name = entry["config"]["name"]
+        if entry["class_name"] == "InputLayer" and previous is not None:
+            raise LayerError(f"layer {name} is a second input; the workflow reads one input")
+        if entry["class_name"] != "InputLayer" and sources[name] != [previous]:
+            raise LayerError(f"layer {name} does not take {previous}'s output: {chain}")
+        previous = name
+    return entries
+    previous = None
+    consumers: dict[str, int] = {}
+    for entry in entries:
+        name = entry["config"]["name"]
+        sources = [s for node in entry.get("inbound_nodes", []) for s in _tensor_sources(node)]
+        for source in sources:
+            consumers[source] = consumers.get(source, 0) + 1
+        if entry["class_name"] == "InputLayer":
+            if previous is not None:
+                raise LayerError(f"layer {name} is a second input; the workflow reads one input")
+        elif len(sources) != 1 or sources[0] != previous:
+            raise LayerError(
+                f"layer {name} ({entry['class_name']}) takes {', '.join(sources) or 'nothing'}, "
+                f"not {previous}'s output alone: the workflow reads a chain of layers, not a "
+                "branching graph (Add, Concatenate, a layer used twice)"
+            )
+        previous = name
+    forked = [name for name, count in consumers.items() if count > 1]
+    if forked:
+        raise LayerError(
+            f"layer {forked[0]}'s output feeds {consumers[forked[0]]} layers: the workflow "
+            "reads a chain of layers, not a branching graph"
+        )
+    return entries
 
 
 def _product(shape: Iterable[int]) -> int:
@@ -350,6 +471,8 @@ def _options(row: dict, where: str) -> dict:
             "epsilon": float(row.get("epsilon", 1e-3)),
             "momentum": float(row.get("momentum", 0.99)),
         }
+    elif kind == "rescaling":
+        options = {"scale": float(row.get("scale", 1.0)), "offset": float(row.get("offset", 0.0))}
     else:
         options = {}
     for key in ("filters", "units"):
@@ -387,7 +510,31 @@ def _keras_row(kind: str, layer: dict) -> dict:
         row["rate"] = layer["rate"]
     elif kind == "batch_norm":
         row.update(epsilon=layer["epsilon"], momentum=layer["momentum"])
+    elif kind == "rescaling":
+        row.update(_rescaling(layer))
     return row
+
+
+def _rescaling(layer: dict) -> dict:
+    """A Rescaling's scale and offset, or a Normalization's, (x - mean) / sqrt(variance) as
+    x * scale + offset, from the values its config holds (an adapted Normalization keeps them
+    in its weights: network/imported.py reads them there). One value for every channel."""
+
+    def one(value, name):
+        values = [float(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+        if len(set(values)) > 1:
+            raise LayerError(
+                f"layer {layer['name']}: a {name} per channel; the workflow reads one value"
+            )
+        return values[0]
+
+    if "scale" in layer:
+        return {"scale": one(layer["scale"], "scale"), "offset": one(layer["offset"], "offset")}
+    if layer.get("mean") is None or layer.get("variance") is None:
+        return {"scale": 1.0, "offset": 0.0}
+    mean, variance = one(layer["mean"], "mean"), one(layer["variance"], "variance")
+    scale = 1.0 / max(variance**0.5, 1e-7)  # as Keras divides
+    return {"scale": scale, "offset": -mean * scale}
 
 
 # Names that stand for layers by their place in the table: name -> (the layers, meaning).
