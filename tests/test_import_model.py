@@ -258,7 +258,11 @@ def test_keras_io_convnet_reads_as_keras_names_it(tmp_path):
 
 
 def config_for(data_dir: Path, runs: dict) -> dict:
-    defaults = {**TINY_DEFAULTS, "feature_visualisation": {"enabled": True, "steps": 16}}
+    defaults = {
+        **TINY_DEFAULTS,
+        "training": {**TINY_DEFAULTS["training"], "steps": 50},
+        "feature_visualisation": {"enabled": True, "steps": 16},
+    }
     return {"data": {"local_dir": str(data_dir)}, "defaults": defaults, "runs": runs}
 
 

@@ -298,8 +298,9 @@ def _read_folder(path: Path, listing) -> dict[str, np.ndarray]:
                 if first is None:
                     first = (file, pixels.shape)
                 elif pixels.shape != first[1]:
+                    differ = "sizes" if pixels.shape[:2] != first[1][:2] else "kinds"
                     raise ConfigError(
-                        f"{_where(path, 'folder')}: images of two sizes: {first[0]} is "
+                        f"{_where(path, 'folder')}: images of two {differ}: {first[0]} is "
                         f"{_shape_text(first[1])}, {file} is {_shape_text(pixels.shape)}"
                     )
                 images.append(pixels)
