@@ -37,7 +37,7 @@ from mnist_filters.network.table import (
 INPUT_RANGES = ("auto", "unit", "bytes")
 # The layer given the Rescaling of 255 where the model has no Rescaling of its own.
 PIXELS = "pixels"
-# Keras config keys whose values a model's own config holds about the model, not a layer.
+# The first layers that say a model takes 0-255 pixels: they scale them itself.
 _INPUT_SCALERS = ("Rescaling", "Normalization")
 
 

@@ -66,7 +66,7 @@ def import_run(
     import tensorflow as tf
 
     from mnist_filters.network.build import weights_sha256
-    from mnist_filters.network.from_keras import check_fits, import_model, takes_bytes
+    from mnist_filters.network.from_keras import check_fits, import_model, model_config, takes_bytes
     from mnist_filters.network.model_file import save_model
     from mnist_filters.network.probe import Probe
     from mnist_filters.network.training_loop import evaluation
@@ -87,10 +87,9 @@ def import_run(
     images = to_model_input(test.images)
     logits = Probe(converted, []).logits(images, training["eval_batch_size"])
     # the file's own outputs on the first images: the conversion must be the same function
-    from mnist_filters.network.from_keras import model_config
-
+    in_bytes = takes_bytes(model_config(path), model["input_range"])
     first = images[:CHECKED_IMAGES]
-    scaled = first * 255.0 if takes_bytes(model_config(path), model["input_range"]) else first
+    scaled = first * 255.0 if in_bytes else first
     own = np.asarray(source(tf.constant(scaled), training=False), np.float64)
     ends_in_softmax = np.allclose(own.sum(axis=1), 1.0, atol=1e-3) and (own >= 0).all()
     ours = softmax(logits[:CHECKED_IMAGES].astype(np.float64))
@@ -127,7 +126,7 @@ def import_run(
         "weights_sha256": weights_sha256(converted.get_weights()),
         "model_file": str(path),
         "model_file_sha256": digest,
-        "input_range": "bytes" if takes_bytes(model_config(path), model["input_range"]) else "unit",
+        "input_range": "bytes" if in_bytes else "unit",
         "layers": [
             {"name": layer.name, "kind": layer.kind, "output_shape": list(layer.output_shape)}
             for layer in table
