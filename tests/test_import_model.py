@@ -7,6 +7,7 @@ changes and not when it is touched."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -35,19 +36,11 @@ def tiny_split(tiny_mnist: Path, split: str):
 
 
 def keras_io_convnet() -> keras.Model:
-    """keras-io's mnist_convnet.py model, as its example builds it."""
-    return keras.Sequential(
-        [
-            keras.Input(shape=(28, 28, 1)),
-            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-            layers.MaxPooling2D(pool_size=(2, 2)),
-            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-            layers.MaxPooling2D(pool_size=(2, 2)),
-            layers.Flatten(),
-            layers.Dropout(0.5),
-            layers.Dense(10, activation="softmax"),
-        ]
-    )
+    """The model of examples/own_model.py (keras-io's mnist_convnet.py), from the example."""
+    spec = importlib.util.spec_from_file_location("own_model", REPO / "examples" / "own_model.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    return example.keras_io_convnet()
 
 
 def functional_model() -> keras.Model:
@@ -88,7 +81,9 @@ def functional_file(tiny_mnist, tmp_path_factory) -> Path:
 def test_an_imported_model_computes_what_keras_computes(functional_file, tiny_mnist, tmp_path):
     """Every dumped layer equals Keras's own output of the file's layer; the logits are the
     softmax's inputs; the model written opens in plain Keras."""
-    source, converted, table = import_model(functional_file)
+    imported = import_model(functional_file)
+    source, converted, table = imported.source, imported.model, imported.table
+    assert imported.takes_bytes and imported.softmax
     assert table.names == [
         "rescaling",
         "conv2d",
@@ -135,7 +130,8 @@ def test_an_imported_model_computes_what_keras_computes(functional_file, tiny_mn
 def test_an_imported_models_receptive_field_holds_all_that_matters(functional_file):
     """Pixels outside conv2d_1's recorded box never change its unit; a pixel on the box's
     edge does."""
-    _source, converted, table = import_model(functional_file)
+    imported = import_model(functional_file)
+    converted, table = imported.model, imported.table
     probe = keras.Model(converted.inputs[0], converted.get_layer("conv2d_1").output)
     geometry = table["conv2d_1"].geometry
     rng = np.random.default_rng(0)

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +32,7 @@ from mnist_filters.errors import ConfigError
 from mnist_filters.network.table import (
     FILE_NAMES,
     OUTPUT,
+    SOFTMAX,
     LayerError,
     LayerTable,
 )
@@ -150,10 +153,28 @@ def _weights(kind: str, source) -> list[np.ndarray] | None:
     return None
 
 
-def import_model(path: str | Path, input_range: str = "auto"):
-    """(The converted Keras model, its layer table): `path` loaded in safe mode, its layers
-    rebuilt with their weights, its softmax left out. ConfigError naming the file for a file
-    Keras cannot load or a layer the workflow does not read."""
+@dataclass(frozen=True)
+class Imported:
+    """A model file read: the file's Keras model, the converted one and its layer table, and
+    what the conversion left out (takes_bytes: the Rescaling of 255 added; softmax)."""
+
+    source: Any
+    model: Any
+    table: LayerTable
+    takes_bytes: bool
+    softmax: bool
+
+
+def ends_in_softmax(config: dict) -> bool:
+    """Whether a model's last layer applies a softmax (its activation, or a layer of its own)."""
+    last = config["config"]["layers"][-1]
+    return last["class_name"] == "Softmax" or last["config"].get("activation") == SOFTMAX
+
+
+def import_model(path: str | Path, input_range: str = "auto") -> Imported:
+    """`path` loaded in safe mode, its layers rebuilt with their weights, its softmax left
+    out. ConfigError naming the file for a file Keras cannot load or a layer the workflow does
+    not read."""
     import keras
 
     from mnist_filters.network.build import model_of_table
@@ -183,7 +204,13 @@ def import_model(path: str | Path, input_range: str = "auto"):
         arrays = _weights(layer.kind, source.get_layer(original.name))
         if arrays is not None:
             converted.get_layer(layer.name).set_weights(arrays)
-    return source, converted, converted_table
+    return Imported(
+        source,
+        converted,
+        converted_table,
+        takes_bytes(config, input_range),
+        ends_in_softmax(config),
+    )
 
 
 def _normalisation(layer) -> dict:

@@ -48,6 +48,7 @@ from mnist_filters.errors import IdxFormatError
 from mnist_filters.idx import iter_idx, read_idx
 from mnist_filters.network.model_file import load_trained_model, table_of
 from mnist_filters.network.probe import Probe
+from mnist_filters.network.table import OUTPUT
 from mnist_filters.progress import stage_progress
 from mnist_filters.runlog import terminal
 from mnist_filters.tensorflow_setup import configure_tensorflow
@@ -124,9 +125,7 @@ def dump_activations(
                 f"test-set activations of layer {name} (image, row, col, filter); row r, col c "
                 "sees the input pixels given by receptive_field_size, jump and start"
             )
-        logits = h5.create_dataset(
-            "logits", shape=(count, *probe.output_shapes[-1]), dtype="float32"
-        )
+        logits = h5.create_dataset(OUTPUT, shape=(count, *probe.output_shapes[-1]), dtype="float32")
         logits.attrs["description"] = (
             "the model's outputs before softmax; unit j stands for the label classes[j] (a file "
             "attribute), so classes[argmax] is the predicted label"

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_filters.atomic import atomic_output, write_json_atomic
-from mnist_filters.classification import accuracy_per_class, confusion_matrix
+from mnist_filters.classification import accuracy_per_class, confusion_matrix, softmax
 from mnist_filters.dataset import (
     FILES,
     NUM_CLASSES,
@@ -44,11 +44,6 @@ MATCH_TOLERANCE = 1e-4
 CHECKED_IMAGES = 256
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 def import_run(
     inputs: dict[str, str],
     outputs: dict[str, str],
@@ -66,7 +61,7 @@ def import_run(
     import tensorflow as tf
 
     from mnist_filters.network.build import weights_sha256
-    from mnist_filters.network.from_keras import check_fits, import_model, model_config, takes_bytes
+    from mnist_filters.network.from_keras import check_fits, import_model
     from mnist_filters.network.model_file import save_model
     from mnist_filters.network.probe import Probe
     from mnist_filters.network.training_loop import evaluation
@@ -79,7 +74,8 @@ def import_run(
             "planned with); run the workflow again"
         )
     classes = run_classes(training["classes"], num_classes)
-    source, converted, table = import_model(path, model["input_range"])
+    imported = import_model(path, model["input_range"])
+    converted, table = imported.model, imported.table
     check_fits(table, path, tuple(image_shape), len(classes))
     test = load_test_set(
         inputs["test_images"], inputs["test_labels"], training["classes"], image_shape, num_classes
@@ -87,13 +83,13 @@ def import_run(
     images = to_model_input(test.images)
     logits = Probe(converted, []).logits(images, training["eval_batch_size"])
     # the file's own outputs on the first images: the conversion must be the same function
-    in_bytes = takes_bytes(model_config(path), model["input_range"])
     first = images[:CHECKED_IMAGES]
-    scaled = first * 255.0 if in_bytes else first
-    own = np.asarray(source(tf.constant(scaled), training=False), np.float64)
-    ends_in_softmax = np.allclose(own.sum(axis=1), 1.0, atol=1e-3) and (own >= 0).all()
-    ours = softmax(logits[:CHECKED_IMAGES].astype(np.float64))
-    difference = float(np.abs((ours if ends_in_softmax else logits[: len(own)]) - own).max())
+    own = imported.source(
+        tf.constant(first * 255.0 if imported.takes_bytes else first), training=False
+    )
+    ours = logits[: len(first)]
+    ours = softmax(ours) if imported.softmax else ours.astype(np.float64)
+    difference = float(np.abs(ours - np.asarray(own, np.float64)).max())
     if difference > MATCH_TOLERANCE:
         raise ConfigError(
             f"model.file {path}: its outputs and those of the layers read from it differ by "
@@ -126,7 +122,7 @@ def import_run(
         "weights_sha256": weights_sha256(converted.get_weights()),
         "model_file": str(path),
         "model_file_sha256": digest,
-        "input_range": "bytes" if in_bytes else "unit",
+        "input_range": "bytes" if imported.takes_bytes else "unit",
         "layers": [
             {"name": layer.name, "kind": layer.kind, "output_shape": list(layer.output_shape)}
             for layer in table

@@ -25,6 +25,7 @@ import numpy as np
 from mnist_filters.atomic import write_text_atomic
 from mnist_filters.classification import accuracy_per_class, confusion_matrix, softmax
 from mnist_filters.dataset import units_of
+from mnist_filters.network.table import OUTPUT
 
 log = logging.getLogger(__name__)
 MISTAKE_COLUMNS = (
@@ -55,7 +56,7 @@ def tally_mistakes(
     label); return the accuracy. A run of some classes (the dump's `classes` attribute) has a
     row and a column for each of those only."""
     with h5py.File(activations, "r") as h5:
-        logits = h5["logits"][:]
+        logits = h5[OUTPUT][:]
         labels = h5["labels"][:].astype(np.int64)
         image_index = h5["image_index"][:]
         run_labels = [int(c) for c in h5.attrs.get("classes", range(len(classes)))]
