@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from mnist_filters.closing_message import where_to_look
 from mnist_filters.code_digest import code_digest
 from mnist_filters import own_images
-from mnist_filters.dataset import DATA_SETS, FILES, local_files, md5_file
+from mnist_filters.dataset import DATA_SETS, FILES, md5_file
 from mnist_filters.schema import invariance_ranges, snapshot_steps
 from mnist_filters.settings import load
 from mnist_filters.sweeps import flatten
@@ -108,7 +108,7 @@ def data_content(wildcards):
     if not local:
         canonical = data_set.canonical
         return {name: md5 for name, (_size, md5) in canonical.items()}
-    return {path.name: md5_file(path) for path in local_files(local).values()}
+    return {name: md5_file(path) for name, path in data_set.source_files(local).items()}
 
 
 def code_of(script):

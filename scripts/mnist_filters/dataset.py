@@ -27,7 +27,8 @@ NUM_CLASSES = 10  # of the drop-ins below
 
 @dataclass(frozen=True)
 class DataSet:
-    """A drop-in for MNIST: the same four IDX files, 28x28 greyscale images, 10 classes."""
+    """A drop-in for MNIST: the same four IDX files (made from its archive where it comes as
+    one), 10 classes."""
 
     name: str  # the value of data.set, and the folder under resources/, results/, logs/
     title: str
@@ -35,10 +36,19 @@ class DataSet:
     canonical: dict[str, tuple[int, str]]  # file name -> (size in bytes, md5) of the official files
     mirrors: tuple[str, ...]  # base URLs serving the four files, tried in order
     counts: tuple[int, int]  # training and test images in the official files
-    image_shape: tuple[int, int] = (28, 28)  # rows, columns of the official files' images
+    # rows, columns (and channels, for colour) of the official files' images
+    image_shape: tuple[int, ...] = (28, 28)
     # Not downloaded but drawn by mnist_filters.synthetic.write_digits with these arguments
     # (seed, max_shift, noise; counts: how many).
     generated: dict | None = None
+    # Served as this one archive (canonical's only file), which mnist_filters.cifar reads
+    # into the four IDX files, instead of as the four files themselves.
+    archive: str | None = None
+
+    def source_files(self, folder: str | os.PathLike) -> dict[str, Path]:
+        """The files a local copy of the set in `folder` must hold: file name -> path."""
+        names = [self.archive] if self.archive else FILES.values()
+        return {name: Path(folder) / name for name in names}
 
 
 def label_text(label: int, classes: Sequence[str]) -> str:
@@ -115,6 +125,29 @@ DATA_SETS = {
             ("http://codh.rois.ac.jp/kmnist/dataset/kmnist",),
             (60000, 10000),
         ),
+        DataSet(
+            "cifar10",
+            "CIFAR-10",
+            (
+                "airplane",
+                "automobile",
+                "bird",
+                "cat",
+                "deer",
+                "dog",
+                "frog",
+                "horse",
+                "ship",
+                "truck",
+            ),
+            # the md5 its page (www.cs.toronto.edu/~kriz/cifar.html) publishes; the size its
+            # server sends
+            {"cifar-10-python.tar.gz": (170498071, "c58f30108f718f92721af3b95e74349a")},
+            ("https://www.cs.toronto.edu/~kriz",),
+            (50000, 10000),
+            image_shape=(32, 32, 3),
+            archive="cifar-10-python.tar.gz",
+        ),
         # `make demo`'s: font-drawn digits, shifted and noisy, made where the workflow runs
         # (no download); noisy enough that a few hundred steps leave some mistakes to show.
         DataSet(
@@ -141,14 +174,17 @@ class Split:
         return len(self.labels)
 
 
-def check_images(path: str | os.PathLike, images: np.ndarray, image_shape: tuple[int, int]) -> None:
+def check_images(path: str | os.PathLike, images: np.ndarray, image_shape: tuple[int, ...]) -> None:
+    """`image_shape`: (rows, cols) for greyscale images, (rows, cols, 3) for colour ones."""
     if images.dtype != np.uint8:
         raise IdxFormatError(
             path, f"images must be unsigned bytes (IDX type 0x08), found {images.dtype}"
         )
-    if images.ndim != 3:
+    if images.ndim != 3 and not (images.ndim == 4 and images.shape[3] == 3):
         raise IdxFormatError(
-            path, f"images must have 3 dimensions (count, rows, cols), found {images.ndim}"
+            path,
+            "images must have 3 dimensions (count, rows, cols), or 4 for colour (count, rows, "
+            f"cols, 3); found shape {images.shape}",
         )
     if tuple(images.shape[1:]) != tuple(image_shape):
         found = "x".join(map(str, images.shape[1:]))
@@ -273,8 +309,10 @@ def md5_file(path: str | os.PathLike) -> str:
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, H, W) -> float32 (N, H, W, 1) in [0, 1], as the notebook's loader scaled them."""
-    return (images.astype(np.float32) / np.float32(255.0))[..., None]
+    """uint8 (N, H, W) or (N, H, W, 3) -> float32 (N, H, W, channels) in [0, 1], as the
+    notebook's loader scaled them."""
+    scaled = images.astype(np.float32) / np.float32(255.0)
+    return scaled[..., None] if images.ndim == 3 else scaled
 
 
 def check_examples_per_class(

@@ -47,7 +47,7 @@ def fourier_scale(shape: tuple[int, int]) -> np.ndarray:
 
 
 def warp(images, transforms, fill: float):
-    """(N, H, W, 1) `images`, each read through its row of `transforms` as
+    """(N, H, W, C) `images`, each read through its row of `transforms` as
     keras.ops.image.affine_transform reads it (bilinear, constant `fill`; the invariance stage's
     transform, which a test holds this equal to), written with gathers so that its gradient is
     the exact adjoint. TensorFlow's registered gradient of that op instead warps the gradient
@@ -64,9 +64,15 @@ def warp(images, transforms, fill: float):
     x = (a0 * columns + a1 * rows + a2) / denominator  # the input column each pixel reads
     y = (b0 * columns + b1 * rows + b2) / denominator
     # one pixel of `fill` around the image; every read further out lands on it
-    padded = tf.pad(images[..., 0], [[0, 0], [1, 1], [1, 1]], constant_values=fill)
+    grey = images.shape[3] == 1
+    if grey:
+        padded = tf.pad(images[..., 0], [[0, 0], [1, 1], [1, 1]], constant_values=fill)
+    else:
+        padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=fill)
     x0, y0 = tf.floor(x), tf.floor(y)
     weight_x, weight_y = x - x0, y - y0
+    if not grey:  # each colour channel weighted alike
+        weight_x, weight_y = weight_x[..., None], weight_y[..., None]
     batch = tf.broadcast_to(tf.range(count)[:, None, None], (count, height, width))
 
     def read(row, column):
@@ -76,7 +82,8 @@ def warp(images, transforms, fill: float):
 
     top = read(y0, x0) * (1 - weight_x) + read(y0, x0 + 1) * weight_x
     bottom = read(y0 + 1, x0) * (1 - weight_x) + read(y0 + 1, x0 + 1) * weight_x
-    return (top * (1 - weight_y) + bottom * weight_y)[..., None]
+    warped = top * (1 - weight_y) + bottom * weight_y
+    return warped[..., None] if grey else warped
 
 
 def random_transforms(

@@ -234,6 +234,8 @@ def workflow_data_set(data: dict) -> tuple[DataSet, tuple[int, int]]:
                 "data.path is for data.format npz or folder; IDX files are copied from "
                 "data.local_dir"
             )
+        if data["image_shape"] is None:
+            data["image_shape"] = list(DATA_SETS[name].image_shape)
         return DATA_SETS[name], image_counts(data, DATA_SETS[name])
     if not data["path"]:
         raise ConfigError(f"data.format is {fmt}: set data.path to the {OWN_PATHS[fmt]}")
@@ -243,12 +245,6 @@ def workflow_data_set(data: dict) -> tuple[DataSet, tuple[int, int]]:
             "data.path alone"
         )
     found = own_images.layout(fmt, data["path"])
-    if len(found.image_shape) != 2:
-        raise ConfigError(
-            f"data.path {data['path']}: colour images ({'x'.join(map(str, found.image_shape))}); "
-            "this version analyses greyscale images only (convert them, e.g. with Pillow's "
-            "Image.convert('L'))"
-        )
     known = DATA_SETS.get(name)
     classes = found.classes
     if (
@@ -270,10 +266,16 @@ def image_counts(
     """Training and test images the run will have, checking `data.image_shape` against them: a
     local copy's headers (read, not the files), else the data set's own table.
     `local_dir_key` names the setting data["local_dir"] comes from."""
-    wanted = tuple(data["image_shape"])
+    wanted = tuple(data["image_shape"] or data_set.image_shape)
     if not data["local_dir"]:
         found = {f"the {data_set.name} download": data_set.image_shape}
         counts = data_set.counts
+    elif data_set.archive:
+        # what an archive holds shows only once read: the data stage checks it
+        path = data_set.source_files(data["local_dir"])[data_set.archive]
+        if not path.is_file():
+            raise ConfigError(f"{local_dir_key}: {path} not found; the folder must hold it")
+        found, counts = {str(path): data_set.image_shape}, data_set.counts
     else:
         paths = local_files(data["local_dir"])
         for path in paths.values():

@@ -144,7 +144,7 @@ def check_evolution(settings: dict, data: Context) -> None:
 @checks("occlusion")
 def check_occlusion(settings: dict, data: Context) -> None:
     occlusion = settings["occlusion"]
-    if occlusion["size"] > min(data.image_shape):
+    if occlusion["size"] > min(data.image_shape[:2]):
         raise ConfigError(
             f"occlusion.size is {occlusion['size']}, larger than the "
             f"{data.image_shape[0]}x{data.image_shape[1]} "
@@ -189,7 +189,7 @@ def check_feature_visualisation(settings: dict, data: Context) -> None:
                 f"feature_visualisation.units {bad} out of range: layer {layer} has "
                 f"{units[layer]} units (0..{units[layer] - 1})"
             )
-    if visualisation["jitter"] >= min(data.image_shape):
+    if visualisation["jitter"] >= min(data.image_shape[:2]):
         raise ConfigError(
             f"feature_visualisation.jitter is {visualisation['jitter']} pixels, as large as the "
             f"{data.image_shape[0]}x{data.image_shape[1]} images: a shift would move the whole "

@@ -146,16 +146,18 @@ def project(
     batch_size: int = 256,
     on_batch: Callable[[int], None] = lambda done: None,
 ) -> np.ndarray:
-    """For each (image, row, col, filter) in `units`, d unit / d image: (N, H, W) float32 maps.
+    """For each (image, row, col, filter) in `units`, d unit / d image: float32 maps, (N, H, W)
+    for greyscale inputs, (N, H, W, C) for colour ones.
 
-    `images` are the model's inputs, one per unit (N, H, W, 1), float32 in [0, 1]. Each
+    `images` are the model's inputs, one per unit (N, H, W, C), float32 in [0, 1]. Each
     batch element is its own image, so the gradient of the batch's sum is each unit's own.
     `on_batch(done)` hears how many units are done after each batch.
     """
     import tensorflow as tf
 
     relu = relu_passing(method)
-    maps = np.zeros(images.shape[:3], np.float32)
+    grey = images.shape[3] == 1
+    maps = np.zeros(images.shape[:3] if grey else images.shape, np.float32)
     for start in range(0, len(units), batch_size):
         batch = tf.constant(images[start : start + batch_size])
         chosen = units[start : start + batch_size]
@@ -164,7 +166,8 @@ def project(
             tape.watch(batch)
             selected = tf.gather_nd(forward(network, batch, layer, relu), index)
             total = tf.reduce_sum(selected)
-        maps[start : start + len(chosen)] = tape.gradient(total, batch).numpy()[..., 0]
+        gradient = tape.gradient(total, batch).numpy()
+        maps[start : start + len(chosen)] = gradient[..., 0] if grey else gradient
         on_batch(start + len(chosen))
     return maps
 
@@ -172,12 +175,13 @@ def project(
 def crop_to_field(
     maps: np.ndarray, boxes: np.ndarray, field: tuple[int, int], starts: np.ndarray
 ) -> np.ndarray:
-    """Each map cut to its unit's whole receptive field (field rows x cols), zero outside the image.
+    """Each map cut to its unit's whole receptive field (field rows x cols, and the channels of
+    colour maps), zero outside the image.
 
     `boxes` are the clipped (y0, x0, y1, x1) of rankings.csv; `starts` the unclipped
     (y0, x0) where the field begins (negative or beyond the image under SAME padding).
     """
-    out = np.zeros((len(maps), *field), np.float32)
+    out = np.zeros((len(maps), *field, *maps.shape[3:]), np.float32)
     for i, ((y0, x0, y1, x1), (fy, fx)) in enumerate(zip(boxes, starts)):
         out[i, y0 - fy : y1 - fy, x0 - fx : x1 - fx] = maps[i, y0:y1, x0:x1]
     return out

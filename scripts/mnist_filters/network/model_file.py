@@ -22,9 +22,11 @@ def table_of(model) -> LayerTable:
     return LayerTable.from_keras(model.get_config())
 
 
-def input_size(model) -> tuple[int, int]:
-    """(H, W) of the images a loaded model takes."""
-    return tuple(int(d) for d in model.inputs[0].shape[1:3])
+def image_shape_of(model) -> tuple[int, ...]:
+    """The shape of the images a loaded model takes, as the data's files hold them: (H, W)
+    greyscale, (H, W, C) colour."""
+    height, width, channels = (int(d) for d in model.inputs[0].shape[1:])
+    return (height, width) if channels == 1 else (height, width, channels)
 
 
 def save_model(model, path: str | Path) -> None:

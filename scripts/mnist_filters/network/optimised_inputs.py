@@ -62,7 +62,10 @@ class Visualisation:
         settings: dict,
         background: float,
         dtype: str = "float32",
+        colour_mixing: np.ndarray | None = None,
     ):
+        """`colour_mixing`: for colour inputs, the (C, C) matrix that takes the Fourier
+        parameterisation's decorrelated colours to the image's (colour_mixing())."""
         import tensorflow as tf
 
         self.layer = layer
@@ -84,7 +87,12 @@ class Visualisation:
         # image i of the batch serves unit targets[i]; a unit's copies are neighbours
         self.targets = tf.constant(np.repeat(self.units, copies))
         self.image_shape = tuple(int(d) for d in model.inputs[0].shape[1:3])
+        self.channels = int(model.inputs[0].shape[3])
         self.count = len(self.units) * copies
+        if self.channels > 1 and settings["parameterisation"] == "fourier":
+            if colour_mixing is None:
+                raise ValueError("colour inputs in the Fourier parameterisation need colour_mixing")
+            self.colour_mixing = tf.constant(np.asarray(colour_mixing).T, dtype)
         if settings["parameterisation"] == "fourier":
             self.spectrum_scale = tf.constant(fourier_scale(self.image_shape), dtype)
         self.scale = tf.Variable(1.0, dtype=dtype, trainable=False)
@@ -92,9 +100,11 @@ class Visualisation:
     # -- the image ---------------------------------------------------------------------------
     def parameter_shape(self) -> tuple[int, ...]:
         height, width = self.image_shape
+        colour = () if self.channels == 1 else (self.channels,)
         if self.settings["parameterisation"] == "fourier":
-            return (self.count, 2, height, width // 2 + 1)  # real and imaginary parts
-        return (self.count, height, width)
+            # real and imaginary parts, of each decorrelated colour channel
+            return (self.count, 2, *colour, height, width // 2 + 1)
+        return (self.count, height, width, *colour)
 
     def initial_parameters(self, rng: np.random.Generator) -> np.ndarray:
         """A mid-grey, faintly noisy start (noise of standard deviation 0.01)."""
@@ -111,8 +121,8 @@ class Visualisation:
         return parameters
 
     def field(self, parameters):
-        """(N, H, W) what the blur smooths: the image (pixel), or its field before the sigmoid
-        (fourier)."""
+        """(N, H, W), or (N, H, W, C) for colour, what the blur smooths: the image (pixel), or
+        its field before the sigmoid (fourier; for colour, in decorrelated colours)."""
         import tensorflow as tf
 
         if self.settings["parameterisation"] == "pixel":
@@ -121,7 +131,8 @@ class Visualisation:
             parameters[:, 0] * self.spectrum_scale, parameters[:, 1] * self.spectrum_scale
         )
         # Lucid's fft_image divides by 4: the sigmoid starts in its steep part
-        return tf.signal.irfft2d(spectrum, fft_length=self.image_shape) / 4.0
+        field = tf.signal.irfft2d(spectrum, fft_length=self.image_shape) / 4.0
+        return field if self.channels == 1 else tf.transpose(field, (0, 2, 3, 1))
 
     def parameters_of(self, field):
         """The parameters whose field is `field` (blur works on the field)."""
@@ -129,6 +140,8 @@ class Visualisation:
 
         if self.settings["parameterisation"] == "pixel":
             return field
+        if self.channels > 1:
+            field = tf.transpose(field, (0, 3, 1, 2))
         spectrum = tf.signal.rfft2d(field * 4.0, fft_length=self.image_shape)
         return tf.stack(
             [
@@ -139,12 +152,15 @@ class Visualisation:
         )
 
     def images(self, parameters):
-        """(N, H, W, 1) the images on the model's [0, 1] scale."""
+        """(N, H, W, C) the images on the model's [0, 1] scale; a colour field's decorrelated
+        colours mixed into the image's before the sigmoid (Olah et al. 2017, as Lucid)."""
         import tensorflow as tf
 
         if self.settings["parameterisation"] == "pixel":
-            return parameters[..., None]
-        return tf.sigmoid(self.field(parameters))[..., None]
+            return parameters[..., None] if self.channels == 1 else parameters
+        if self.channels == 1:
+            return tf.sigmoid(self.field(parameters))[..., None]
+        return tf.sigmoid(tf.tensordot(self.field(parameters), self.colour_mixing, 1))
 
     # -- the objective -----------------------------------------------------------------------
     def unit_values(self, images):
@@ -173,13 +189,14 @@ class Visualisation:
         images = self.images(parameters)
         seen = images if transforms is None else warp(images, transforms, self.background)
         total = -tf.reduce_sum(self.objective(seen)) / self.scale
-        offset = images[..., 0] - self.background
+        offset = (images[..., 0] if self.channels == 1 else images) - self.background
+        axes = tuple(range(1, len(offset.shape)))  # all but the batch's
         if settings["l2"]:
-            total += settings["l2"] * tf.reduce_sum(tf.reduce_mean(offset**2, axis=(1, 2)))
+            total += settings["l2"] * tf.reduce_sum(tf.reduce_mean(offset**2, axis=axes))
         if settings["total_variation"]:
             down = tf.abs(offset[:, 1:, :] - offset[:, :-1, :])
             right = tf.abs(offset[:, :, 1:] - offset[:, :, :-1])
-            variation = (tf.reduce_sum(down, axis=(1, 2)) + tf.reduce_sum(right, axis=(1, 2))) / (
+            variation = (tf.reduce_sum(down, axis=axes) + tf.reduce_sum(right, axis=axes)) / (
                 tf.cast(tf.size(down[0]) + tf.size(right[0]), self.dtype)
             )
             total += settings["total_variation"] * tf.reduce_sum(variation)
@@ -219,11 +236,18 @@ class Visualisation:
 
         kernel = gaussian_kernel(self.settings["blur"]["sigma"]).astype(self.dtype)
         radius = len(kernel) // 2
-        field = self.field(parameters)[..., None]
+        field = self.field(parameters)
+        if self.channels == 1:
+            field = field[..., None]
         field = tf.pad(field, [[0, 0], [radius, radius], [radius, radius], [0, 0]], "SYMMETRIC")
-        field = tf.nn.conv2d(field, kernel[:, None, None, None], 1, "VALID")
-        field = tf.nn.conv2d(field, kernel[None, :, None, None], 1, "VALID")
-        return self.parameters_of(field[..., 0])
+        if self.channels == 1:
+            field = tf.nn.conv2d(field, kernel[:, None, None, None], 1, "VALID")
+            field = tf.nn.conv2d(field, kernel[None, :, None, None], 1, "VALID")
+            return self.parameters_of(field[..., 0])
+        each = np.ones((1, 1, self.channels, 1), self.dtype)  # every channel on its own
+        field = tf.nn.depthwise_conv2d(field, kernel[:, None, None, None] * each, [1] * 4, "VALID")
+        field = tf.nn.depthwise_conv2d(field, kernel[None, :, None, None] * each, [1] * 4, "VALID")
+        return self.parameters_of(field)
 
     # -- the optimisation --------------------------------------------------------------------
     def run(self, seed: int, scale: float) -> dict[str, np.ndarray]:
@@ -267,14 +291,14 @@ class Visualisation:
             if every and (done + 1) % every == 0:
                 parameters.assign(self.blurred(parameters.value))
         return {
-            "images": images.numpy()[..., 0],
+            "images": images.numpy()[..., 0] if self.channels == 1 else images.numpy(),
             "objective": objective.numpy().astype(np.float64),
             "trace": np.stack(trace, axis=1).astype(np.float64),
         }
 
     def best_on(self, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(value, test index) of the largest objective each chosen unit reaches on `test`
-        (model inputs, (N, H, W, 1))."""
+        (model inputs, (N, H, W, C))."""
         import tensorflow as tf
 
         evaluate = tf.function(lambda x: self.unit_values(x), autograph=False)
@@ -292,11 +316,30 @@ def layer_units(model, layer: str) -> int:
     return int(model.get_layer(layer).output.shape[-1])
 
 
-def visualise_layer(model, layer: str, settings: dict, background: float, test: np.ndarray):
+def colour_mixing(images: np.ndarray) -> np.ndarray:
+    """(C, C): the square root of the colour covariance of `images` (N, H, W, C), by its SVD,
+    scaled so that its longest column has length 1: it takes uncorrelated colours to colours
+    correlated as the data's are (Olah et al. 2017, "Feature Visualization", whose Lucid
+    uses ImageNet's matrix; this one is the data's own)."""
+    pixels = images.reshape(-1, images.shape[-1]).astype(np.float64)
+    left, values, _ = np.linalg.svd(np.cov(pixels, rowvar=False))
+    root = left * np.sqrt(values)
+    return root / max(float(np.linalg.norm(root, axis=0).max()), 1e-12)
+
+
+def visualise_layer(
+    model,
+    layer: str,
+    settings: dict,
+    background: float,
+    test: np.ndarray,
+    mixing: np.ndarray | None = None,
+):
     """(visualisation, best test values, their indices, the loss's scale, run's result) of one
-    layer's units; `test`: the test set as model inputs, `background` on the [0, 1] scale."""
+    layer's units; `test`: the test set as model inputs, `background` on the [0, 1] scale;
+    `mixing`: colour_mixing of colour data."""
     units = settings["units"] or range(layer_units(model, layer))
-    visualisation = Visualisation(model, layer, units, settings, background)
+    visualisation = Visualisation(model, layer, units, settings, background, colour_mixing=mixing)
     best, best_index = visualisation.best_on(test)
     scale = max(float(np.abs(best).max()), 1e-6)
     return visualisation, best, best_index, scale, visualisation.run(settings["seed"], scale)

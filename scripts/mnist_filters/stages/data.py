@@ -6,7 +6,9 @@ t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz: the set's files, byte for 
 downloaded (size and md5 checked against the canonical files) or copied from
 `data.local_dir` (checked structurally: gzip, IDX magic, counts, image size, labels), or,
 for `synthetic`, drawn by mnist_filters/synthetic.py (the same bytes on every machine with
-the pinned packages).
+the pinned packages). A set served as one archive (CIFAR-10) is downloaded or read from
+`data.local_dir`, checked against its canonical md5, and read (mnist_filters/cifar.py) into
+those four files: colour images are IDX files of (N, rows, cols, 3).
 resources/<data set>/provenance.json: where and when the stage ran (mnist_filters/runlog.py).
 """
 
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
+from pathlib import Path
 
-from mnist_filters import own_images
+from mnist_filters import cifar, own_images
 from mnist_filters.atomic import atomic_outputs
 from mnist_filters.dataset import (
     FILES,
@@ -60,6 +64,7 @@ def get_mnist(
     written as IDX files instead.
     """
     keys = list(FILES)
+    archive = data_set is not None and data_set.archive
     with atomic_outputs([outputs[k] for k in keys]) as temporaries:
         staged = dict(zip(keys, temporaries))
         if own is not None:
@@ -75,6 +80,26 @@ def get_mnist(
                 write_idx(staged[key], array)
             counts = check_mnist_files(staged, layout.image_shape, len(layout.classes))
             title = path
+        elif data_set.archive:
+            title = data_set.title
+            counts = _from_archive(
+                data_set,
+                local_dir,
+                staged,
+                image_shape,
+                content_md5,
+                local_dir_key,
+                lambda destination: download(
+                    data_set.archive,
+                    mirrors,
+                    destination,
+                    timeout=timeout,
+                    retries=retries,
+                    retry_wait=retry_wait,
+                    expected=Expected(*data_set.canonical[data_set.archive]),
+                    local_dir_key=local_dir_key,
+                ),
+            )
         elif local_dir:
             title = data_set.title
             sources = local_files(local_dir)
@@ -117,7 +142,7 @@ def get_mnist(
         )
         # downloads were checked against the canonical md5 already; a local copy is
         # checked against the md5 the workflow was planned with
-        for key, name in FILES.items() if local_dir and content_md5 else ():
+        for key, name in FILES.items() if local_dir and content_md5 and not archive else ():
             if md5_file(staged[key]) != content_md5[name]:
                 raise IdxFormatError(
                     local_files(local_dir)[key],
@@ -128,3 +153,35 @@ def get_mnist(
     for name, digest in digests.items():
         log.info("sha256 %s  %s", digest, name)
     return digests
+
+
+def _from_archive(
+    data_set: DataSet, local_dir, staged, image_shape, content_md5, local_dir_key, fetch
+) -> dict[str, int]:
+    """The four files of a set served as one archive: the archive from `local_dir` (checked
+    against the md5 planned with) or fetched by `fetch(destination)`, read into `staged`."""
+    if local_dir:
+        source = data_set.source_files(local_dir)[data_set.archive]
+        if not source.is_file():
+            raise FileNotFoundError(f"{source}: not found; {local_dir_key} must hold it")
+        planned = (content_md5 or {}).get(data_set.archive)
+        if planned and md5_file(source) != planned:
+            raise ConfigError(
+                f"{source}: changed while the workflow ran (its md5 is not the one planned "
+                "with); run the workflow again"
+            )
+        log.info("reading %s", source)
+        classes, arrays = cifar.read_archive(source)
+    else:
+        with tempfile.TemporaryDirectory(dir=Path(staged["train_images"]).parent) as folder:
+            fetched = Path(folder) / data_set.archive
+            fetch(fetched)
+            log.info("reading %s", data_set.archive)
+            classes, arrays = cifar.read_archive(fetched)
+    if classes != data_set.classes:
+        log.warning(
+            "the archive names its classes %s; the workflow uses %s", classes, data_set.classes
+        )
+    for key, array in arrays.items():
+        write_idx(staged[key], array)
+    return check_mnist_files(staged, image_shape, len(data_set.classes))

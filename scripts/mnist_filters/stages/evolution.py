@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from mnist_filters.atomic import write_text_atomic
 from mnist_filters.dataset import NUM_CLASSES, load_split, of_classes, to_model_input
 from mnist_filters.formats.snapshots import EVOLUTION_COLUMNS, read_snapshots
-from mnist_filters.network.model_file import input_size, load_trained_model, table_of
+from mnist_filters.network.model_file import image_shape_of, load_trained_model, table_of
 from mnist_filters.network.probe import Probe
 from mnist_filters.ranking import TopK
 from mnist_filters.tensorflow_setup import configure_tensorflow
@@ -45,7 +45,7 @@ def trace_evolution(
     """`classes`: the run's training.classes, whose test images alone are ranked (None: all)."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
-    test = load_split(test_images, test_labels, input_size(model), num_classes)
+    test = load_split(test_images, test_labels, image_shape_of(model), num_classes)
     images, labels = test.images, test.labels
     members = of_classes(labels, classes)
     images, labels = images[members], labels[members]

@@ -14,7 +14,9 @@ it is positive it equals the activation. The image stays inside the data's pixel
 `pixel` its parameters are its pixels, clipped into [0, 1] after every step (projected gradient
 ascent, which reaches the box's corners exactly); with `fourier` it is the sigmoid of the inverse
 real FFT of a spectrum scaled by 1 / frequency (Lucid's `fft_image`: Olah et al.'s decorrelated
-space). The loss of each image is
+space). A colour image's field is in decorrelated colours too: before the sigmoid, the square
+root of the test images' colour covariance (colour_mixing in network/optimised_inputs.py, the
+data's own where Lucid uses ImageNet's) mixes them into RGB. The loss of each image is
 
     -objective / s + l2 * mean((x - background)^2) + total_variation * mean(|x_i - x_j|)
 
@@ -33,20 +35,22 @@ best of them.
 
 results/<data set>/{run}/features.h5:
   attrs: settings (JSON of the run's feature_visualisation block), background (the data set's
-         commonest test pixel value, 0-255), image_shape
+         commonest test pixel value, 0-255), image_shape; for colour images, colour_mixing
+         (3, 3: RGB = decorrelated colours @ its transpose)
   /<layer>                     a group per visualised layer; attrs: objective_kind (channel, neuron,
                                or unit), position ([row, column] of the neuron objective, else
                                absent), layer_units (units the layer has), scale (s above)
     units          int64 (u,): the visualised units' indices in the layer
     unit_names     string (u,): logits only: each unit's class name
-    images         float32 (u, H, W): each unit's optimised image in the data's pixel units
-                   (0-255, as the IDX files); with diversity, its first image
+    images         float32 (u, H, W; and 3 for colour, R G B): each unit's optimised image
+                   in the data's pixel units (0-255, as the IDX files); with diversity, its
+                   first image
     objective      float64 (u,): the objective each image reaches at the end (untransformed)
     trace          float64 (u, t): the objective along the way, at trace_steps
     trace_steps    int64 (t,): the optimiser steps of trace's columns (0: the starting image)
     best_test_value  float64 (u,): the largest objective any test image gives the unit
     best_test_index  int64 (u,): that image's index in the test file
-    diverse_images float32 (u, d, H, W), diverse_objective float64 (u, d): with
+    diverse_images float32 (u, d, H, W[, 3]), diverse_objective float64 (u, d): with
                    diversity.images d > 1, every image of each unit and its objective
 """
 
@@ -69,8 +73,8 @@ from mnist_filters.dataset import (
     run_classes,
     to_model_input,
 )
-from mnist_filters.network.model_file import input_size, load_trained_model
-from mnist_filters.network.optimised_inputs import trace_steps, visualise_layer
+from mnist_filters.network.model_file import image_shape_of, load_trained_model
+from mnist_filters.network.optimised_inputs import colour_mixing, trace_steps, visualise_layer
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
 log = logging.getLogger(__name__)
@@ -94,17 +98,18 @@ def visualise_features(
     (None: all)."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
-    split = load_split(test_images, test_labels, input_size(model), num_classes)
+    split = load_split(test_images, test_labels, image_shape_of(model), num_classes)
     test = split.images
     background = background_value(test)
     members = of_classes(split.labels, classes)
     test = test[members]
     inputs = to_model_input(test)
     names = [class_names[label] for label in run_classes(classes, num_classes)]
+    mixing = colour_mixing(inputs) if inputs.shape[3] > 1 else None
     results = {}
     for layer in settings["layers"]:
         started = time.perf_counter()
-        results[layer] = visualise_layer(model, layer, settings, background / 255.0, inputs)
+        results[layer] = visualise_layer(model, layer, settings, background / 255.0, inputs, mixing)
         visualisation, best, _, _, found = results[layer]
         log.info(
             "%s: %d units x %d images, %d steps in %.1f s; objective above the best test value "
@@ -121,6 +126,8 @@ def visualise_features(
         h5.attrs["settings"] = json.dumps(settings, sort_keys=True)
         h5.attrs["background"] = background
         h5.attrs["image_shape"] = np.asarray(test.shape[1:], np.int64)
+        if mixing is not None:
+            h5.attrs["colour_mixing"] = mixing
         for layer, (visualisation, best, best_index, scale, found) in results.items():
             # the output layer's units are the classes: they carry their names
             unit_names = names if layer == model.layers[-1].name else None
@@ -139,7 +146,9 @@ def write_layer(h5, layer, visualisation, best, best_index, scale, found, names)
         group.attrs["position"] = np.asarray(visualisation.position, np.int64)
     group.attrs["layer_units"] = visualisation.layer_units
     group.attrs["scale"] = scale
-    shape = (len(visualisation.units), copies, *visualisation.image_shape)
+    colour = () if visualisation.channels == 1 else (visualisation.channels,)
+    shape = (len(visualisation.units), copies, *visualisation.image_shape, *colour)
+    pixels = "row, column" + (", channel (R, G, B)" if colour else "")
     images = (found["images"] * 255.0).astype(np.float32).reshape(shape)
     objective = found["objective"].reshape(shape[:2])
     trace = found["trace"].reshape(*shape[:2], -1)
@@ -147,7 +156,7 @@ def write_layer(h5, layer, visualisation, best, best_index, scale, found, names)
     if names is not None:
         group["unit_names"] = np.array([names[u] for u in visualisation.units], dtype="S")
     group["images"] = images[:, 0]
-    group["images"].attrs["axes"] = "unit, row, column; pixel values 0-255"
+    group["images"].attrs["axes"] = f"unit, {pixels}; pixel values 0-255"
     group["objective"] = objective[:, 0]
     group["trace"] = trace[:, 0]
     group["trace"].attrs["axes"] = "unit, trace step"
@@ -156,5 +165,5 @@ def write_layer(h5, layer, visualisation, best, best_index, scale, found, names)
     group["best_test_index"] = best_index
     if copies > 1:
         group["diverse_images"] = images
-        group["diverse_images"].attrs["axes"] = "unit, image, row, column; pixel values 0-255"
+        group["diverse_images"].attrs["axes"] = f"unit, image, {pixels}; pixel values 0-255"
         group["diverse_objective"] = objective

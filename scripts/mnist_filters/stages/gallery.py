@@ -178,6 +178,7 @@ def render(data: dict, run: str) -> str:
     return template.render(
         title=f"mnist-filters: what the filters of run {run} see",
         navigation=Markup(navigation(data)),
+        colour=len(data["image_shape"]) == 3,
         data=Markup(json.dumps(data).replace("</", "<\\/")),
     )
 

@@ -43,7 +43,7 @@ from mnist_filters.dataset import (
     units_of,
 )
 from mnist_filters.image_transforms import TRANSFORMATIONS, inverse_matrix
-from mnist_filters.network.model_file import input_size, load_trained_model
+from mnist_filters.network.model_file import image_shape_of, load_trained_model
 from mnist_filters.network.probe import Probe
 from mnist_filters.tensorflow_setup import configure_tensorflow
 
@@ -121,7 +121,7 @@ def measure_invariance(
     drawn from (None: all)."""
     configure_tensorflow(threads, "float32")
     model = load_trained_model(model_path)
-    split = load_split(test_images, test_labels, input_size(model), num_classes)
+    split = load_split(test_images, test_labels, image_shape_of(model), num_classes)
     test, labels = split.images, split.labels.astype(np.int64)
     members = of_classes(labels, classes)
     chosen = members[sampled_images(len(members), images, seed)]

@@ -17,8 +17,9 @@ Layout of results/<data set>/{run}/occlusion.h5 (n images, ny x nx occluder posi
   /strongest_filter    int64 (n,): which map of `layer` that is
   /strongest_unit      int64 (n, 2): its (row, col) of largest activation, unoccluded
   /unoccluded/probability_label, /unoccluded/predicted, /unoccluded/map_total  (n,)
-  /projection          float32 (n, H, W): the deconvnet projection of that unit on the
-                       unoccluded image (d unit / d pixel, ReLUs passing relu(g))
+  /projection          float32 (n, H, W; and C for colour): the deconvnet projection of
+                       that unit on the unoccluded image (d unit / d pixel, ReLUs passing
+                       relu(g))
 File attributes: layer, size, stride, fill (pixel value, 0-255), model_sha256, tool_version.
 """
 
@@ -43,7 +44,7 @@ from mnist_filters.dataset import (
     to_model_input,
     units_of,
 )
-from mnist_filters.network.model_file import input_size, load_trained_model
+from mnist_filters.network.model_file import image_shape_of, load_trained_model
 from mnist_filters.network.probe import Probe
 from mnist_filters.stages.mistakes import read_mistakes
 from mnist_filters.tensorflow_setup import configure_tensorflow
@@ -120,13 +121,13 @@ def occlude(
     from mnist_filters.network.backprojection import Network, project
 
     model = load_trained_model(model_path)
-    split = load_split(test_images, test_labels, input_size(model), num_classes)
+    split = load_split(test_images, test_labels, image_shape_of(model), num_classes)
     test, labels = split.images, split.labels.astype(np.int64)
     chosen = chosen_images(mistakes_csv, of_classes(labels, classes), images, len(test))
     units = units_of(labels[chosen], classes)  # each chosen image's true label's unit
     unit_labels = np.array(run_classes(classes, num_classes))
     fill = background_value(test) if fill is None else fill
-    height, width = test.shape[1:]
+    height, width = test.shape[1:3]
     rows, cols = occluder_origins(height, size, stride), occluder_origins(width, size, stride)
     probe = Probe(model, [layer])
     n, grid = len(chosen), (len(rows), len(cols))
@@ -140,7 +141,7 @@ def occlude(
     }
     unoccluded = {key: np.zeros(n, values.dtype) for key, values in results.items()}
     strongest_filter, strongest_unit = np.zeros(n, np.int64), np.zeros((n, 2), np.int64)
-    projections = np.zeros((n, height, width), np.float32)
+    projections = np.zeros((n, *test.shape[1:]), np.float32)
     network = Network.of(model)
     for i, index in enumerate(chosen):
         image = test[index].astype(np.float32)

@@ -2,8 +2,9 @@
 
 Layout of results/<data set>/{run}/projections.h5:
   /<layer>/<method>   float32 (that layer's rows of rankings.csv, in the file's order;
-                      receptive-field rows; receptive-field cols): d unit / d pixel over the
-                      unit's whole receptive field, zero where the field leaves the image
+                      receptive-field rows; receptive-field cols; and for colour images,
+                      channels, R G B): d unit / d pixel over the unit's whole receptive field,
+                      zero where the field leaves the image
   /<layer>/field_origin  int64 (the same rows, 2): input pixel (y, x) where each field begins
 File attributes: model_sha256, methods, tool_version. Each dataset: layer, method,
 receptive_field_size, and `rows`: which rows of rankings.csv (0-based, header excluded).

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from mnist_filters.formats.training_log import read_training_log
-from mnist_filters.stages.figures.style import GREY, bare, grid, plt, save
+from mnist_filters.stages.figures.style import bare, filter_mosaic, grid, plt, save, show_filters
 from mnist_filters.sweeps import short_keys, value_token
 
 SEED = "seed"
@@ -181,19 +181,6 @@ def effects(table: str, output: str, *, swept: dict[str, dict], dpi: int) -> Non
     save(figure, output, dpi)
 
 
-def mosaic(kernel: np.ndarray) -> np.ndarray:
-    """A (kh, kw, 1, F) kernel as one image: filters in a near-square grid, NaN between them."""
-    height, width, _channels, count = kernel.shape
-    rows, columns = grid(count, math.ceil(math.sqrt(count)))
-    tiles = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1), np.nan, dtype=np.float32)
-    for f in range(count):
-        r, c = divmod(f, columns)
-        tiles[
-            r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width
-        ] = kernel[:, :, 0, f]
-    return tiles
-
-
 def filters(
     activations: list[str], output: str, *, swept: dict[str, dict], layers: list[str], dpi: int
 ) -> None:
@@ -203,21 +190,18 @@ def filters(
     keys = list(dict.fromkeys(k for s in swept.values() for k in s))
     rows, columns = grid(len(runs), 4 if len(runs) > 6 else 3)
     figure = plt.figure(figsize=(columns * 3.6, rows * 4.0 + 0.8))
-    colour_map = plt.get_cmap(GREY).with_extremes(bad="#9fc5e8")
     for number, (run, path, layer) in enumerate(zip(runs, activations, layers)):
         with h5py.File(path, "r") as h5:
             kernel = h5[f"weights/{layer}/kernel"][:]
-        if kernel.shape[2] != 1:
+        if kernel.shape[2] not in (1, 3):
             raise ValueError(
-                f"{path}: {layer} has {kernel.shape[2]} input channels; only single-channel "
-                f"filters draw"
+                f"{path}: {layer} has {kernel.shape[2]} input channels; only filters of a "
+                "greyscale or an RGB input draw"
             )
         limit = float(np.abs(kernel).max()) or 1.0
         axes = figure.add_subplot(rows, columns, number + 1)
         bare(axes)
-        axes.imshow(
-            mosaic(kernel), cmap=colour_map, vmin=-limit, vmax=limit, interpolation="nearest"
-        )
+        show_filters(axes, filter_mosaic(kernel), limit)
         described = label(swept[run], keys).replace(", ", "\n") or run
         axes.set_title(
             f"{described}\n{kernel.shape[3]} of {kernel.shape[0]}x{kernel.shape[1]}, "

@@ -4,7 +4,6 @@ the first convolution's filters at each kept step."""
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import numpy as np
 from mnist_filters.atomic import atomic_directory
 from mnist_filters.formats.snapshots import read_evolution, read_snapshots
 from mnist_filters.idx import read_idx
-from mnist_filters.stages.figures.style import GREY, bare, plt, save
+from mnist_filters.stages.figures.style import GREY, bare, filter_mosaic, plt, save, show_filters
 
 FILTERS_PER_COLUMN = 16
 GAP = 9  # pixels under each patch, where its activation is written
@@ -57,7 +56,9 @@ def draw_layer(path, layer, by_filter, images, steps, dpi):
     )
     for axes, group in zip(panels[0], groups):
         # every column as tall as the first, so that the panels line up
-        canvas = np.full((len(groups[0]) * cell, len(steps) * (size + 2)), 128, np.uint8)
+        canvas = np.full(
+            (len(groups[0]) * cell, len(steps) * (size + 2), *images.shape[3:]), 128, np.uint8
+        )
         for r, f in enumerate(group):
             for c, step in enumerate(steps):
                 row = by_filter[f][step]
@@ -97,30 +98,17 @@ def draw_layer(path, layer, by_filter, images, steps, dpi):
 
 
 def draw_filters(path, layer, steps, kernels, dpi):
-    """Per step, `layer`'s filters in a grid on that step's own symmetric grey scale (stated)."""
-    count = kernels[0].shape[-1]
-    columns = math.ceil(math.sqrt(count))
-    rows = math.ceil(count / columns)
-    height, width = kernels[0].shape[:2]
+    """Per step, `layer`'s filters in a grid on that step's own symmetric scale (stated), grey
+    or, for an RGB input, colour."""
     figure, panels = plt.subplots(1, len(steps), figsize=(len(steps) * 2.4, 2.9), squeeze=False)
     for axes, step, kernel in zip(panels[0], steps, kernels):
         limit = float(np.abs(kernel).max()) or 1.0
-        sheet = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1), np.nan, np.float32)
-        for f in range(count):
-            y, x = (f // columns) * (height + 1), (f % columns) * (width + 1)
-            sheet[y : y + height, x : x + width] = kernel[:, :, 0, f] / limit
-        axes.imshow(
-            sheet,
-            cmap=plt.get_cmap(GREY).with_extremes(bad="#9fc5e8"),
-            vmin=-1,
-            vmax=1,
-            interpolation="nearest",
-        )
+        show_filters(axes, filter_mosaic(kernel / limit), 1.0)
         bare(axes)
         axes.set_title(f"step {step}\n±{limit:.3f}", fontsize=8)
     figure.suptitle(
-        f"{layer}'s filters at each kept step (each panel on its own symmetric scale: black -, "
-        "white +)",
+        f"{layer}'s filters at each kept step (each panel on its own symmetric scale: "
+        + ("black -, white +)" if kernels[0].shape[2] == 1 else "mid-grey 0)"),
         fontsize=9,
     )
     figure.tight_layout()

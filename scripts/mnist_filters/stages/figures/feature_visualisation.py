@@ -11,7 +11,7 @@ import numpy as np
 
 from mnist_filters.atomic import atomic_directory
 from mnist_filters.formats.features import read_features
-from mnist_filters.stages.figures.style import GREY, bare, grid, plt, save
+from mnist_filters.stages.figures.style import bare, grid, plt, save, show_pixels
 
 OBJECTIVES = {
     "channel": "mean of the filter's map",
@@ -33,7 +33,7 @@ def strip(entry: dict, i: int):
     if "diverse_images" not in entry:
         return entry["images"][i]
     images = entry["diverse_images"][i]
-    gap = np.full((images.shape[1], 1), 128, images.dtype)
+    gap = np.full((images.shape[1], 1, *images.shape[3:]), 128, images.dtype)
     return np.concatenate([part for image in images for part in (image, gap)][:-1], axis=1)
 
 
@@ -52,7 +52,7 @@ def layer_figure(layer: str, entry: dict):
         axes = figure.add_subplot(rows, columns, i + 1)
         bare(axes)
         # the data's own scale, as the test images and their patches are shown
-        axes.imshow(strip(entry, i), cmap=GREY, vmin=0, vmax=255)
+        show_pixels(axes, strip(entry, i))
         title = f"class {names[i]}" if names else f"{unit}"
         axes.set_title(
             f"{title}\n{entry['objective'][i]:.3g} / test {entry['best_test_value'][i]:.3g}",

@@ -20,7 +20,7 @@ from matplotlib.patches import Rectangle
 from mnist_filters.atomic import atomic_directory
 from mnist_filters.dataset import label_text
 from mnist_filters.idx import read_idx
-from mnist_filters.stages.figures.style import GREY, bare, plt, save
+from mnist_filters.stages.figures.style import bare, plt, save, show_pixels, signed_colour
 
 SIGNED = "RdBu_r"
 
@@ -75,7 +75,7 @@ def draw(image, i, data, unoccluded, layer, size, stride, fill, classes):
         rows[-1] + centre + stride / 2,
         rows[0] + centre - stride / 2,
     )
-    height, width = image.shape
+    height, width = image.shape[:2]
     label = int(data["label"][i])
     figure, panels = plt.subplots(1, 5, figsize=(16.5, 4.1))
     for axes in panels:
@@ -83,7 +83,7 @@ def draw(image, i, data, unoccluded, layer, size, stride, fill, classes):
         axes.set_xlim(-0.5, width - 0.5)
         axes.set_ylim(height - 0.5, -0.5)
 
-    panels[0].imshow(image, cmap=GREY, vmin=0, vmax=255)
+    show_pixels(panels[0], image)
     # the occluder where it moves the true label's probability most
     change = np.abs(data["probability_label"][i] - unoccluded["probability_label"][i])
     r, c = np.unravel_index(int(change.argmax()), change.shape)
@@ -114,8 +114,11 @@ def draw(image, i, data, unoccluded, layer, size, stride, fill, classes):
 
     projection = data["projection"][i]
     limit = float(np.abs(projection).max()) or 1.0
-    shown = panels[2].imshow(projection, cmap=SIGNED, vmin=-limit, vmax=limit)
-    bar(figure, panels[2], shown, "d unit / d pixel")
+    if projection.ndim == 2:
+        shown = panels[2].imshow(projection, cmap=SIGNED, vmin=-limit, vmax=limit)
+        bar(figure, panels[2], shown, "d unit / d pixel")
+    else:  # each colour channel's d unit / d pixel: mid-grey 0
+        panels[2].imshow(signed_colour(projection, limit))
     panels[2].set_title(
         f"(c) deconvnet projection of map {f}'s\nstrongest unit (scale ±{limit:.3g})", fontsize=8
     )

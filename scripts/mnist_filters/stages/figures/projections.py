@@ -20,18 +20,30 @@ from mnist_filters.atomic import atomic_directory
 from mnist_filters.dataset import label_text
 from mnist_filters.idx import read_idx
 from mnist_filters.stages.figures.sheets import Sheet, draw_sheets
-from mnist_filters.stages.figures.style import GREY, bare, plt, save
+from mnist_filters.stages.figures.style import (
+    GREY,
+    OUTSIDE_IMAGE,
+    bare,
+    colour,
+    plt,
+    save,
+    signed_colour,
+)
 from mnist_filters.stages.figures.top_patches import crop
 from mnist_filters.stages.rank import RankedUnit, read_rankings
 
 SIGNED = "RdBu_r"  # blue < 0 < red, white at zero
 GAP = 2
+COLOUR_KEY = (
+    "each colour channel: brighter raises the activation, darker lowers it, mid-grey: neither"
+)
 
 
 def tiles(maps: list[np.ndarray], fill: float) -> np.ndarray:
-    """Equal-sized maps side by side with `fill` between them (NaN draws as the background)."""
-    height, width = maps[0].shape
-    row = np.full((height, len(maps) * (width + GAP) - GAP), fill, np.float32)
+    """Equal-sized maps (greyscale, or colour: H, W, C) side by side with `fill` between them
+    (NaN draws as the background)."""
+    height, width = maps[0].shape[:2]
+    row = np.full((height, len(maps) * (width + GAP) - GAP, *maps[0].shape[2:]), fill, np.float32)
     for i, tile in enumerate(maps):
         row[:, i * (width + GAP) : i * (width + GAP) + width] = tile
     return row
@@ -119,7 +131,8 @@ def filter_sheet(layer, f, units, images, maps, origins, position, classes):
     title = (
         f"{layer} filter {f}: top {len(units)} patches and their projections\n"
         f"{textwrap.shorten(labels, width=110, placeholder=', ...')}\n"
-        "red: raises the activation, blue: lowers it; each row on its own scale (beside it)"
+        + ("red: raises the activation, blue: lowers it" if patches.ndim == 2 else COLOUR_KEY)
+        + "; each row on its own scale (beside it)"
     )
     return f"{layer}_filter{f:02d}.png", (title, patches, rows)
 
@@ -128,19 +141,19 @@ class ProjectionSheet(Sheet):
     """One patch row above one row per method."""
 
     @staticmethod
-    def layout_of(title, patches, rows) -> tuple[tuple[int, int], int]:
+    def layout_of(title, patches, rows) -> tuple[tuple[int, ...], int]:
         return patches.shape, len(rows)
 
-    def __init__(self, layout: tuple[tuple[int, int], int]):
+    def __init__(self, layout: tuple[tuple[int, ...], int]):
         patch_shape, methods = layout
-        height, width = patch_shape
+        height, width = patch_shape[:2]
         # about 4 pixels per input pixel at 100 dpi, and room for the row labels and the title
         self.figure, panels = plt.subplots(
             1 + methods,
             1,
             figsize=(max(6.0, width / 25 + 1.5), (1 + methods) * max(0.9, height / 25 + 0.2) + 0.8),
         )
-        grey = plt.get_cmap(GREY).with_extremes(bad="#9fc5e8")
+        grey = plt.get_cmap(GREY).with_extremes(bad=OUTSIDE_IMAGE)
         signed = plt.get_cmap(SIGNED).with_extremes(bad="white")
         blank = np.zeros(patch_shape, np.float32)
         self.patches = panels[0].imshow(blank, cmap=grey, vmin=0, vmax=255, interpolation="nearest")
@@ -160,9 +173,10 @@ class ProjectionSheet(Sheet):
 
     def draw(self, title, patches, rows):
         self.title.set_text(title)
-        self.patches.set_data(patches)
+        grey = patches.ndim == 2
+        self.patches.set_data(patches if grey else colour(patches / 255.0, OUTSIDE_IMAGE))
         for image, (label, values, limit) in zip(self.rows, rows):
-            image.set_data(values)
+            image.set_data(values if grey else signed_colour(values, limit))
             image.set_clim(-limit, limit)
             image.axes.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
 
@@ -183,9 +197,14 @@ def draw_overview(
     ]
     width = max(r.shape[1] for r in rows)
     height = rows[0].shape[0]
-    sheet = np.full((len(rows) * (height + GAP) - GAP, width), np.nan, np.float32)
+    sheet = np.full(
+        (len(rows) * (height + GAP) - GAP, width, *rows[0].shape[2:]), np.nan, np.float32
+    )
     for i, row in enumerate(rows):
         sheet[i * (height + GAP) : i * (height + GAP) + height, : row.shape[1]] = row
+    grey = sheet.ndim == 2
+    if not grey:
+        sheet = signed_colour(sheet, 1.0)
     figure = plt.figure(figsize=(max(4.0, width / 25 + 1.0), max(3.0, sheet.shape[0] / 25) + 0.8))
     axes = figure.add_subplot(1, 1, 1)
     axes.imshow(
@@ -205,7 +224,8 @@ def draw_overview(
     axes.set_xlabel("rank (strongest first)")
     axes.set_title(
         f"{layer}: {method} projections of each filter's top patches\n"
-        "each filter's row scaled to its own largest |value|: blue -1, white 0, red +1",
+        "each filter's row scaled to its own largest |value|: "
+        + ("blue -1, white 0, red +1" if grey else "each channel none -1, mid-grey 0, full +1"),
         fontsize=9,
     )
     save(figure, folder / f"{layer}_{method}_overview.png", dpi)

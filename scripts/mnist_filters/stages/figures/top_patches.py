@@ -24,12 +24,16 @@ def crop(images: np.ndarray, unit: RankedUnit) -> np.ndarray:
 
 
 def mosaic(patches: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:
-    """Patches in a grid on a mid-grey background (smaller, clipped patches top-left)."""
+    """Patches (greyscale or colour) in a grid on a mid-grey background (smaller, clipped
+    patches top-left)."""
+    first = patches[0][0]
     height = max(p.shape[0] for row in patches for p in row)
     width = max(p.shape[1] for row in patches for p in row)
     columns = max(len(row) for row in patches)
     canvas = np.full(
-        ((height + gap) * len(patches) - gap, (width + gap) * columns - gap), 128, np.uint8
+        ((height + gap) * len(patches) - gap, (width + gap) * columns - gap, *first.shape[2:]),
+        128,
+        np.uint8,
     )
     for r, row in enumerate(patches):
         for c, patch in enumerate(row):
@@ -56,7 +60,7 @@ class PatchSheet(Sheet):
 
     def draw(self, title: str, patches: list[np.ndarray], captions: list[str]) -> None:
         for image, patch, caption in zip(self.panels, patches, captions):
-            height, width = patch.shape
+            height, width = patch.shape[:2]
             image.set_data(patch)
             image.set_extent((-0.5, width - 0.5, height - 0.5, -0.5))
             image.axes.set_xlim(-0.5, width - 0.5)
