@@ -352,3 +352,32 @@ def test_the_gallery_of_an_imported_colour_model_draws_its_patches_in_colour(col
             expected[y, x] = image[fy + y, fx + x] if inside else (159, 197, 232)
     np.testing.assert_array_equal(shown, expected)
     assert (shown.max(axis=-1).astype(int) - shown.min(axis=-1) > 60).any()  # in colour
+
+
+@pytest.mark.parametrize("adapted", [False, True], ids=["given", "adapted"])
+def test_a_per_channel_normalisation_of_a_colour_model_computes_what_keras_computes(
+    adapted, tmp_path
+):
+    """A colour model's Normalization with a mean and variance per channel (given in its
+    config, or adapted, and so kept in its weights) becomes a per-channel rescaling; the
+    converted model's logits are the file's softmax inputs."""
+    from mnist_filters.network.from_keras import import_model
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (64, *SHAPE)).astype("float32") * [1.0, 0.7, 0.4]
+    if adapted:
+        normalise = layers.Normalization()
+        normalise.adapt(pixels)
+    else:
+        normalise = layers.Normalization(mean=[120, 90, 50], variance=[3600, 2500, 900])
+    inputs = keras.Input(SHAPE)
+    x = layers.Conv2D(4, 3, activation="relu")(normalise(inputs))
+    x = layers.GlobalAveragePooling2D()(x)
+    logits = layers.Dense(len(CLASSES))(x)
+    model = keras.Model(inputs, layers.Softmax()(logits))
+    model.save(tmp_path / "normalised.keras")
+    imported = import_model(tmp_path / "normalised.keras")
+    scale = imported.table.layers[0].options["scale"]
+    assert isinstance(scale, list) and len(scale) == 3
+    expected = keras.Model(inputs, logits)(pixels).numpy()
+    np.testing.assert_allclose(imported.model(pixels / 255.0).numpy(), expected, atol=1e-4)

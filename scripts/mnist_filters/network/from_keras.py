@@ -35,6 +35,7 @@ from mnist_filters.network.table import (
     SOFTMAX,
     LayerError,
     LayerTable,
+    normalisation,
 )
 
 INPUT_RANGES = ("auto", "unit", "bytes")
@@ -95,7 +96,10 @@ def _rows(
     rows[-1]["name"] = OUTPUT
     if takes_bytes(config, input_range):
         if rows[0]["kind"] == "rescaling":
-            rows[0]["scale"] *= 255.0
+            scale = rows[0]["scale"]
+            rows[0]["scale"] = (
+                [v * 255.0 for v in scale] if isinstance(scale, list) else scale * 255.0
+            )
         else:
             rows.insert(0, {"name": PIXELS, "kind": "rescaling", "scale": 255.0, "offset": 0.0})
     return rows
@@ -214,11 +218,10 @@ def import_model(path: str | Path, input_range: str = "auto") -> Imported:
 
 
 def _normalisation(layer) -> dict:
-    """A Normalization layer's (x - mean) / sqrt(variance) as x * scale + offset."""
+    """A Normalization layer's (x - mean) / sqrt(variance), per channel, as x * scale + offset."""
     if layer.invert:
         raise LayerError(f"layer {layer.name} inverts a normalisation; the workflow reads none")
-    mean, variance = (np.asarray(v, np.float64).ravel() for v in (layer.mean, layer.variance))
-    if len(set(mean.tolist())) > 1 or len(set(variance.tolist())) > 1:
-        raise LayerError(f"layer {layer.name}: a mean per channel; the workflow reads one value")
-    scale = 1.0 / max(float(np.sqrt(variance[0])), 1e-7)  # as Keras divides
-    return {"scale": scale, "offset": -float(mean[0]) * scale}
+    return normalisation(
+        np.asarray(layer.mean, np.float64).ravel().tolist(),
+        np.asarray(layer.variance, np.float64).ravel().tolist(),
+    )

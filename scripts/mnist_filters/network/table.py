@@ -285,6 +285,12 @@ class LayerTable:
                 channels = options["filters"] if kind == "conv" else shape[2]
                 shape = (geometry.rows.length, geometry.cols.length, channels)
             elif kind in POINTWISE:
+                for key in ("scale", "offset") if kind == "rescaling" else ():
+                    if isinstance(options[key], list) and len(options[key]) != shape[-1]:
+                        raise LayerError(
+                            f"{where}: a {key} for each of {len(options[key])} channels, but "
+                            f"{source} has {shape[-1]}"
+                        )
                 if geometry is not None:
                     geometry = Geometry(geometry.rows, geometry.cols, "valid")
             elif kind in FLATTENING:
@@ -472,7 +478,10 @@ def _options(row: dict, where: str) -> dict:
             "momentum": float(row.get("momentum", 0.99)),
         }
     elif kind == "rescaling":
-        options = {"scale": float(row.get("scale", 1.0)), "offset": float(row.get("offset", 0.0))}
+        options = {
+            "scale": channel_values(row.get("scale", 1.0)),
+            "offset": channel_values(row.get("offset", 0.0)),
+        }
     else:
         options = {}
     for key in ("filters", "units"):
@@ -515,26 +524,40 @@ def _keras_row(kind: str, layer: dict) -> dict:
     return row
 
 
+def _flat(value) -> list[float]:
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _flat(item)]
+    return [float(value)]
+
+
+def channel_values(value) -> float | list[float]:
+    """A rescaling's scale or offset: one float for every channel, or a list of one per
+    channel (a colour model's per-channel normalisation)."""
+    values = _flat(value)
+    if not values:
+        raise LayerError("a rescaling needs a scale and an offset")
+    return values[0] if len(set(values)) == 1 else values
+
+
+def normalisation(mean, variance) -> dict:
+    """A Normalization's (x - mean) / sqrt(variance), per channel, as x * scale + offset."""
+    means, variances = _flat(mean), _flat(variance)
+    if len(means) != len(variances):
+        means, variances = means * len(variances), variances * len(means)  # one of them is 1
+    scales = [1.0 / max(v**0.5, 1e-7) for v in variances]  # as Keras divides
+    offsets = [-m * k for m, k in zip(means, scales)]
+    return {"scale": channel_values(scales), "offset": channel_values(offsets)}
+
+
 def _rescaling(layer: dict) -> dict:
     """A Rescaling's scale and offset, or a Normalization's, (x - mean) / sqrt(variance) as
     x * scale + offset, from the values its config holds (an adapted Normalization keeps them
-    in its weights: network/imported.py reads them there). One value for every channel."""
-
-    def one(value, name):
-        values = [float(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
-        if len(set(values)) > 1:
-            raise LayerError(
-                f"layer {layer['name']}: a {name} per channel; the workflow reads one value"
-            )
-        return values[0]
-
+    in its weights: network/from_keras.py reads them there)."""
     if "scale" in layer:
-        return {"scale": one(layer["scale"], "scale"), "offset": one(layer["offset"], "offset")}
+        return {"scale": channel_values(layer["scale"]), "offset": channel_values(layer["offset"])}
     if layer.get("mean") is None or layer.get("variance") is None:
         return {"scale": 1.0, "offset": 0.0}
-    mean, variance = one(layer["mean"], "mean"), one(layer["variance"], "variance")
-    scale = 1.0 / max(variance**0.5, 1e-7)  # as Keras divides
-    return {"scale": scale, "offset": -mean * scale}
+    return normalisation(layer["mean"], layer["variance"])
 
 
 # Names that stand for layers by their place in the table: name -> (the layers, meaning).
