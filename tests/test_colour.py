@@ -52,6 +52,7 @@ PLAIN = {
 def elsewhere_model(npz: Path) -> keras.Model:
     """A functional colour model of Keras's default names, as a user trains one: Rescaling,
     batch normalisation, dropout, global average pooling and a softmax, a few steps of Adam."""
+    keras.backend.clear_session()  # Keras's default names, as a fresh session gives them
     inputs = keras.Input(SHAPE)
     x = layers.Rescaling(1 / 255.0)(inputs)
     x = layers.Conv2D(8, 5, activation="relu")(x)
@@ -71,8 +72,9 @@ def elsewhere_model(npz: Path) -> keras.Model:
 
 @pytest.fixture(scope="module")
 def colour_runs(tmp_path_factory) -> dict[str, Path]:
-    """Two workflows: the .npz with the default (declared) network, and the same images as a
-    folder with a model trained elsewhere; every analysis on."""
+    """Two workflows: the .npz with the default (declared) network, every analysis on; and
+    the same images as a folder with a model trained elsewhere, every analysis an imported
+    run makes by default."""
     root = tmp_path_factory.mktemp("colour")
     npz = write_colour_npz(root / "shapes.npz", TRAIN, TEST)
     folder = write_colour_folder(root / "shapes", TRAIN, TEST)
@@ -88,6 +90,9 @@ def colour_runs(tmp_path_factory) -> dict[str, Path]:
                 "model": {"file": str(model_file)},
                 "activations": {"layers": ["convolutions"]},
                 "feature_visualisation": {"layers": ["convolutions", "output"]},
+                # occlusion and invariance on colour: the declared run's
+                "occlusion": {"enabled": False},
+                "invariance": {"enabled": False},
             },
         ),
     ):
@@ -108,6 +113,7 @@ def results(colour_runs, name: str) -> Path:
     return colour_runs[name] / "results" / "shapes" / name
 
 
+@pytest.mark.slow
 def test_a_folder_and_an_npz_of_the_same_colour_images_are_the_same_data(colour_runs):
     """The folder's images, in its documented order, are the .npz's: test images by class,
     then file name; training images that listing permuted with the folder's seed. Both
@@ -136,13 +142,14 @@ def test_a_folder_and_an_npz_of_the_same_colour_images_are_the_same_data(colour_
             assert [row[1] for row in list(csv.reader(handle))[1:]] == CLASSES
 
 
+@pytest.mark.slow
 def test_every_stage_makes_its_outputs_in_colour(colour_runs):
     declared, imported = results(colour_runs, "declared"), results(colour_runs, "imported")
     for run in (declared, imported):
         assert (run / "gallery" / "index.html").stat().st_size > 0
         for figure in ("samples.png", "filters.png", "confusion.png", "mistakes.png"):
             assert (run / "figures" / figure).stat().st_size > 0, (run, figure)
-        for folder in ("top_patches", "projections", "features", "occlusion", "invariance"):
+        for folder in ("top_patches", "projections", "features"):
             assert list((run / "figures" / folder).glob("*.png")), (run, folder)
         with h5py.File(run / "projections.h5") as h5:
             layer = next(iter(h5))
@@ -150,9 +157,10 @@ def test_every_stage_makes_its_outputs_in_colour(colour_runs):
         with h5py.File(run / "features.h5") as h5:
             assert h5.attrs["colour_mixing"].shape == (3, 3)
             assert all(h5[f"{layer}/images"].shape[1:] == SHAPE for layer in h5)
-        with h5py.File(run / "occlusion.h5") as h5:
-            assert h5["projection"].shape[1:] == SHAPE
-    assert list((declared / "figures" / "evolution").glob("*.png"))
+    with h5py.File(declared / "occlusion.h5") as h5:
+        assert h5["projection"].shape[1:] == SHAPE
+    for folder in ("occlusion", "invariance", "evolution"):
+        assert list((declared / "figures" / folder).glob("*.png")), folder
     # the samples figure shows the images as they are: coloured, not grey
     samples = plt_image(declared / "figures" / "samples.png")
     assert (samples.max(axis=-1) - samples.min(axis=-1) > 0.3).mean() > 0.02
@@ -164,6 +172,7 @@ def plt_image(path: Path) -> np.ndarray:
     return plt.imread(path)[..., :3]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["declared", "imported"])
 def test_each_top_patch_is_its_activation_recomputed_on_the_cropped_colour_patch(colour_runs, name):
     """The first convolution's unit is its kernel times the patch its box crops from the test
@@ -188,6 +197,7 @@ def test_each_top_patch_is_its_activation_recomputed_on_the_cropped_colour_patch
         assert float(row["activation"]) == pytest.approx(expected, rel=1e-4, abs=1e-5), row
 
 
+@pytest.mark.slow
 def test_conv1_reaches_its_closed_form_maximiser_in_colour(colour_runs, tmp_path):
     """conv1 is linear before its ReLU: its centre unit is largest with every pixel of every
     channel of its field at the top where the weight is positive, at the bottom where it is
@@ -299,6 +309,7 @@ document.body.setAttribute("data-patch-size", `${patch.height}x${patch.width}`);
 </script>"""
 
 
+@pytest.mark.slow
 def test_the_gallery_of_an_imported_colour_model_draws_its_patches_in_colour(colour_runs, tmp_path):
     """In headless Chromium, the first hit's patch canvas holds exactly the test image's colour
     pixels of its receptive field (light blue beyond the image), and no console error."""

@@ -354,10 +354,17 @@ def test_nothing_evaluates_code_from_data_or_config():
         *(REPO / "rules").glob("*.smk"),
         REPO / "Snakefile",
     ]
+    # CIFAR-10 comes as pickles: its reader alone imports pickle, and loads only through
+    # its Unpickler that resolves NumPy's array globals and nothing else (tests/test_cifar.py
+    # feeds it a pickle that would run a command)
+    reader = REPO / "scripts" / "mnist_filters" / "cifar.py"
+    text = reader.read_text()
+    assert "def find_class(self, module: str, name: str):" in text
+    assert "pickle.load(" not in text and "pickle.loads(" not in text
     for path in sources:
         text = path.read_text()
         for forbidden in (
-            "import pickle",
+            *(() if path == reader else ("import pickle",)),
             "allow_pickle=True",
             "safe_mode=False",
             "eval(",

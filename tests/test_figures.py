@@ -223,7 +223,8 @@ def test_a_failed_figure_leaves_nothing(tmp_path):
     with h5py.File(tmp_path / "two-channels.h5", "w") as h5:
         h5["weights/conv2/kernel"] = np.zeros((5, 5, 2, 3), np.float32)
     with pytest.raises(
-        ValueError, match="conv2 has 2 input channels; only single-channel filters draw as images"
+        ValueError,
+        match="conv2 has 2 input channels; only filters of a greyscale or an RGB input draw as",
     ):
         filters.filters(str(tmp_path / "two-channels.h5"), str(out), layer="conv2", dpi=40)
     assert not out.parent.exists()

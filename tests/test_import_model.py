@@ -47,6 +47,7 @@ def functional_model() -> keras.Model:
     """A functional model of Keras's default names that takes 0-255 pixels: Rescaling, a
     convolution without a bias or activation, batch normalisation, a ReLU layer, dropout, a
     softmax of its own."""
+    keras.backend.clear_session()  # Keras's default names, as a fresh session gives them
     inputs = keras.Input((28, 28, 1))
     x = layers.Rescaling(1 / 255.0)(inputs)
     x = layers.Conv2D(8, 5, padding="same", use_bias=False)(x)

@@ -44,7 +44,7 @@ def filters(activations: str, output: str, *, dpi: int, layer: str) -> None:
         figure.text(
             0.5,
             0.01,
-            f"each channel's weight as its colour's intensity, one scale for all filters: "
+            f"each channel's weight as its colour's intensity, one scale for all filters:\n"
             f"mid-grey = 0, full = +{limit:.3f}, none = -{limit:.3f}",
             ha="center",
             fontsize=8,
