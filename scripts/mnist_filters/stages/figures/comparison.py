@@ -185,7 +185,7 @@ def filters(
     activations: list[str], output: str, *, swept: dict[str, dict], layers: list[str], dpi: int
 ) -> None:
     """Each run's first convolution's filters (`layers`: its name, run by run) as one mosaic,
-    each run on its own symmetric grey scale."""
+    each run on its own symmetric scale, grey or, for an RGB input, colour."""
     runs = list(swept)
     keys = list(dict.fromkeys(k for s in swept.values() for k in s))
     rows, columns = grid(len(runs), 4 if len(runs) > 6 else 3)
@@ -208,10 +208,15 @@ def filters(
             f"scale ±{limit:.3f}",
             fontsize=8,
         )
+    scale = (
+        "grey scale\n(black = -scale, mid-grey = 0, white = +scale of that run"
+        if kernel.shape[2] == 1
+        else "scale\n(each channel's weight as its colour's intensity: none = -scale, "
+        "mid-grey = 0, full = +scale of that run"
+    )
     figure.suptitle(
-        f"{' / '.join(dict.fromkeys(layers))} filters of each run; each run on its own grey "
-        "scale\n"
-        "(black = -scale, mid-grey = 0, white = +scale of that run; blue: gaps between filters)",
+        f"{' / '.join(dict.fromkeys(layers))} filters of each run; each run on its own "
+        f"{scale}; blue: gaps between filters)",
         fontsize=10,
     )
     figure.tight_layout()
