@@ -108,7 +108,8 @@ def download(
     raise DownloadError(
         f"could not download {name} from any mirror:\n"
         + "\n".join(failures)
-        + "\nTo run offline, put the data set's files (as the mirrors name them) in a folder and set "
+        + "\nTo run offline, put the data set's files (as the mirrors name them) in a folder "
+        + "and set "
         + (
             "`data.local_dir` to it in config.yaml (or pass --config 'data={local_dir: "
             "/path/to/folder}')."
