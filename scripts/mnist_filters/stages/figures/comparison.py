@@ -211,7 +211,7 @@ def filters(
     scale = (
         "grey scale\n(black = -scale, mid-grey = 0, white = +scale of that run"
         if kernel.shape[2] == 1
-        else "scale\n(each channel's weight as its colour's intensity: none = -scale, "
+        else "scale\n(each channel's weight as its colour's intensity: none = -scale,\n"
         "mid-grey = 0, full = +scale of that run"
     )
     figure.suptitle(
