@@ -20,8 +20,8 @@ Layout of results/<data set>/{run}/activations.h5:
                            TensorFlow
 Every dataset has a `description` attribute. File attributes: classes (the label of each
 output unit: training.classes, or every label), model_sha256, test_images_sha256, settings
-(JSON), tool_version, image_shape, threads (the logits' last bits depend on it; `make verify`
-reuses it).
+(JSON), tool_version, image_shape ([rows, cols], or [rows, cols, 3] for colour), threads
+(the logits' last bits depend on it; `make verify` reuses it).
 """
 
 from __future__ import annotations
