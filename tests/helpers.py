@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 RULE = re.compile(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", re.S | re.M)
@@ -125,3 +126,20 @@ def make_run(
         env=env,
         timeout=300,
     )
+
+
+def assert_gradient_is_central_differences(visualisation, parameters, transforms, rng) -> None:
+    """The float64 loss's gradient of a feature visualisation equals central finite
+    differences at 25 random parameters."""
+    value, gradient = visualisation.loss_and_gradient(parameters, transforms)
+    assert np.isfinite(value) and np.abs(gradient).max() > 0
+    step = 1e-6
+    for index in zip(*(rng.integers(0, n, 25) for n in parameters.shape)):
+        up, down = parameters.copy(), parameters.copy()
+        up[index] += step
+        down[index] -= step
+        numeric = (
+            visualisation.loss_and_gradient(up, transforms)[0]
+            - visualisation.loss_and_gradient(down, transforms)[0]
+        ) / (2 * step)
+        assert gradient[index] == pytest.approx(numeric, rel=1e-5, abs=1e-8), index

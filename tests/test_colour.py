@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import copy
 import csv
-import subprocess
 from pathlib import Path
 
 import h5py
@@ -19,7 +18,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from conftest import ANALYSES_ON, TINY_DEFAULTS, chromium, default_settings, snakemake
+from conftest import ANALYSES_ON, TINY_DEFAULTS, default_settings, open_page, snakemake
+from helpers import assert_gradient_is_central_differences
 from mnist_filters import own_images
 from mnist_filters.dataset import FILES
 from mnist_filters.idx import read_idx
@@ -267,18 +267,7 @@ def test_the_colour_gradient_equals_central_differences_in_float64(parameterisat
     )
     parameters = rng.standard_normal(visualisation.parameter_shape()) * 0.5
     transforms = visualisation.random_transforms(rng)
-    value, gradient = visualisation.loss_and_gradient(parameters, transforms)
-    assert np.isfinite(value) and np.abs(gradient).max() > 0
-    step = 1e-6
-    for index in zip(*(rng.integers(0, n, 25) for n in parameters.shape)):
-        up, down = parameters.copy(), parameters.copy()
-        up[index] += step
-        down[index] -= step
-        numeric = (
-            visualisation.loss_and_gradient(up, transforms)[0]
-            - visualisation.loss_and_gradient(down, transforms)[0]
-        ) / (2 * step)
-        assert gradient[index] == pytest.approx(numeric, rel=1e-5, abs=1e-8), index
+    assert_gradient_is_central_differences(visualisation, parameters, transforms, rng)
 
 
 def test_colour_mixing_is_the_square_root_of_the_colour_covariance():
@@ -317,23 +306,7 @@ def test_the_gallery_of_an_imported_colour_model_draws_its_patches_in_colour(col
     page = (run / "gallery" / "index.html").read_text()
     copied = tmp_path / "index.html"
     copied.write_text(page.replace("</body>", READ_FIRST_PATCH + "</body>"))
-    result = subprocess.run(
-        [
-            chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--virtual-time-budget=20000",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-            copied.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = open_page(copied, tmp_path, "--enable-logging=stderr", "--v=0", "--dump-dom")
     console = [
         line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
     ]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import ANALYSES_ON, default_settings, resolved_model, snakemake, tiny_config
+from helpers import assert_gradient_is_central_differences
 from mnist_filters.dataset import FILES
 from mnist_filters.formats.features import read_features
 from mnist_filters.network.optimised_inputs import Visualisation, trace_steps
@@ -155,18 +156,7 @@ def test_the_gradient_equals_central_differences_in_float64(layer, parameterisat
     parameters = rng.standard_normal(visualisation.parameter_shape()) * 0.5
     transforms = visualisation.random_transforms(rng)
     assert transforms is not None and transforms.dtype == np.float64
-    value, gradient = visualisation.loss_and_gradient(parameters, transforms)
-    assert np.isfinite(value) and np.abs(gradient).max() > 0
-    step = 1e-6
-    for index in zip(*(rng.integers(0, n, 25) for n in parameters.shape)):
-        up, down = parameters.copy(), parameters.copy()
-        up[index] += step
-        down[index] -= step
-        numeric = (
-            visualisation.loss_and_gradient(up, transforms)[0]
-            - visualisation.loss_and_gradient(down, transforms)[0]
-        ) / (2 * step)
-        assert gradient[index] == pytest.approx(numeric, rel=1e-5, abs=1e-8), index
+    assert_gradient_is_central_differences(visualisation, parameters, transforms, rng)
 
 
 def test_the_random_transforms_are_the_invariance_stages():

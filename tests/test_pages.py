@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
-from conftest import chromium, snakemake
+from conftest import open_page, snakemake
 from mnist_filters.stages.mistakes import read_mistakes
 
 pytestmark = pytest.mark.slow
-
-
-def open_page(path, tmp_path, *extra):
-    command = [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=20000",
-        *extra,
-        path.as_uri(),
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180)
 
 
 def screenshot_is_drawn(path, tmp_path):

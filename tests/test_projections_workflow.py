@@ -2,13 +2,12 @@
 pool2)."""
 
 import csv
-import subprocess
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import chromium, planned, snakemake, tiny_config
+from conftest import open_page, planned, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 LAYERS = ["conv1", "conv2", "pool2"]
@@ -155,22 +154,8 @@ def test_bad_projection_settings_are_refused(tiny_mnist, tmp_path, projections, 
 
 
 def test_the_gallery_opens_from_disk_in_chromium(deep_run, tmp_path):
-    browser = chromium()
-    page = (deep_run / "results" / "mnist" / "tiny" / "gallery" / "index.html").as_uri()
-    common = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=20000",
-    ]
-    result = subprocess.run(
-        [*common, "--enable-logging=stderr", "--v=0", "--dump-dom", page],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    page = deep_run / "results" / "mnist" / "tiny" / "gallery" / "index.html"
+    result = open_page(page, tmp_path, "--enable-logging=stderr", "--v=0", "--dump-dom")
     dom = result.stdout
     assert dom.count('class="filter"') == 25 + 64 + 64, result.stderr[-2000:]
     for layer, count in (("conv1", 25), ("conv2", 64)):
@@ -185,12 +170,7 @@ def test_the_gallery_opens_from_disk_in_chromium(deep_run, tmp_path):
     ]
     assert not console, console
     shot = tmp_path / "gallery.png"
-    subprocess.run(
-        [*common, "--window-size=1200,1400", f"--screenshot={shot}", page],
-        capture_output=True,
-        timeout=180,
-        check=True,
-    )
+    open_page(page, tmp_path, "--window-size=1200,1400", f"--screenshot={shot}").check_returncode()
     import matplotlib.pyplot as plt
 
     pixels = plt.imread(shot)[..., :3]

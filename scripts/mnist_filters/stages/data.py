@@ -80,26 +80,24 @@ def get_mnist(
                 write_idx(staged[key], array)
             counts = check_mnist_files(staged, layout.image_shape, len(layout.classes))
             title = path
-        elif data_set.archive:
+        elif archive:
             title = data_set.title
-            counts = _from_archive(
-                data_set,
-                local_dir,
-                staged,
-                image_shape,
-                content_md5,
-                local_dir_key,
-                lambda destination: download(
-                    data_set.archive,
-                    mirrors,
-                    destination,
-                    timeout=timeout,
-                    retries=retries,
-                    retry_wait=retry_wait,
-                    expected=Expected(*data_set.canonical[data_set.archive]),
-                    local_dir_key=local_dir_key,
-                ),
-            )
+            with tempfile.TemporaryDirectory(dir=Path(staged["train_images"]).parent) as folder:
+                if local_dir:
+                    source = _local_archive(data_set, local_dir, content_md5, local_dir_key)
+                else:
+                    source = Path(folder) / data_set.archive
+                    download(
+                        data_set.archive,
+                        mirrors,
+                        source,
+                        timeout=timeout,
+                        retries=retries,
+                        retry_wait=retry_wait,
+                        expected=Expected(*data_set.canonical[data_set.archive]),
+                        local_dir_key=local_dir_key,
+                    )
+                counts = _write_archive(data_set, source, staged, image_shape)
         elif local_dir:
             title = data_set.title
             sources = local_files(local_dir)
@@ -155,29 +153,24 @@ def get_mnist(
     return digests
 
 
-def _from_archive(
-    data_set: DataSet, local_dir, staged, image_shape, content_md5, local_dir_key, fetch
-) -> dict[str, int]:
-    """The four files of a set served as one archive: the archive from `local_dir` (checked
-    against the md5 planned with) or fetched by `fetch(destination)`, read into `staged`."""
-    if local_dir:
-        source = data_set.source_files(local_dir)[data_set.archive]
-        if not source.is_file():
-            raise FileNotFoundError(f"{source}: not found; {local_dir_key} must hold it")
-        planned = (content_md5 or {}).get(data_set.archive)
-        if planned and md5_file(source) != planned:
-            raise ConfigError(
-                f"{source}: changed while the workflow ran (its md5 is not the one planned "
-                "with); run the workflow again"
-            )
-        log.info("reading %s", source)
-        classes, arrays = cifar.read_archive(source)
-    else:
-        with tempfile.TemporaryDirectory(dir=Path(staged["train_images"]).parent) as folder:
-            fetched = Path(folder) / data_set.archive
-            fetch(fetched)
-            log.info("reading %s", data_set.archive)
-            classes, arrays = cifar.read_archive(fetched)
+def _local_archive(data_set: DataSet, local_dir, content_md5, local_dir_key) -> Path:
+    """A set's archive in `local_dir`, holding the bytes the workflow was planned with."""
+    source = data_set.source_files(local_dir)[data_set.archive]
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: not found; {local_dir_key} must hold it")
+    planned = (content_md5 or {}).get(data_set.archive)
+    if planned and md5_file(source) != planned:
+        raise ConfigError(
+            f"{source}: changed while the workflow ran (its md5 is not the one planned with); "
+            "run the workflow again"
+        )
+    return source
+
+
+def _write_archive(data_set: DataSet, source: Path, staged, image_shape) -> dict[str, int]:
+    """The archive `source` read (mnist_filters/cifar.py) into the four files `staged`."""
+    log.info("reading %s", source)
+    classes, arrays = cifar.read_archive(source)
     if classes != data_set.classes:
         log.warning(
             "the archive names its classes %s; the workflow uses %s", classes, data_set.classes
