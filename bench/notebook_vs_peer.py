@@ -10,7 +10,8 @@ alternately, each a whole process from nothing trained:
 - the whole default run (every default output: the analyses, the gallery).
 Prints the CPU, medians with ranges, both ratios docs/speed.md reports (the notebook target
 and the whole run against the peer's job), and each rule's seconds in the notebook target's
-runs (Snakemake's benchmark files), with its start and end on the run's clock.
+runs and in the whole runs (Snakemake's benchmark files), with its start and end on the run's
+clock.
 
 usage: .venv/bin/python bench/notebook_vs_peer.py [--data DIR] [--repeats 3] [--json OUT]
 """
@@ -50,7 +51,8 @@ def main() -> None:
         "workflow, notebook target": [],
         "workflow, whole default run": [],
     }
-    per_rule: dict[str, list[tuple[float, float, float]]] = {}
+    # {workflow sample: {rule: [(seconds, start, end) of each repeat]}}
+    per_rule: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     with scratch_workflow(data) as (work, snakemake):
         for repeat in range(args.repeats):
             with tempfile.TemporaryDirectory(prefix="peer-figures-") as figures:
@@ -66,9 +68,8 @@ def main() -> None:
                 started = time.time()
                 # targets before the options: `--config` takes every word after it
                 samples[name].append(timed([snakemake[0], *targets, *snakemake[1:]], work))
-                if targets:
-                    for rule, measured in rule_times(work, started).items():
-                        per_rule.setdefault(rule, []).append(measured)
+                for rule, measured in rule_times(work, started).items():
+                    per_rule.setdefault(name, {}).setdefault(rule, []).append(measured)
             print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
 
     peer = statistics.median(samples["peer, the notebook's job"])
@@ -78,15 +79,18 @@ def main() -> None:
     print("|---|---|---|")
     for name, values in samples.items():
         print(f"| {name} | {summary(values)} | {statistics.median(values) / peer:.2f}x |")
-    print("\nThe notebook target's jobs (benchmark seconds; start and end on the run's clock):\n")
-    print("| job | seconds | starts | ends |")
-    print("|---|---|---|---|")
-    for rule, measured in sorted(per_rule.items(), key=lambda item: item[1][0][1]):
-        seconds, starts, ends = ([m[i] for m in measured] for i in range(3))
-        print(
-            f"| {rule} | {summary(seconds)} | {statistics.median(starts):.1f} s "
-            f"| {statistics.median(ends):.1f} s |"
-        )
+    for name, rules in per_rule.items():
+        print(f"\n{name}: its jobs (benchmark seconds; start and end on the run's clock):\n")
+        print("| job | seconds | starts | ends |")
+        print("|---|---|---|---|")
+        for rule, measured in sorted(
+            rules.items(), key=lambda item: statistics.median(m[1] for m in item[1])
+        ):
+            seconds, starts, ends = ([m[i] for m in measured] for i in range(3))
+            print(
+                f"| {rule} | {summary(seconds)} | {statistics.median(starts):.1f} s "
+                f"| {statistics.median(ends):.1f} s |"
+            )
     if args.json:
         args.json.write_text(json.dumps({"samples": samples, "per_rule": per_rule}, indent=1))
 

@@ -67,12 +67,25 @@ def _drop_docstring(node) -> None:
         node.body = body[1:] or [ast.Pass()]
 
 
-def _module_file(root: Path, module: str) -> Path | None:
-    """The file that defines `module` (a dotted name) under `root`, if it is ours."""
-    base = root.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
+def _python_files(root: Path) -> set[str]:
+    """The .py files under `root`, relative and with "/": one listing per closure, where a
+    stat per import cost a no-op rerun about 0.1 s (every import of 31 rule scripts)."""
+    files = set()
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders if name != "__pycache__"]
+        where = Path(folder).relative_to(root).as_posix()
+        prefix = "" if where == "." else f"{where}/"
+        files.update(prefix + name for name in names if name.endswith(".py"))
+    return files
+
+
+def _module_file(root: Path, files: set[str], module: str) -> Path | None:
+    """The file that defines `module` (a dotted name) under `root`, if it is ours; `files`:
+    `_python_files(root)`."""
+    base = module.replace(".", "/")
+    for candidate in (f"{base}.py", f"{base}/__init__.py"):
+        if candidate in files:
+            return root / candidate
     return None
 
 
@@ -130,6 +143,8 @@ def closure(script: Path, root: Path) -> list[Path]:
     the modules marked as changing no output (and what only they import)."""
     seen: dict[Path, None] = {}
     left_out: set[Path] = set()
+    files = _python_files(root)
+    looked_up: set[str] = set()  # module names: each is found, and queued, once
     pending = [(script.resolve(), None)]
     while pending:
         path, name = pending.pop()
@@ -150,8 +165,11 @@ def closure(script: Path, root: Path) -> list[Path]:
             # importing a.b.c runs a/__init__, a/b/__init__ and a/b/c
             for depth in range(1, len(parts) + 1):
                 module = ".".join(parts[:depth])
-                found = _module_file(root, module)
-                if found is not None and found not in seen and found not in left_out:
+                if module in looked_up:
+                    continue
+                looked_up.add(module)
+                found = _module_file(root, files, module)
+                if found is not None:
                     pending.append((found, module))
     return sorted(seen)
 
