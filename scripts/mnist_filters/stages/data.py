@@ -82,10 +82,11 @@ def get_mnist(
             title = path
         elif archive:
             title = data_set.title
-            with tempfile.TemporaryDirectory(dir=Path(staged["train_images"]).parent) as folder:
-                if local_dir:
-                    source = _local_archive(data_set, local_dir, content_md5, local_dir_key)
-                else:
+            if local_dir:
+                source = _local_archive(data_set, local_dir, content_md5, local_dir_key)
+                counts = _write_archive(data_set, source, staged, image_shape)
+            else:  # downloaded beside the staged files, and gone once they are written
+                with tempfile.TemporaryDirectory(dir=Path(staged["train_images"]).parent) as folder:
                     source = Path(folder) / data_set.archive
                     download(
                         data_set.archive,
@@ -97,7 +98,7 @@ def get_mnist(
                         expected=Expected(*data_set.canonical[data_set.archive]),
                         local_dir_key=local_dir_key,
                     )
-                counts = _write_archive(data_set, source, staged, image_shape)
+                    counts = _write_archive(data_set, source, staged, image_shape)
         elif local_dir:
             title = data_set.title
             sources = local_files(local_dir)
